@@ -1,0 +1,93 @@
+# faultline - every entry point: all, check, demo, bench, sanitize, fuzz, install, clean.
+#
+# lib/   policy core, built once as a PIC archive and linked into both the
+#        shim and the CLI (and the unit tests).
+# shim/  the LD_PRELOAD interposition layer -> build/libfaultline.so
+# tools/ the CLI -> build/faultline
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+PKGS        := libconfig
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
+
+OPT     ?= -O2
+SANFLAGS ?=
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS  += -std=gnu11 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+           -Ilib $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRCS  := $(sort $(wildcard lib/*.c))
+SHIM_SRCS := $(sort $(wildcard shim/*.c))
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRCS := $(sort $(wildcard tests/integration/*.c))
+HELPER_BINS := $(HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+
+SHIM := $(BUILD)/libfaultline.so
+CLI  := $(BUILD)/faultline
+CORE := $(BUILD)/libflcore.a
+
+.PHONY: all deps check unit integration demo bench sanitize fuzz install uninstall clean format
+
+all: $(SHIM) $(CLI)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Only the wrapped functions are exported: shim/exports.map lists them.
+$(SHIM): $(SHIM_OBJS) $(CORE) shim/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJS) $(CORE) $(LDFLAGS) -Wl,--version-script=shim/exports.map \
+	      -Wl,-z,now -Wl,-z,relro $(PKG_LIBS) -ldl -pthread
+
+$(CLI): $(TOOL_OBJS) $(CORE)
+	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(LDFLAGS) $(PKG_LIBS) -pthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CORE) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -o $@ $< $(LDFLAGS) -pthread
+
+deps:
+	@tools/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(HELPER_BINS)
+	@tests/run.sh $(BUILD)
+
+unit: all $(UNIT_BINS)
+	@tests/run.sh $(BUILD) unit
+
+integration: all $(HELPER_BINS)
+	@tests/run.sh $(BUILD) integration
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@examples/demo/run.sh $(BUILD)
+
+format:
+	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.[ch] tests/unit/*.c tests/integration/*.c
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

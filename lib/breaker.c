@@ -1,0 +1,320 @@
+/*
+ * breaker.c - see breaker.h.
+ *
+ * The failure-rate rule uses a bucketed rolling window (as Hystrix and
+ * Resilience4j do): rolling_window_ms is cut into FL_WINDOW_BUCKETS
+ * buckets, each one 64-bit word packing the bucket's epoch with its call
+ * and failure counts. A writer that finds a stale epoch swaps in a fresh
+ * bucket with one CAS; a reader sums the buckets whose epoch lies within
+ * the window. No lock, and no counter is lost under contention.
+ */
+#include "breaker.h"
+
+#include <errno.h>
+
+#define EPOCH_BITS 24
+#define COUNT_BITS 20
+#define COUNT_MAX ((1u << COUNT_BITS) - 1)
+#define EPOCH_MASK ((1u << EPOCH_BITS) - 1)
+
+static const char *const state_names[] = {"closed", "open", "half_open", "forced_open", "disabled"};
+
+const char *fl_breaker_state_name(uint32_t state)
+{
+	return state < 5 ? state_names[state] : "unknown";
+}
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+void fl_breaker_params_set(struct fl_seg_breaker_params *out, const struct fl_breaker_params *in)
+{
+	STORE(&out->failure_threshold, in->failure_threshold);
+	STORE(&out->success_threshold, in->success_threshold);
+	STORE(&out->timeout_ms, in->timeout_ms);
+	STORE(&out->half_open_max_requests, in->half_open_max_requests);
+	STORE(&out->failure_rate_centi, (uint32_t)(in->failure_rate_threshold * 100.0 + 0.5));
+	STORE(&out->min_requests_for_rate, in->min_requests_for_rate);
+	STORE(&out->rolling_window_ms, in->rolling_window_ms);
+	STORE(&out->reject_errno, in->reject_errno);
+	STORE(&out->scope, in->scope);
+	STORE(&out->enabled, (uint8_t)in->enabled);
+}
+
+void fl_breaker_params_get(struct fl_breaker_params *out, const struct fl_seg_breaker_params *in)
+{
+	out->failure_threshold = LOAD(&in->failure_threshold);
+	out->success_threshold = LOAD(&in->success_threshold);
+	out->timeout_ms = LOAD(&in->timeout_ms);
+	out->half_open_max_requests = LOAD(&in->half_open_max_requests);
+	out->failure_rate_threshold = LOAD(&in->failure_rate_centi) / 100.0;
+	out->min_requests_for_rate = LOAD(&in->min_requests_for_rate);
+	out->rolling_window_ms = LOAD(&in->rolling_window_ms);
+	out->reject_errno = LOAD(&in->reject_errno);
+	out->scope = LOAD(&in->scope);
+	out->enabled = LOAD(&in->enabled) != 0;
+}
+
+static uint64_t make_word(uint32_t state, uint32_t permits, uint32_t generation)
+{
+	return ((uint64_t)generation << 32) | ((uint64_t)(permits & 0xffffff) << 8) | state;
+}
+
+void fl_breaker_init(struct fl_seg_breaker *b, const struct fl_breaker_params *p, uint64_t now_ms)
+{
+	fl_breaker_params_set(&b->p, p);
+	STORE(&b->since_ms, now_ms);
+	STORE(&b->word, make_word(p->enabled ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, 0, 1));
+}
+
+/* Moves from the state in *w to `to`; false if someone else moved first. */
+static bool transition(struct fl_seg_breaker *b, uint64_t *w, uint32_t to, uint32_t permits, uint64_t now_ms)
+{
+	uint64_t next = make_word(to, permits, fl_breaker_word_generation(*w) + 1);
+	if (!__atomic_compare_exchange_n(&b->word, w, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	STORE(&b->consecutive_failures, 0);
+	STORE(&b->consecutive_successes, 0);
+	STORE(&b->since_ms, now_ms);
+	ADD(&b->transitions, 1);
+	*w = next;
+	return true;
+}
+
+static uint32_t bucket_ms(const struct fl_seg_breaker *b)
+{
+	uint32_t w = LOAD(&b->p.rolling_window_ms) / FL_WINDOW_BUCKETS;
+	return w ? w : 1;
+}
+
+static void window_add(struct fl_seg_breaker *b, uint64_t now_ms, bool failure)
+{
+	uint64_t epoch = (now_ms / bucket_ms(b)) & EPOCH_MASK;
+	uint64_t *slot = &b->window[epoch % FL_WINDOW_BUCKETS];
+	uint64_t old = LOAD(slot), next;
+	do {
+		uint64_t calls = 0, fails = 0;
+		if ((old >> (2 * COUNT_BITS)) == epoch) {
+			calls = (old >> COUNT_BITS) & COUNT_MAX;
+			fails = old & COUNT_MAX;
+		}
+		calls += calls < COUNT_MAX;
+		fails += failure && fails < COUNT_MAX;
+		next = (epoch << (2 * COUNT_BITS)) | (calls << COUNT_BITS) | fails;
+	} while (!__atomic_compare_exchange_n(slot, &old, next, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+}
+
+void fl_breaker_window(const struct fl_seg_breaker *b, uint64_t now_ms, uint64_t *calls, uint64_t *failures)
+{
+	uint64_t now_epoch = (now_ms / bucket_ms(b)) & EPOCH_MASK;
+	*calls = *failures = 0;
+	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++) {
+		uint64_t v = LOAD(&b->window[i]);
+		uint64_t age = (now_epoch - (v >> (2 * COUNT_BITS))) & EPOCH_MASK;
+		if (v == 0 || age >= FL_WINDOW_BUCKETS)
+			continue;
+		*calls += (v >> COUNT_BITS) & COUNT_MAX;
+		*failures += v & COUNT_MAX;
+	}
+}
+
+static void window_clear(struct fl_seg_breaker *b)
+{
+	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++)
+		STORE(&b->window[i], 0);
+}
+
+static bool rate_tripped(const struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	uint32_t centi = LOAD(&b->p.failure_rate_centi);
+	if (centi == 0)
+		return false;
+	uint64_t calls, failures;
+	fl_breaker_window(b, now_ms, &calls, &failures);
+	return calls > 0 && calls >= LOAD(&b->p.min_requests_for_rate) && failures * 10000 >= centi * calls;
+}
+
+static bool open_breaker(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms)
+{
+	STORE(&b->opened_ns, now_ns);
+	return transition(b, w, FL_BREAKER_OPEN, 0, now_ms);
+}
+
+/* Time from `then` to `now`. Another thread or process may have stamped
+ * `then` after this caller read its clock: that is no time at all, not an
+ * unsigned wrap to "forever ago". */
+static uint64_t elapsed_ns(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+static bool reject(struct fl_seg_breaker *b)
+{
+	ADD(&b->rejected, 1);
+	return false;
+}
+
+bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms, struct fl_permit *permit)
+{
+	uint64_t timeout_ns = (uint64_t)LOAD(&b->p.timeout_ms) * 1000000ULL;
+	uint64_t w = LOAD(&b->word);
+	for (;;) {
+		permit->generation = fl_breaker_word_generation(w);
+		permit->trial = false;
+		permit->active = true;
+		uint32_t state = fl_breaker_word_state(w);
+		if (state == FL_BREAKER_CLOSED || state == FL_BREAKER_DISABLED || !LOAD(&b->p.enabled))
+			return true;
+		if (state == FL_BREAKER_FORCED_OPEN)
+			return reject(b);
+		if (state == FL_BREAKER_OPEN) {
+			if (elapsed_ns(now_ns, LOAD(&b->opened_ns)) < timeout_ns)
+				return reject(b);
+			STORE(&b->last_permit_ns, now_ns);
+			if (!transition(b, &w, FL_BREAKER_HALF_OPEN, 1, now_ms))
+				continue;
+			permit->generation = fl_breaker_word_generation(w);
+			permit->trial = true;
+			return true;
+		}
+		/* HALF_OPEN */
+		uint32_t permits = fl_breaker_word_permits(w);
+		if (permits < LOAD(&b->p.half_open_max_requests)) {
+			uint64_t next = w + (1u << 8);
+			if (!__atomic_compare_exchange_n(&b->word, &w, next, false, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE))
+				continue;
+			STORE(&b->last_permit_ns, now_ns);
+			permit->trial = true;
+			return true;
+		}
+		if (elapsed_ns(now_ns, LOAD(&b->last_permit_ns)) >= timeout_ns) {
+			/* A trial never reported: it failed. Its permit dies with the generation. */
+			if (!open_breaker(b, &w, now_ns, now_ms))
+				continue;
+			ADD(&b->calls, 1);
+			ADD(&b->failures, 1);
+		}
+		return reject(b);
+	}
+}
+
+static void release_permit(struct fl_seg_breaker *b, uint32_t generation)
+{
+	uint64_t w = LOAD(&b->word);
+	while (fl_breaker_word_generation(w) == generation && fl_breaker_word_state(w) == FL_BREAKER_HALF_OPEN &&
+	       fl_breaker_word_permits(w) > 0) {
+		if (__atomic_compare_exchange_n(&b->word, &w, w - (1u << 8), false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
+	}
+}
+
+void fl_breaker_cancel(struct fl_seg_breaker *b, struct fl_permit *permit)
+{
+	if (!permit->active)
+		return;
+	permit->active = false;
+	if (permit->trial)
+		release_permit(b, permit->generation);
+}
+
+void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool failure, uint64_t now_ns,
+		       uint64_t now_ms)
+{
+	if (!permit->active)
+		return;
+	permit->active = false;
+	ADD(&b->calls, 1);
+	if (failure)
+		ADD(&b->failures, 1);
+	window_add(b, now_ms, failure);
+	uint64_t w = LOAD(&b->word);
+	if (fl_breaker_word_generation(w) != permit->generation || !LOAD(&b->p.enabled))
+		return;
+	switch (fl_breaker_word_state(w)) {
+	case FL_BREAKER_CLOSED:
+		if (!failure) {
+			STORE(&b->consecutive_failures, 0);
+			ADD(&b->consecutive_successes, 1);
+			/* A success can be the call that brings the window to
+			 * min_requests_for_rate with the rate already over. */
+			if (rate_tripped(b, now_ms))
+				open_breaker(b, &w, now_ns, now_ms);
+			return;
+		}
+		STORE(&b->consecutive_successes, 0);
+		if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
+			    LOAD(&b->p.failure_threshold) ||
+		    rate_tripped(b, now_ms))
+			open_breaker(b, &w, now_ns, now_ms);
+		return;
+	case FL_BREAKER_HALF_OPEN:
+		if (!permit->trial)
+			return;
+		if (failure) {
+			open_breaker(b, &w, now_ns, now_ms);
+			return;
+		}
+		if (__atomic_add_fetch(&b->consecutive_successes, 1, __ATOMIC_ACQ_REL) >=
+		    LOAD(&b->p.success_threshold)) {
+			if (transition(b, &w, FL_BREAKER_CLOSED, 0, now_ms))
+				window_clear(b);
+			return;
+		}
+		release_permit(b, permit->generation);
+		return;
+	default:
+		return;
+	}
+}
+
+/* Moves to `to` whatever the current state, bumping the generation. */
+static void force(struct fl_seg_breaker *b, uint32_t to, uint64_t now_ms)
+{
+	uint64_t w = LOAD(&b->word);
+	while (!transition(b, &w, to, 0, now_ms))
+		;
+}
+
+void fl_breaker_trip(struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	force(b, FL_BREAKER_FORCED_OPEN, now_ms);
+}
+
+void fl_breaker_reset(struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	force(b, LOAD(&b->p.enabled) ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, now_ms);
+	STORE(&b->calls, 0);
+	STORE(&b->failures, 0);
+	STORE(&b->rejected, 0);
+	STORE(&b->transitions, 0);
+	window_clear(b);
+}
+
+void fl_breaker_set_disabled(struct fl_seg_breaker *b, bool disabled, uint64_t now_ms)
+{
+	STORE(&b->p.enabled, (uint8_t)!disabled);
+	force(b, disabled ? FL_BREAKER_DISABLED : FL_BREAKER_CLOSED, now_ms);
+}
+
+bool fl_breaker_is_connect_failure(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ECONNRESET:
+	case ECONNABORTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool fl_breaker_is_peer_failure(int err)
+{
+	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
+}

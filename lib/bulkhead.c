@@ -1,0 +1,267 @@
+/*
+ * bulkhead.c - see bulkhead.h.
+ */
+#include "bulkhead.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procreg.h"
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define CAS(p, expected, desired)                                                                  \
+	__atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+#define REAP_TICK_MS 1000u	   /* waiters check for dead holders this often */
+
+void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in)
+{
+	STORE(&out->max_concurrent_requests, in->max_concurrent_requests);
+	STORE(&out->max_queue_size, in->max_queue_size);
+	STORE(&out->queue_timeout_ms, in->queue_timeout_ms);
+	STORE(&out->reject_errno, in->reject_errno);
+	STORE(&out->scope, in->scope);
+	STORE(&out->enabled, (uint8_t)in->enabled);
+}
+
+void fl_bulkhead_params_get(struct fl_bulkhead_params *out, const struct fl_seg_bulkhead_params *in)
+{
+	out->max_concurrent_requests = LOAD(&in->max_concurrent_requests);
+	out->max_queue_size = LOAD(&in->max_queue_size);
+	out->queue_timeout_ms = LOAD(&in->queue_timeout_ms);
+	out->reject_errno = LOAD(&in->reject_errno);
+	out->scope = LOAD(&in->scope);
+	out->enabled = LOAD(&in->enabled) != 0;
+}
+
+void fl_bulkhead_init(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p)
+{
+	fl_bulkhead_params_set(&b->p, p);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static bool try_take(struct fl_seg_bulkhead *b)
+{
+	uint32_t a = LOAD(&b->active);
+	for (;;) {
+		if (a >= LOAD(&b->p.max_concurrent_requests))
+			return false;
+		if (CAS(&b->active, &a, a + 1))
+			break;
+	}
+	uint32_t peak = LOAD(&b->peak_active);
+	while (a + 1 > peak && !CAS(&b->peak_active, &peak, a + 1))
+		;
+	return true;
+}
+
+static void give_back(struct fl_seg_bulkhead *b)
+{
+	uint32_t a = LOAD(&b->active);
+	while (a > 0 && !CAS(&b->active, &a, a - 1))
+		;
+	ADD(&b->wake_seq, 1);
+	if (LOAD(&b->queued) > 0)
+		syscall(SYS_futex, &b->wake_seq, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* A free record, filled and published; FL_HOLDER_NONE if none is free.
+ * primary == FL_HOLDER_NONE makes the record the primary of a new slot. */
+static uint32_t new_record(struct fl_seg *seg, uint32_t entry, uint32_t proc, uint32_t primary)
+{
+	if (proc == FL_PROC_NONE || proc >= FL_SEG_PROCS)
+		return FL_HOLDER_NONE;
+	uint32_t cap = seg->holder_capacity;
+	uint32_t start = (uint32_t)((proc * 2654435761u) ^ (entry * 40503u)) % cap;
+	for (uint32_t i = 0; i < cap; i++) {
+		uint32_t idx = (start + i) % cap;
+		struct fl_seg_holder *h = &seg->holders[idx];
+		uint32_t expected = 0;
+		if (LOAD(&h->entry_plus1) != 0 || !CAS(&h->entry_plus1, &expected, FL_HOLDER_CLAIMING))
+			continue;
+		STORE(&h->proc, proc);
+		STORE(&h->proc_generation, LOAD(&seg->procs[proc].generation));
+		STORE(&h->refs, primary == FL_HOLDER_NONE ? 1u : 0u);
+		STORE(&h->primary, primary == FL_HOLDER_NONE ? idx : primary);
+		STORE(&h->live, 1);
+		STORE(&h->entry_plus1, entry + 1);
+		return idx;
+	}
+	return FL_HOLDER_NONE;
+}
+
+/* The entry a record's slot belongs to, or NULL if the record is corrupt. */
+static struct fl_seg_entry *record_entry(struct fl_seg *seg, const struct fl_seg_holder *h)
+{
+	uint32_t eplus = LOAD(&h->entry_plus1);
+	if (eplus == 0 || eplus == FL_HOLDER_CLAIMING || eplus > seg->capacity)
+		return NULL;
+	return &seg->entries[eplus - 1];
+}
+
+/* One share of the slot counted by `primary` is gone; the last gives it back. */
+static void drop_share(struct fl_seg *seg, uint32_t primary)
+{
+	if (primary >= seg->holder_capacity)
+		return;
+	struct fl_seg_holder *p = &seg->holders[primary];
+	uint32_t refs = LOAD(&p->refs);
+	do {
+		if (refs == 0)
+			return; /* already given back: never count below zero */
+	} while (!CAS(&p->refs, &refs, refs - 1));
+	if (refs != 1)
+		return;
+	struct fl_seg_entry *e = record_entry(seg, p);
+	STORE(&p->entry_plus1, 0);
+	if (e)
+		give_back(&e->bulkhead);
+}
+
+/* Gives up record idx's own share (once, whoever asks first). */
+static bool release_record(struct fl_seg *seg, uint32_t idx)
+{
+	struct fl_seg_holder *h = &seg->holders[idx];
+	uint32_t live = 1;
+	if (!CAS(&h->live, &live, 0))
+		return false;
+	uint32_t primary = LOAD(&h->primary);
+	if (primary != idx)
+		STORE(&h->entry_plus1, 0); /* a child's record: free at once */
+	drop_share(seg, primary);
+	return true;
+}
+
+static uint32_t primary_of(const struct fl_seg *seg, uint32_t holder)
+{
+	if (holder & FL_HOLDER_BARE)
+		return holder & ~FL_HOLDER_BARE;
+	return holder < seg->holder_capacity ? LOAD(&seg->holders[holder].primary) : FL_HOLDER_NONE;
+}
+
+static enum fl_bulkhead_result acquired(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					uint32_t *holder)
+{
+	*holder = new_record(seg, (uint32_t)(e - seg->entries), proc, FL_HOLDER_NONE);
+	return FL_BULKHEAD_ACQUIRED;
+}
+
+enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					    bool may_wait, uint32_t *holder)
+{
+	struct fl_seg_bulkhead *b = &e->bulkhead;
+	*holder = FL_HOLDER_NONE;
+	if (!LOAD(&b->p.enabled))
+		return FL_BULKHEAD_BYPASSED;
+	if (try_take(b) || (fl_proc_reap(seg) > 0 && try_take(b)))
+		return acquired(seg, e, proc, holder);
+	uint32_t max_queue = LOAD(&b->p.max_queue_size);
+	if (!may_wait || max_queue == 0 || ADD(&b->queued, 1) >= max_queue) {
+		if (may_wait && max_queue > 0)
+			ADD(&b->queued, (uint32_t)-1);
+		ADD(&b->rejected, 1);
+		return FL_BULKHEAD_REJECTED;
+	}
+	uint64_t deadline = mono_ms() + LOAD(&b->p.queue_timeout_ms);
+	for (;;) {
+		uint32_t seq = LOAD(&b->wake_seq);
+		if (try_take(b)) {
+			ADD(&b->queued, (uint32_t)-1);
+			return acquired(seg, e, proc, holder);
+		}
+		uint64_t now = mono_ms();
+		if (now >= deadline) {
+			ADD(&b->queued, (uint32_t)-1);
+			ADD(&b->timeouts, 1);
+			return FL_BULKHEAD_TIMED_OUT;
+		}
+		uint64_t wait = deadline - now < REAP_TICK_MS ? deadline - now : REAP_TICK_MS;
+		struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+		int saved = errno;
+		long r = syscall(SYS_futex, &b->wake_seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+		bool timed_out = r < 0 && errno == ETIMEDOUT;
+		errno = saved;
+		if (timed_out)
+			fl_proc_reap(seg);
+	}
+}
+
+void fl_bulkhead_reserve(struct fl_seg *seg, uint32_t holder)
+{
+	uint32_t primary = primary_of(seg, holder);
+	if (primary < seg->holder_capacity)
+		ADD(&seg->holders[primary].refs, 1);
+}
+
+void fl_bulkhead_unreserve(struct fl_seg *seg, uint32_t holder)
+{
+	drop_share(seg, primary_of(seg, holder));
+}
+
+uint32_t fl_bulkhead_adopt(struct fl_seg *seg, uint32_t holder, uint32_t proc)
+{
+	uint32_t primary = primary_of(seg, holder);
+	if (primary >= seg->holder_capacity)
+		return FL_HOLDER_NONE;
+	struct fl_seg_entry *e = record_entry(seg, &seg->holders[primary]);
+	uint32_t idx = e ? new_record(seg, (uint32_t)(e - seg->entries), proc, primary) : FL_HOLDER_NONE;
+	return idx != FL_HOLDER_NONE ? idx : (primary | FL_HOLDER_BARE);
+}
+
+void fl_bulkhead_release(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t holder)
+{
+	if (holder == FL_HOLDER_NONE)
+		give_back(&e->bulkhead);
+	else if (holder & FL_HOLDER_BARE)
+		drop_share(seg, holder & ~FL_HOLDER_BARE);
+	else if (holder < seg->holder_capacity)
+		release_record(seg, holder);
+}
+
+uint32_t fl_bulkhead_shares_of(struct fl_seg *seg, uint32_t proc, uint32_t generation, uint32_t *out,
+			       uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < seg->holder_capacity; i++) {
+		struct fl_seg_holder *h = &seg->holders[i];
+		if (!record_entry(seg, h) || !LOAD(&h->live) || LOAD(&h->proc) != proc ||
+		    LOAD(&h->proc_generation) != generation)
+			continue;
+		if (n < max)
+			out[n] = i;
+		n++;
+	}
+	return n;
+}
+
+uint32_t fl_bulkhead_holder_entry(struct fl_seg *seg, uint32_t holder)
+{
+	if (holder >= seg->holder_capacity)
+		return UINT32_MAX;
+	struct fl_seg_entry *e = record_entry(seg, &seg->holders[holder]);
+	return e ? (uint32_t)(e - seg->entries) : UINT32_MAX;
+}
+
+uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t generation)
+{
+	uint32_t freed = 0;
+	for (uint32_t i = 0; i < seg->holder_capacity; i++) {
+		struct fl_seg_holder *h = &seg->holders[i];
+		if (!record_entry(seg, h) || !LOAD(&h->live) || LOAD(&h->proc) != proc ||
+		    LOAD(&h->proc_generation) != generation)
+			continue;
+		freed += release_record(seg, i);
+	}
+	return freed;
+}

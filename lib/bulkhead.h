@@ -1,0 +1,72 @@
+/*
+ * bulkhead.h - at most N concurrent connections per destination, across
+ * every process of the domain, with a bounded wait queue.
+ *
+ * A slot is a count in the entry plus a holder record naming the process
+ * that took it, so the slots of a process that died (even by SIGKILL) can
+ * be found and given back. Waiters sleep on a futex in the shared segment
+ * (wake_seq, bumped by every release) and wake at least once a second to
+ * reap dead holders, which bounds how long a dead process can block them.
+ */
+#ifndef FL_BULKHEAD_H
+#define FL_BULKHEAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "segment.h"
+
+#define FL_HOLDER_NONE UINT32_MAX
+#define FL_HOLDER_CLAIMING UINT32_MAX /* a holder's entry_plus1 while its creator fills it */
+/* A share with no record of its own (the table was full at fork): the
+ * primary's index with this bit set. */
+#define FL_HOLDER_BARE 0x80000000u
+
+enum fl_bulkhead_result {
+	FL_BULKHEAD_ACQUIRED = 0,
+	FL_BULKHEAD_REJECTED = 1, /* full, and no room (or no will) to wait */
+	FL_BULKHEAD_TIMED_OUT = 2,
+	FL_BULKHEAD_BYPASSED = 3, /* enabled=false: passes, no slot taken */
+};
+
+void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in);
+void fl_bulkhead_params_get(struct fl_bulkhead_params *out, const struct fl_seg_bulkhead_params *in);
+void fl_bulkhead_init(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p);
+
+/*
+ * Takes a slot for the process at proc_index (FL_PROC_NONE: untracked).
+ * may_wait: a blocking socket may queue; a non-blocking one never waits.
+ * *holder receives the holder record (FL_HOLDER_NONE if none was free).
+ */
+enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
+					    bool may_wait, uint32_t *holder);
+
+/*
+ * fork, in three steps, so that no moment exists where the slot is counted
+ * for fewer processes than hold it: the parent reserves a share for the
+ * child before the real fork; the child turns it into a record of its own
+ * (adopt, which returns the child's holder); if fork failed, the parent
+ * gives the reservation back (unreserve).
+ */
+void fl_bulkhead_reserve(struct fl_seg *seg, uint32_t holder);
+uint32_t fl_bulkhead_adopt(struct fl_seg *seg, uint32_t holder, uint32_t proc);
+void fl_bulkhead_unreserve(struct fl_seg *seg, uint32_t holder);
+
+/* Gives up this process's share of the slot; the last share gives the slot
+ * back. e is the entry the slot was taken from (used when there is no
+ * holder record). */
+void fl_bulkhead_release(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t holder);
+
+/* Releases every share held by (proc, generation); returns how many. */
+uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t generation);
+
+/* The records of the shares (proc, generation) holds: up to max into out;
+ * returns how many there are. Used after exec to find them again. */
+uint32_t fl_bulkhead_shares_of(struct fl_seg *seg, uint32_t proc, uint32_t generation, uint32_t *out,
+			       uint32_t max);
+
+/* The entry index a holder record belongs to, or UINT32_MAX. */
+uint32_t fl_bulkhead_holder_entry(struct fl_seg *seg, uint32_t holder);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * fault.h - deciding whether a fault statement fires on one call.
+ *
+ * Probability is compared as an integer: the parser's 0.0..1.0 becomes a
+ * threshold over 2^64 draws once, so the hot path does one draw and one
+ * compare, no floating point. Counters for `after`, `every` and `times` are
+ * per process and per statement, atomic, so threads need no lock.
+ */
+#ifndef FL_FAULT_H
+#define FL_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rng.h"
+#include "rules.h"
+
+struct fl_fault_counters {
+	uint64_t seen;	/* matching calls evaluated (atomic) */
+	uint64_t fired; /* injections made (atomic) */
+};
+
+struct fl_fault_decision {
+	int error;	   /* errno to inject, 0 = none */
+	uint32_t delay_ms; /* sleep first, 0 = none */
+};
+
+/* 0.0..1.0 -> threshold such that (draw < threshold) has that probability;
+ * UINT64_MAX stands for 1.0 (always). */
+uint64_t fl_probability_threshold(double p);
+
+/*
+ * Evaluates one fault statement for one call. Returns true and fills *out
+ * when it fires. Lock-free, allocation-free, async-signal-safe.
+ */
+bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fault_counters *c,
+		     struct fl_rng *rng, struct fl_fault_decision *out);
+
+#endif

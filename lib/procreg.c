@@ -1,0 +1,159 @@
+/*
+ * procreg.c - see procreg.h.
+ */
+#include "procreg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bulkhead.h"
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define CAS(p, expected, desired)                                                                  \
+	__atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+static unsigned long long decimal_at(const char *p)
+{
+	unsigned long long v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (unsigned)(*p - '0');
+	return v;
+}
+
+/*
+ * Fields 3 (state), 20 (threads) and 22 (start time in ticks) of
+ * /proc/PID/stat; returns the start time, 0 if the process does not exist.
+ * The command name may hold spaces and parentheses: fields count from the
+ * last ')'.
+ */
+static uint64_t read_stat(pid_t pid, char *state, unsigned long long *threads)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	if (state && p[1] == ' ')
+		*state = p[2];
+	for (int field = 2; field < 22 && p; field++) {
+		p = strchr(p + 1, ' '); /* now before field + 1 */
+		if (p && field + 1 == 20 && threads)
+			*threads = decimal_at(p + 1);
+	}
+	if (!p)
+		return 0;
+	return decimal_at(p + 1);
+}
+
+uint64_t fl_proc_start_ticks(pid_t pid)
+{
+	return read_stat(pid, NULL, NULL);
+}
+
+bool fl_proc_alive(const struct fl_seg_proc *p)
+{
+	pid_t pid = (pid_t)LOAD(&p->pid);
+	if (pid <= 0)
+		return false;
+	int saved = errno;
+	bool gone = kill(pid, 0) < 0 && errno == ESRCH;
+	char state = '?';
+	unsigned long long threads = 0;
+	uint64_t start = gone ? 0 : read_stat(pid, &state, &threads); /* it may exit meanwhile */
+	errno = saved;
+	if (gone)
+		return false;
+	/* A zombie ('Z') or dead ('X') process has closed every descriptor, so
+	 * it holds no connection, whether or not its parent has waited yet.
+	 * (A leader that called pthread_exit is a zombie too, but its other
+	 * threads still count in field 20 and still hold the descriptors.) */
+	if ((state == 'Z' || state == 'X') && threads <= 1)
+		return false;
+	return start == 0 || start == LOAD(&p->start_ticks);
+}
+
+static void fill(struct fl_seg_proc *p, pid_t pid, uint64_t start_ticks, const char *cmd, uint64_t now_ms)
+{
+	STORE(&p->pid, (uint32_t)pid);
+	STORE(&p->start_ticks, start_ticks);
+	STORE(&p->attach_ms, now_ms);
+	snprintf(p->cmd, sizeof(p->cmd), "%s", cmd ? cmd : "");
+	__atomic_fetch_add(&p->generation, 1, __ATOMIC_ACQ_REL);
+	STORE(&p->status, FL_PROC_LIVE);
+}
+
+static uint32_t claim(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd, uint64_t now_ms)
+{
+	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
+		struct fl_seg_proc *p = &seg->procs[i];
+		uint32_t expected = FL_PROC_FREE;
+		if (LOAD(&p->status) == FL_PROC_FREE && CAS(&p->status, &expected, FL_PROC_CLAIMED)) {
+			fill(p, pid, start_ticks, cmd, now_ms);
+			return i;
+		}
+	}
+	return FL_PROC_NONE;
+}
+
+uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd,
+			  uint64_t now_ms)
+{
+	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
+		struct fl_seg_proc *p = &seg->procs[i];
+		if (LOAD(&p->status) == FL_PROC_LIVE && LOAD(&p->pid) == (uint32_t)pid &&
+		    LOAD(&p->start_ticks) == start_ticks) {
+			snprintf(p->cmd, sizeof(p->cmd), "%s", cmd ? cmd : ""); /* exec: a new command */
+			return i;
+		}
+	}
+	uint32_t i = claim(seg, pid, start_ticks, cmd, now_ms);
+	if (i == FL_PROC_NONE) {
+		fl_proc_reap(seg);
+		i = claim(seg, pid, start_ticks, cmd, now_ms);
+	}
+	return i;
+}
+
+/* Takes the record from LIVE to CLAIMED (so only one reaper works on it),
+ * releases its slots, frees it. */
+static uint32_t retire(struct fl_seg *seg, uint32_t index)
+{
+	struct fl_seg_proc *p = &seg->procs[index];
+	uint32_t expected = FL_PROC_LIVE;
+	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
+		return 0;
+	uint32_t freed = fl_bulkhead_release_proc(seg, index, LOAD(&p->generation));
+	STORE(&p->pid, 0);
+	STORE(&p->status, FL_PROC_FREE);
+	return freed;
+}
+
+void fl_proc_unregister(struct fl_seg *seg, uint32_t index)
+{
+	if (index < FL_SEG_PROCS)
+		retire(seg, index);
+}
+
+uint32_t fl_proc_reap(struct fl_seg *seg)
+{
+	uint32_t freed = 0;
+	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
+		struct fl_seg_proc *p = &seg->procs[i];
+		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(p))
+			freed += retire(seg, i);
+	}
+	return freed;
+}

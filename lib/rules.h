@@ -1,0 +1,153 @@
+/*
+ * rules.h - the compiled rule set.
+ *
+ * Inline rules (FAULTLINE_RULES) and libconfig files both compile to this one
+ * model, statement by statement, through the same key table: a libconfig
+ * value is turned into the text an inline rule would hold and validated by
+ * the same code, so the two sources cannot drift apart. After start-up the
+ * rule set is immutable; per-process counters live beside it (see fault.h).
+ */
+#ifndef FL_RULES_H
+#define FL_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "target.h"
+
+enum fl_kind {
+	FL_KIND_BREAKER = 0,
+	FL_KIND_BULKHEAD = 1,
+	FL_KIND_FAULT = 2,
+};
+
+/* Operations a fault can apply to; bit i of an ops mask is op i. */
+enum fl_op {
+	FL_OP_CONNECT = 0,
+	FL_OP_SEND = 1, /* send, sendto, sendmsg, sendmmsg */
+	FL_OP_RECV = 2, /* recv, recvfrom, recvmsg, recvmmsg */
+	FL_OP_WRITE = 3, /* write, writev */
+	FL_OP_READ = 4, /* read, readv */
+	FL_OP_COUNT = 5,
+};
+#define FL_OPS_IO ((1u << FL_OP_SEND) | (1u << FL_OP_RECV) | (1u << FL_OP_WRITE) | (1u << FL_OP_READ))
+#define FL_OPS_ALL (FL_OPS_IO | (1u << FL_OP_CONNECT))
+
+extern const char *const fl_op_names[FL_OP_COUNT]; /* "connect", "send", ... */
+
+enum fl_scope {
+	FL_SCOPE_DESTINATION = 0,
+	FL_SCOPE_RULE = 1,
+};
+
+struct fl_breaker_params {
+	uint32_t failure_threshold;	 /* 5 */
+	uint32_t success_threshold;	 /* 2 */
+	uint32_t timeout_ms;		 /* 60000 */
+	uint32_t half_open_max_requests; /* 1 */
+	double failure_rate_threshold;	 /* 50.0 percent, 0 disables */
+	uint32_t min_requests_for_rate;	 /* 20 */
+	uint32_t rolling_window_ms;	 /* 10000 */
+	int reject_errno;		 /* ECONNREFUSED */
+	uint8_t scope;			 /* enum fl_scope */
+	bool enabled;			 /* true */
+};
+
+struct fl_bulkhead_params {
+	uint32_t max_concurrent_requests; /* 100 */
+	uint32_t max_queue_size;	  /* 10, 0 = no queue */
+	uint32_t queue_timeout_ms;	  /* 5000 */
+	int reject_errno;		  /* ECONNREFUSED */
+	uint8_t scope;			  /* enum fl_scope */
+	bool enabled;			  /* true */
+};
+
+struct fl_fault_params {
+	uint32_t ops;	      /* mask of 1u << enum fl_op; default FL_OPS_ALL */
+	int error;	      /* errno to inject, 0 = none */
+	uint32_t delay_ms;    /* 0 = none */
+	uint32_t jitter_ms;   /* delay is uniform in [delay-jitter, delay+jitter], floored at 0 */
+	double probability;   /* 1.0 */
+	uint64_t threshold;   /* derived by fl_rule_finish: fl_probability_threshold(probability) */
+	uint64_t after;	      /* 0 */
+	uint64_t every;	      /* 1 */
+	uint64_t times;	      /* 0 = unlimited */
+};
+
+struct fl_rule {
+	struct fl_target target;
+	uint8_t kind; /* enum fl_kind */
+	union {
+		struct fl_breaker_params breaker;
+		struct fl_bulkhead_params bulkhead;
+		struct fl_fault_params fault;
+	} u;
+	struct fl_loc loc; /* where the statement starts (loc.source is not owned) */
+};
+
+struct fl_ruleset {
+	struct fl_rule *rules; /* in match order: inline first, then file */
+	size_t count;
+	size_t cap;
+	bool has_seed; /* `seed = N;` in a config file */
+	uint64_t seed;
+};
+
+void fl_ruleset_init(struct fl_ruleset *rs);
+void fl_ruleset_free(struct fl_ruleset *rs);
+
+/* Appends a copy of *r; returns -1 (with a message) when out of memory. */
+int fl_ruleset_add(struct fl_ruleset *rs, const struct fl_rule *r, struct fl_diag *d);
+
+/* A rule of the kind with every key at its default. */
+void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind);
+
+/* "circuit_breaker" / "breaker", "bulkhead", "fault" -> kind; -1 if unknown. */
+int fl_kind_from_name(const char *name, size_t len);
+const char *fl_kind_name(enum fl_kind kind); /* canonical: "breaker", "bulkhead", "fault" */
+
+/*
+ * Sets one key of a rule from its text form ("3", "ECONNRESET", "connect,send",
+ * "0.5", "true"). `loc` points at the key; errors read
+ *   SOURCE:LINE:COL: unknown key 'failur_threshold' in breaker (did you mean 'failure_threshold'?)
+ *   SOURCE:LINE:COL: value '-1' of 'timeout_ms' is out of range 0..2147483647
+ * `seen` is a bitmask of keys already set in this statement (duplicate keys
+ * are errors); pass the same variable for every key of one statement.
+ * Warnings (an errno the op can never return) go to d->warnings.
+ */
+int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const char *value,
+		    size_t value_len, uint64_t *seen, const struct fl_loc *loc, struct fl_diag *d);
+
+/*
+ * Checks a whole statement once all keys are set (a fault needs error= or
+ * delay_ms=, jitter_ms <= delay_ms, ...). `loc` is the statement's start.
+ */
+int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d);
+
+/* One statement in canonical inline form, every key written out. */
+size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size);
+
+/* Every statement, one per line. Returns bytes needed (like snprintf). */
+size_t fl_ruleset_format(const struct fl_ruleset *rs, char *buf, size_t size);
+
+/* The key names of a kind, NULL-terminated (for help text and suggestions). */
+const char *const *fl_kind_keys(enum fl_kind kind);
+
+/*
+ * The closest candidate to `word` by edit distance, or NULL when none is
+ * close enough to be a plausible misspelling.
+ */
+const char *fl_suggest(const char *word, size_t len, const char *const *candidates);
+
+/*
+ * Parsers. Both append to `rs`; on error they return -1 with d->error set and
+ * leave `rs` holding only the statements before the bad one.
+ */
+int fl_parse_inline(const char *source, const char *text, struct fl_ruleset *rs, struct fl_diag *d);
+int fl_parse_config_file(const char *path, struct fl_ruleset *rs, struct fl_diag *d);
+int fl_parse_config_string(const char *source, const char *text, struct fl_ruleset *rs,
+			   struct fl_diag *d);
+
+#endif

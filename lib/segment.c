@@ -1,0 +1,339 @@
+/*
+ * segment.c - creating, attaching to and validating a domain's segment,
+ * and the lock-free destination table inside it.
+ *
+ * Creation is O_CREAT|O_EXCL, so exactly one process formats a segment;
+ * the magic is written last with release order, and attachers wait (a
+ * bounded time) until they see it. Attaching checks owner, mode, type
+ * and size on the descriptor itself (fstat after an O_NOFOLLOW open), so
+ * nobody can swap the file between check and use.
+ */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_READY_MS 2000 /* how long an attacher waits for a creator */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+uint32_t fl_seg_holder_capacity(uint32_t capacity)
+{
+	return capacity < 1024 ? 4096 : capacity * 4;
+}
+
+size_t fl_seg_size(uint32_t capacity)
+{
+	return FL_SEG_HEADER_SIZE + (size_t)capacity * sizeof(struct fl_seg_entry) +
+	       (size_t)FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
+	       (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
+}
+
+bool fl_domain_valid(const char *domain)
+{
+	size_t n = strlen(domain);
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = domain[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain)
+{
+	if (!fl_domain_valid(domain))
+		return -1;
+	int n = snprintf(buf, size, "/faultline.%u.%s", uid, domain);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static void carve(struct fl_seg *seg, void *mem, size_t size, uint32_t capacity)
+{
+	char *base = mem;
+	seg->hdr = mem;
+	seg->size = size;
+	seg->capacity = capacity;
+	seg->holder_capacity = fl_seg_holder_capacity(capacity);
+	seg->entries = (struct fl_seg_entry *)(base + FL_SEG_HEADER_SIZE);
+	seg->procs = (struct fl_seg_proc *)(seg->entries + capacity);
+	seg->holders = (struct fl_seg_holder *)(seg->procs + FL_SEG_PROCS);
+}
+
+void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t now_ms, uint32_t pid)
+{
+	struct fl_seg_header *h = mem;
+	h->version = FL_SEG_VERSION;
+	h->header_size = FL_SEG_HEADER_SIZE;
+	h->total_size = fl_seg_size(capacity);
+	h->capacity = capacity;
+	h->proc_capacity = FL_SEG_PROCS;
+	h->holder_capacity = fl_seg_holder_capacity(capacity);
+	h->entry_size = sizeof(struct fl_seg_entry);
+	h->proc_size = sizeof(struct fl_seg_proc);
+	h->holder_size = sizeof(struct fl_seg_holder);
+	h->created_ms = now_ms;
+	h->creator_pid = pid;
+	snprintf(h->domain, sizeof(h->domain), "%s", domain);
+	__atomic_store_n(&h->magic, FL_SEG_MAGIC, __ATOMIC_RELEASE);
+}
+
+int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what, struct fl_diag *d)
+{
+	const struct fl_seg_header *h = mem;
+	if (size < FL_SEG_HEADER_SIZE)
+		return fl_diag_error(d, NULL, "%s: refused: %zu bytes is too small for a faultline segment", what, size);
+	uint64_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+	if (magic != FL_SEG_MAGIC)
+		return fl_diag_error(d, NULL, "%s: refused: not a faultline segment (bad magic)", what);
+	if (h->version != FL_SEG_VERSION)
+		return fl_diag_error(d, NULL, "%s: refused: layout version %u, this faultline reads version %u "
+				     "(run: faultline clear)", what, h->version, FL_SEG_VERSION);
+	uint32_t cap = h->capacity;
+	if (cap < 1 || cap > FL_SEG_CAPACITY_MAX || h->header_size != FL_SEG_HEADER_SIZE ||
+	    h->proc_capacity != FL_SEG_PROCS || h->holder_capacity != fl_seg_holder_capacity(cap) ||
+	    h->entry_size != sizeof(struct fl_seg_entry) || h->proc_size != sizeof(struct fl_seg_proc) ||
+	    h->holder_size != sizeof(struct fl_seg_holder))
+		return fl_diag_error(d, NULL, "%s: refused: inconsistent header (capacity %u)", what, cap);
+	if (h->total_size != fl_seg_size(cap) || size != h->total_size)
+		return fl_diag_error(d, NULL, "%s: refused: size %zu does not match its capacity %u (expected %zu)",
+				     what, size, cap, fl_seg_size(cap));
+	carve(seg, mem, size, cap);
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static void pause_ms(unsigned ms)
+{
+	struct timespec t = {0, (long)ms * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+/* Owner, mode and type of an open segment file. */
+static int check_file(int fd, const char *path, struct stat *st, struct fl_diag *d)
+{
+	if (fstat(fd, st) < 0)
+		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return fl_diag_error(d, NULL, "%s: refused: not a regular file", path);
+	if (st->st_uid != getuid())
+		return fl_diag_error(d, NULL, "%s: refused: owned by uid %u, not by you (uid %u)", path,
+				     (unsigned)st->st_uid, (unsigned)getuid());
+	if ((st->st_mode & 07777) != 0600)
+		return fl_diag_error(d, NULL, "%s: refused: mode %04o, expected 0600", path,
+				     (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+static int create_segment(int fd, const char *path, const char *domain, uint32_t capacity,
+			  uint64_t now_ms, struct fl_seg *seg, struct fl_diag *d)
+{
+	size_t size = fl_seg_size(capacity);
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0)
+		return fl_diag_error(d, NULL, "%s: cannot create: %s", path, strerror(errno));
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return fl_diag_error(d, NULL, "%s: cannot map: %s", path, strerror(errno));
+	fl_seg_format(mem, capacity, domain, now_ms, (uint32_t)getpid());
+	carve(seg, mem, size, capacity);
+	return 0;
+}
+
+/* Waits (bounded) until a creator has sized and formatted the segment. */
+static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct fl_diag *d)
+{
+	struct stat st;
+	uint64_t deadline = mono_ms() + WAIT_READY_MS;
+	for (;;) {
+		if (check_file(fd, path, &st, d) < 0)
+			return -1;
+		if (st.st_size > 0)
+			break;
+		if (mono_ms() > deadline)
+			return fl_diag_error(d, NULL, "%s: refused: still empty after %d ms (its creator died? "
+					     "run: faultline clear)", path, WAIT_READY_MS);
+		pause_ms(1);
+	}
+	size_t size = (size_t)st.st_size;
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return fl_diag_error(d, NULL, "%s: cannot map: %s", path, strerror(errno));
+	const struct fl_seg_header *h = mem;
+	while (size >= sizeof(*h) && __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == 0 &&
+	       mono_ms() <= deadline)
+		pause_ms(1);
+	if (fl_seg_validate(mem, size, seg, path, d) < 0) {
+		munmap(mem, size);
+		return -1;
+	}
+	return 0;
+}
+
+int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
+		uint64_t now_ms, struct fl_diag *d)
+{
+	char name[128], path[160];
+	memset(seg, 0, sizeof(*seg));
+	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
+		return fl_diag_error(d, NULL, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)",
+				     domain);
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	int fd = -1;
+	if (create) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			int r = create_segment(fd, path, domain, capacity, now_ms, seg, d);
+			close(fd);
+			if (r < 0)
+				unlink(path);
+			return r;
+		}
+		if (errno != EEXIST)
+			return fl_diag_error(d, NULL, "%s: cannot create: %s", path, strerror(errno));
+	}
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return fl_diag_error(d, NULL, "%s: refused: it is a symbolic link", path);
+		if (errno == ENOENT)
+			return fl_diag_error(d, NULL, "domain '%s' does not exist (%s)", domain, path);
+		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
+	}
+	int r = attach_segment(fd, path, seg, d);
+	close(fd);
+	return r;
+}
+
+void fl_seg_close(struct fl_seg *seg)
+{
+	if (seg->hdr)
+		munmap(seg->hdr, seg->size);
+	memset(seg, 0, sizeof(*seg));
+}
+
+void fl_seg_key_dest(struct fl_seg_key *k, const struct fl_dest *d)
+{
+	memset(k, 0, sizeof(*k));
+	k->kind = FL_KEY_DEST;
+	k->family = d->family;
+	if (d->family == FL_AF_UNIX) {
+		size_t n = d->path_len < FL_SEG_KEY_TEXT ? d->path_len : FL_SEG_KEY_TEXT;
+		memcpy(k->text, d->path, n);
+		k->len = (uint16_t)n;
+	} else {
+		k->port = d->port;
+		memcpy(k->addr, d->addr, 16);
+	}
+}
+
+void fl_seg_key_rule(struct fl_seg_key *k, const struct fl_target *t)
+{
+	memset(k, 0, sizeof(*k));
+	k->kind = FL_KEY_RULE;
+	k->family = t->family;
+	size_t n = fl_target_format(t, k->text, sizeof(k->text));
+	k->len = (uint16_t)(n < sizeof(k->text) ? n : sizeof(k->text) - 1);
+}
+
+uint32_t fl_seg_key_hash(const struct fl_seg_key *k)
+{
+	/* FNV-1a over the bytes that make the key. */
+	uint32_t h = 2166136261u;
+	const uint8_t *p = (const uint8_t *)k;
+	size_t n = offsetof(struct fl_seg_key, text) + (k->len < FL_SEG_KEY_TEXT ? k->len : FL_SEG_KEY_TEXT);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static bool key_equal(const struct fl_seg_key *a, const struct fl_seg_key *b)
+{
+	size_t n = offsetof(struct fl_seg_key, text) + (a->len < FL_SEG_KEY_TEXT ? a->len : FL_SEG_KEY_TEXT);
+	return memcmp(a, b, n) == 0;
+}
+
+size_t fl_seg_key_format(const struct fl_seg_key *k, char *buf, size_t size)
+{
+	if (k->kind == FL_KEY_RULE) {
+		size_t n = k->len < FL_SEG_KEY_TEXT ? k->len : FL_SEG_KEY_TEXT - 1;
+		return (size_t)snprintf(buf, size, "%.*s", (int)n, k->text);
+	}
+	struct fl_dest d;
+	memset(&d, 0, sizeof(d));
+	d.family = k->family;
+	d.port = k->port;
+	memcpy(d.addr, k->addr, 16);
+	d.path_len = k->len < FL_SEG_KEY_TEXT ? k->len : FL_SEG_KEY_TEXT;
+	memcpy(d.path, k->text, d.path_len);
+	return fl_dest_format(&d, buf, size);
+}
+
+/* An entry being filled by another process: wait a little, never forever
+ * (its creator may have died half-way; then it is skipped). */
+static uint32_t wait_ready(struct fl_seg_entry *e)
+{
+	uint32_t st = FL_ENTRY_CLAIMED;
+	for (int spin = 0; spin < 100000 && st == FL_ENTRY_CLAIMED; spin++) {
+		cpu_relax();
+		st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+	}
+	return st;
+}
+
+struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *key,
+				   void (*init)(struct fl_seg_entry *, void *), void *arg)
+{
+	uint32_t h = fl_seg_key_hash(key);
+	uint32_t cap = seg->capacity;
+	for (uint32_t probe = 0; probe < cap; probe++) {
+		struct fl_seg_entry *e = &seg->entries[(h + probe) % cap];
+		uint32_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+		if (st == FL_ENTRY_EMPTY) {
+			if (__atomic_compare_exchange_n(&e->status, &st, FL_ENTRY_CLAIMED, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				e->hash = h;
+				e->key = *key;
+				if (init)
+					init(e, arg);
+				__atomic_store_n(&e->status, FL_ENTRY_READY, __ATOMIC_RELEASE);
+				__atomic_fetch_add(&seg->hdr->entries_used, 1, __ATOMIC_RELAXED);
+				return e;
+			}
+		}
+		if (st == FL_ENTRY_CLAIMED)
+			st = wait_ready(e);
+		if (st == FL_ENTRY_READY && e->hash == h && key_equal(&e->key, key))
+			return e;
+	}
+	return NULL;
+}
+
+struct fl_seg_entry *fl_seg_entry_at(const struct fl_seg *seg, uint32_t i)
+{
+	if (i >= seg->capacity)
+		return NULL;
+	struct fl_seg_entry *e = &seg->entries[i];
+	return __atomic_load_n(&e->status, __ATOMIC_ACQUIRE) == FL_ENTRY_READY ? e : NULL;
+}

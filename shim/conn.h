@@ -1,0 +1,47 @@
+/*
+ * conn.h - one watched connection: what matched its destination, where its
+ * shared state lives, and what it still owes that state (an outcome for the
+ * breaker, a bulkhead slot). Shared by every descriptor that refers to it.
+ *
+ * Objects come from a pool of mmap'd chunks with a lock-free free list
+ * (a tagged Treiber stack), so creating one at connect time takes no lock
+ * and no malloc; chunks are never unmapped, so a stale pointer read by a
+ * racing thread still points at a valid object.
+ */
+#ifndef FL_CONN_H
+#define FL_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "breaker.h"
+#include "match.h"
+#include "segment.h"
+#include "target.h"
+
+struct fl_conn {
+	uint32_t refs;	    /* descriptors referring to it (atomic) */
+	uint32_t index;	    /* its place in the pool */
+	uint32_t next_free; /* free-list link: index + 1, 0 = end */
+	uint8_t connecting; /* non-blocking connect not yet resolved (atomic) */
+	uint8_t has_slot;   /* holds a bulkhead slot */
+	uint8_t peer_failed; /* a broken-peer I/O error was already counted */
+	uint32_t holder;     /* bulkhead holder record, or FL_HOLDER_NONE */
+	uint32_t fork_epoch; /* last fork that counted this connection */
+	struct fl_permit permit; /* breaker outcome owed while permit.active */
+	struct fl_seg_entry *stats, *breaker, *bulkhead;
+	struct fl_dest dest;
+	struct fl_match match;
+};
+
+/* A new object with refs = 1 and no shared state, or NULL when the pool
+ * cannot grow. */
+struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m);
+
+void fl_conn_ref(struct fl_conn *c);
+
+/* Drops one reference; the last one gives back the bulkhead slot and
+ * returns the object to the pool. */
+void fl_conn_unref(struct fl_conn *c);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * connect.c - where a socket becomes watched, and where breakers and
+ * bulkheads act.
+ *
+ * The destination is matched against the rules once, here. In order: the
+ * breaker may reject at once (no system call); the bulkhead takes a slot
+ * (a blocking socket may queue for one); connect faults apply; then the
+ * real connect. Its outcome goes to the breaker now (blocking) or later
+ * (non-blocking: SO_ERROR or the first I/O, see inject.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "conn.h"
+#include "domain.h"
+#include "fdtab.h"
+#include "inject.h"
+#include "log.h"
+#include "real.h"
+#include "shim.h"
+
+/* Replaces whatever fd referred to with c (which may be NULL). */
+static void fdtab_replace(int fd, struct fl_conn *c)
+{
+	struct fl_conn *old = fl_fdtab_exchange(fd, c);
+	if (old == FL_FDTAB_FAILED) {
+		fl_conn_unref(c);
+		return;
+	}
+	if (old)
+		fl_conn_unref(old);
+}
+
+static void log_reject(const struct fl_conn *c, const char *why)
+{
+	if (!fl_log_on(FL_LOG_DEBUG))
+		return;
+	char storage[256], dest[FL_DEST_STR_MAX];
+	struct fl_buf b;
+	fl_dest_format(&c->dest, dest, sizeof(dest));
+	fl_log_begin(&b, storage, sizeof(storage));
+	fl_buf_str(&b, "connect ");
+	fl_buf_str(&b, dest);
+	fl_buf_str(&b, ": rejected by ");
+	fl_buf_str(&b, why);
+	fl_log_end(&b);
+}
+
+/* Fails the attempt before any system call: gives back what it took. */
+static int refuse(struct fl_conn *c, int err)
+{
+	if (c->breaker)
+		fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+	fl_conn_unref(c);
+	errno = err;
+	return -1;
+}
+
+/* Breaker, then bulkhead. Returns 0 to go on, or the errno to fail with. */
+static int admit(struct fl_conn *c, int fd)
+{
+	if (c->breaker) {
+		uint64_t before = fl_breaker_word(c);
+		bool pass = fl_breaker_admit(&c->breaker->breaker, fl_now_ns(), fl_now_ms(), &c->permit);
+		fl_breaker_note(c, before);
+		if (!pass) {
+			log_reject(c, "open breaker");
+			return __atomic_load_n(&c->breaker->breaker.p.reject_errno, __ATOMIC_RELAXED);
+		}
+	}
+	if (!c->bulkhead)
+		return 0;
+	int flags = fl_real.fcntl(fd, F_GETFL);
+	bool may_wait = flags >= 0 && !(flags & O_NONBLOCK);
+	switch (fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, may_wait, &c->holder)) {
+	case FL_BULKHEAD_ACQUIRED:
+		c->has_slot = 1;
+		__atomic_fetch_add(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
+		return 0;
+	case FL_BULKHEAD_BYPASSED:
+		return 0;
+	default:
+		log_reject(c, "full bulkhead");
+		return __atomic_load_n(&c->bulkhead->bulkhead.p.reject_errno, __ATOMIC_RELAXED);
+	}
+}
+
+static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, const struct fl_dest *d,
+			   const struct fl_match *m)
+{
+	struct fl_conn *c = fl_conn_new(d, m);
+	if (!c) {
+		fl_log_msg(FL_LOG_ERROR, "connection pool exhausted: socket not watched");
+		fdtab_replace(fd, NULL);
+		return fl_real.connect(fd, sa, len);
+	}
+	struct fl_plan plan;
+	fl_domain_plan(d, m, &plan);
+	c->stats = plan.stats;
+	c->breaker = plan.breaker;
+	c->bulkhead = plan.bulkhead;
+	fl_io_count(c, FL_OP_CONNECT);
+	int err = admit(c, fd);
+	if (err)
+		return refuse(c, err);
+	err = fl_io_inject(c, FL_OP_CONNECT);
+	if (err) {
+		fl_conn_outcome(c, err);
+		return refuse(c, err);
+	}
+	int r = fl_real.connect(fd, sa, len);
+	int saved = errno;
+	if (r == 0) {
+		fl_conn_outcome(c, 0);
+		fdtab_replace(fd, c);
+	} else if (saved == EINPROGRESS || saved == EINTR) {
+		__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
+		fdtab_replace(fd, c);
+	} else {
+		fl_conn_outcome(c, saved);
+		fl_conn_unref(c);
+	}
+	errno = saved;
+	return r;
+}
+
+/* connect() again on a socket whose non-blocking connect is under way:
+ * no new attempt, just its outcome (EALREADY: still going; 0 or EISCONN:
+ * connected). */
+static int connect_again(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int r = fl_real.connect(fd, sa, len);
+	int saved = errno;
+	if (r == 0 || saved == EISCONN)
+		fl_conn_settle(c, 0);
+	else if (saved != EALREADY && saved != EINPROGRESS && saved != EINTR)
+		fl_conn_settle(c, saved);
+	errno = saved;
+	return r;
+}
+
+static bool same_dest(const struct fl_dest *a, const struct fl_dest *b)
+{
+	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0 &&
+	       a->path_len == b->path_len && memcmp(a->path, b->path, a->path_len) == 0;
+}
+
+FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct fl_dest d;
+	struct fl_match m;
+	if (FL_LIKELY(!fl_state.active) || !fl_dest_from_sockaddr(sa, len, &d) ||
+	    !fl_match(&fl_state.rules, &d, &m)) {
+		if (FL_UNLIKELY(fl_fdtab_lookup(fd) != NULL)) {
+			int saved = errno;
+			fdtab_replace(fd, NULL);
+			errno = saved;
+		}
+		return fl_real.connect(fd, sa, len);
+	}
+	struct fl_conn *prev = fl_fdtab_lookup(fd);
+	if (prev && __atomic_load_n(&prev->connecting, __ATOMIC_ACQUIRE) && same_dest(&prev->dest, &d))
+		return connect_again(prev, fd, sa, len);
+	return connect_watched(fd, sa, len, &d, &m);
+}

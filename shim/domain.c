@@ -1,0 +1,308 @@
+/*
+ * domain.c - see domain.h.
+ */
+#include "domain.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "fdtab.h"
+#include "procreg.h"
+#include "shim.h"
+
+struct fl_domain fl_domain = {.proc = FL_PROC_NONE};
+
+enum { PART_NONE = 0, PART_BUSY = 1, PART_READY = 2 };
+
+uint64_t fl_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+uint64_t fl_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000ULL + (uint64_t)t.tv_nsec / 1000000ULL;
+}
+
+/* "curl -s http://..." from /proc/self/cmdline, truncated to fit. */
+static void read_cmdline(char *out, size_t size)
+{
+	out[0] = '\0';
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, out, size - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	for (ssize_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static void find_exec_shares(void);
+
+int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
+{
+	if (fl_seg_open(&fl_domain.seg, domain, capacity, true, fl_now_ms(), d) < 0)
+		return -1;
+	fl_domain.local = calloc(fl_state.rules.count, sizeof(*fl_domain.local));
+	if (!fl_domain.local) {
+		fl_seg_close(&fl_domain.seg);
+		return fl_diag_error(d, NULL, "out of memory");
+	}
+	char cmd[FL_SEG_CMD_MAX];
+	read_cmdline(cmd, sizeof(cmd));
+	pid_t pid = getpid();
+	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
+	fl_domain.attached = true;
+	find_exec_shares();
+	return 0;
+}
+
+/*
+ * exec keeps the pid, so the new image finds its registry record again,
+ * with the bulkhead shares taken before exec. Sockets that survived exec
+ * are adopted (init.c) and take their share back here; shares left over
+ * belonged to close-on-exec sockets, which are gone: they are released.
+ */
+static uint32_t *exec_shares;
+static uint32_t exec_nshares;
+
+static void find_exec_shares(void)
+{
+	if (fl_domain.proc >= FL_SEG_PROCS)
+		return;
+	uint32_t gen = __atomic_load_n(&fl_domain.seg.procs[fl_domain.proc].generation, __ATOMIC_ACQUIRE);
+	uint32_t n = fl_bulkhead_shares_of(&fl_domain.seg, fl_domain.proc, gen, NULL, 0);
+	if (n == 0 || !(exec_shares = calloc(n, sizeof(*exec_shares))))
+		return;
+	exec_nshares = fl_bulkhead_shares_of(&fl_domain.seg, fl_domain.proc, gen, exec_shares, n);
+	if (exec_nshares > n)
+		exec_nshares = n;
+}
+
+void fl_domain_exec_take_share(struct fl_conn *c)
+{
+	if (!c->bulkhead || c->bulkhead < fl_domain.seg.entries ||
+	    c->bulkhead >= fl_domain.seg.entries + fl_domain.seg.capacity)
+		return;
+	uint32_t entry = (uint32_t)(c->bulkhead - fl_domain.seg.entries);
+	for (uint32_t i = 0; i < exec_nshares; i++) {
+		if (exec_shares[i] == FL_HOLDER_NONE ||
+		    fl_bulkhead_holder_entry(&fl_domain.seg, exec_shares[i]) != entry)
+			continue;
+		c->holder = exec_shares[i];
+		c->has_slot = 1;
+		__atomic_fetch_add(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
+		exec_shares[i] = FL_HOLDER_NONE;
+		return;
+	}
+}
+
+void fl_domain_exec_release_rest(void)
+{
+	for (uint32_t i = 0; i < exec_nshares; i++)
+		if (exec_shares[i] != FL_HOLDER_NONE)
+			fl_bulkhead_release(&fl_domain.seg, NULL, exec_shares[i]);
+	free(exec_shares);
+	exec_shares = NULL;
+	exec_nshares = 0;
+}
+
+void fl_domain_detach(void)
+{
+	if (!fl_domain.attached)
+		return;
+	__atomic_store_n(&fl_domain.detached, true, __ATOMIC_RELEASE);
+	fl_proc_unregister(&fl_domain.seg, fl_domain.proc);
+	fl_domain.proc = FL_PROC_NONE;
+}
+
+/*
+ * fork. Every distinct connection that holds a bulkhead slot gets, before
+ * the real fork, a share reserved for the child (marked with this fork's
+ * epoch, so a connection behind several descriptors counts once); the
+ * child then turns each reservation into a record of its own.
+ */
+static uint32_t fork_epoch; /* atomic */
+
+struct fork_pass {
+	uint32_t epoch;
+	enum { FORK_RESERVE, FORK_ADOPT, FORK_UNRESERVE } step;
+};
+
+static void fork_visit(int fd, struct fl_conn *c, void *arg)
+{
+	const struct fork_pass *pass = arg;
+	(void)fd;
+	if (!c->has_slot)
+		return;
+	if (pass->step == FORK_RESERVE) {
+		if (c->fork_epoch == pass->epoch)
+			return;
+		c->fork_epoch = pass->epoch;
+		if (c->holder == FL_HOLDER_NONE)
+			return;
+		fl_bulkhead_reserve(&fl_domain.seg, c->holder);
+		return;
+	}
+	if (c->fork_epoch != pass->epoch)
+		return;
+	c->fork_epoch = 0;
+	if (pass->step == FORK_UNRESERVE) {
+		if (c->holder != FL_HOLDER_NONE)
+			fl_bulkhead_unreserve(&fl_domain.seg, c->holder);
+	} else if (c->holder == FL_HOLDER_NONE) {
+		c->has_slot = 0; /* an untracked slot stays the parent's alone */
+	} else {
+		c->holder = fl_bulkhead_adopt(&fl_domain.seg, c->holder, fl_domain.proc);
+	}
+}
+
+uint32_t fl_domain_fork_prepare(void)
+{
+	if (!fl_domain.attached || __atomic_load_n(&fl_domain.slot_conns, __ATOMIC_ACQUIRE) == 0)
+		return 0;
+	struct fork_pass pass = {__atomic_add_fetch(&fork_epoch, 1, __ATOMIC_ACQ_REL), FORK_RESERVE};
+	if (pass.epoch == 0)
+		pass.epoch = __atomic_add_fetch(&fork_epoch, 1, __ATOMIC_ACQ_REL);
+	fl_fdtab_each(fork_visit, &pass);
+	return pass.epoch;
+}
+
+void fl_domain_fork_failed(uint32_t epoch)
+{
+	if (epoch == 0)
+		return;
+	struct fork_pass pass = {epoch, FORK_UNRESERVE};
+	fl_fdtab_each(fork_visit, &pass);
+}
+
+void fl_domain_fork_child(uint32_t epoch)
+{
+	if (!fl_domain.attached)
+		return;
+	char cmd[FL_SEG_CMD_MAX];
+	read_cmdline(cmd, sizeof(cmd));
+	pid_t pid = getpid();
+	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
+	if (epoch == 0)
+		return;
+	struct fork_pass pass = {epoch, FORK_ADOPT};
+	fl_fdtab_each(fork_visit, &pass);
+}
+
+/* Statement text for display, truncated to the entry's field. */
+static void rule_text(char *out, size_t size, uint32_t rule)
+{
+	fl_rule_format(&fl_state.rules.rules[rule], out, size);
+}
+
+/*
+ * Fills the breaker (or bulkhead) part of an entry once: the first process
+ * to get there writes the parameters; others wait for it, briefly.
+ */
+static bool claim_part(uint8_t *flag)
+{
+	uint8_t v = __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+	if (v == PART_READY)
+		return false;
+	if (v == PART_NONE && __atomic_compare_exchange_n(flag, &v, PART_BUSY, false, __ATOMIC_ACQ_REL,
+							  __ATOMIC_ACQUIRE))
+		return true;
+	for (int spin = 0; spin < 100000 && __atomic_load_n(flag, __ATOMIC_ACQUIRE) != PART_READY; spin++)
+		;
+	return false;
+}
+
+static void ensure_breaker(struct fl_seg_entry *e, uint32_t rule)
+{
+	if (!claim_part(&e->has_breaker))
+		return;
+	rule_text(e->breaker_rule, sizeof(e->breaker_rule), rule);
+	fl_breaker_init(&e->breaker, &fl_state.rules.rules[rule].u.breaker, fl_now_ms());
+	__atomic_store_n(&e->has_breaker, PART_READY, __ATOMIC_RELEASE);
+}
+
+static void ensure_bulkhead(struct fl_seg_entry *e, uint32_t rule)
+{
+	if (!claim_part(&e->has_bulkhead))
+		return;
+	rule_text(e->bulkhead_rule, sizeof(e->bulkhead_rule), rule);
+	fl_bulkhead_init(&e->bulkhead, &fl_state.rules.rules[rule].u.bulkhead);
+	__atomic_store_n(&e->has_bulkhead, PART_READY, __ATOMIC_RELEASE);
+}
+
+static void init_entry(struct fl_seg_entry *e, void *arg)
+{
+	(void)arg;
+	e->created_ms = fl_now_ms();
+}
+
+/* The entry shared by every destination of a statement (scope=rule, and
+ * overflow); the process-local stand-in if even that cannot be had. */
+static struct fl_seg_entry *rule_entry(uint32_t rule)
+{
+	struct fl_seg_key key;
+	fl_seg_key_rule(&key, &fl_state.rules.rules[rule].target);
+	struct fl_seg_entry *e = fl_seg_lookup(&fl_domain.seg, &key, init_entry, NULL);
+	if (e)
+		return e;
+	e = &fl_domain.local[rule];
+	if (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) != FL_ENTRY_READY) {
+		e->key = key;
+		init_entry(e, NULL);
+		__atomic_store_n(&e->status, FL_ENTRY_READY, __ATOMIC_RELEASE);
+	}
+	return e;
+}
+
+static uint32_t first_rule(const struct fl_match *m)
+{
+	if (m->breaker >= 0)
+		return (uint32_t)m->breaker;
+	if (m->bulkhead >= 0)
+		return (uint32_t)m->bulkhead;
+	return m->faults[0];
+}
+
+void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan)
+{
+	plan->stats = plan->breaker = plan->bulkhead = NULL;
+	if (!fl_domain.attached)
+		return;
+	struct fl_seg_key key;
+	fl_seg_key_dest(&key, d);
+	struct fl_seg_entry *dest = fl_seg_lookup(&fl_domain.seg, &key, init_entry, NULL);
+	if (!dest) {
+		/* Table full: this destination shares its statement's entry. */
+		dest = rule_entry(first_rule(m));
+		__atomic_fetch_add(&fl_domain.seg.hdr->overflow, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&dest->overflow_count, 1, __ATOMIC_RELAXED);
+	}
+	plan->stats = dest;
+	const struct fl_rule *rules = fl_state.rules.rules;
+	if (m->breaker >= 0) {
+		uint32_t r = (uint32_t)m->breaker;
+		plan->breaker = rules[r].u.breaker.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
+		ensure_breaker(plan->breaker, r);
+	}
+	if (m->bulkhead >= 0) {
+		uint32_t r = (uint32_t)m->bulkhead;
+		plan->bulkhead = rules[r].u.bulkhead.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
+		ensure_bulkhead(plan->bulkhead, r);
+	}
+}

@@ -1,0 +1,67 @@
+/*
+ * domain.h - this process's place in its domain's shared segment.
+ *
+ * Attached once at start-up (when there are rules), registered in the
+ * process registry, detached at exit. At connect time it finds (or
+ * creates) the entries that hold a destination's counters, breaker and
+ * bulkhead; the connection keeps pointers to them, so later calls on the
+ * socket do no lookups at all.
+ */
+#ifndef FL_DOMAIN_H
+#define FL_DOMAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "breaker.h"
+#include "bulkhead.h"
+#include "diag.h"
+#include "match.h"
+#include "segment.h"
+
+struct fl_domain {
+	bool attached;
+	bool detached; /* after exit's destructor: slots were already given back */
+	uint32_t slot_conns; /* connections holding a slot (atomic): fork skips its scan at 0 */
+	struct fl_seg seg;
+	uint32_t proc; /* registry index, or FL_PROC_NONE */
+	/* Process-local stand-ins, one per rule, for when the shared table is
+	 * full even for the rule's own entry: limits still hold per process. */
+	struct fl_seg_entry *local;
+};
+
+extern struct fl_domain fl_domain;
+
+/* Where a connection's state lives. Any pointer may be NULL (no such rule). */
+struct fl_plan {
+	struct fl_seg_entry *stats;
+	struct fl_seg_entry *breaker;
+	struct fl_seg_entry *bulkhead;
+};
+
+int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d);
+void fl_domain_detach(void);
+
+/* After exec: an adopted connection takes back its share of a bulkhead slot
+ * from before exec; then the shares nobody took are released. */
+struct fl_conn;
+void fl_domain_exec_take_share(struct fl_conn *c);
+void fl_domain_exec_release_rest(void);
+
+/*
+ * fork: prepare (in the parent, before the real fork) reserves a share of
+ * every held bulkhead slot for the child and returns a token; the child
+ * registers itself and takes its shares (fork_child); if fork failed the
+ * parent gives the reservations back (fork_failed).
+ */
+uint32_t fl_domain_fork_prepare(void);
+void fl_domain_fork_child(uint32_t token);
+void fl_domain_fork_failed(uint32_t token);
+
+/* Finds or creates the entries of destination d. Async-signal-safe. */
+void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);
+
+uint64_t fl_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t fl_now_ms(void); /* Unix time */
+
+#endif

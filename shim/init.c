@@ -1,0 +1,250 @@
+/*
+ * init.c - start-up: environment, rules, and the descriptors a process
+ * inherits across exec.
+ *
+ * Everything that may allocate or fail happens here, once, before main.
+ * A configuration error is reported here and nowhere else; what happens
+ * next is FAULTLINE_ON_ERROR's choice: exit 2 before main (the default, so
+ * a typo never silently tests nothing), or run with no rules.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "domain.h"
+#include "fdtab.h"
+#include "log.h"
+#include "real.h"
+#include "shim.h"
+
+struct fl_state fl_state;
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Checks the variables that take a fixed form; fills msg on the first bad one. */
+static int check_environment(char *msg, size_t size)
+{
+	const char *bad = NULL;
+	if (fl_log_configure(&bad) < 0) {
+		snprintf(msg, size, "FAULTLINE_LOG: unknown level '%s' (use off, error, info or debug)", bad);
+		return -1;
+	}
+	const char *v = getenv("FAULTLINE_DOMAIN");
+	if (v && !fl_domain_valid(v)) {
+		snprintf(msg, size, "FAULTLINE_DOMAIN: '%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", v);
+		return -1;
+	}
+	uint64_t n;
+	v = getenv("FAULTLINE_SEED");
+	if (v && *v && !parse_u64(v, &n)) {
+		snprintf(msg, size, "FAULTLINE_SEED: '%s' is not a whole number from 0 to 18446744073709551615", v);
+		return -1;
+	}
+	v = getenv("FAULTLINE_CAPACITY");
+	if (v && *v && (!parse_u64(v, &n) || n < 1 || n > 1048576)) {
+		snprintf(msg, size, "FAULTLINE_CAPACITY: '%s' is not a whole number from 1 to 1048576", v);
+		return -1;
+	}
+	return 0;
+}
+
+static bool on_error_exits(char *msg, size_t size)
+{
+	const char *v = getenv("FAULTLINE_ON_ERROR");
+	if (!v || !*v || strcmp(v, "exit") == 0)
+		return true;
+	if (strcmp(v, "passthrough") == 0)
+		return false;
+	snprintf(msg, size, "FAULTLINE_ON_ERROR: unknown value '%s' (use exit or passthrough)", v);
+	fl_log_config_problem(msg);
+	return true;
+}
+
+static int load_rules(struct fl_diag *d)
+{
+	const char *inline_rules = getenv("FAULTLINE_RULES");
+	const char *config = getenv("FAULTLINE_CONFIG");
+	if (inline_rules && *inline_rules &&
+	    fl_parse_inline("FAULTLINE_RULES", inline_rules, &fl_state.rules, d) < 0)
+		return -1;
+	if (config && *config && fl_parse_config_file(config, &fl_state.rules, d) < 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t choose_seed(void)
+{
+	uint64_t seed;
+	if (parse_u64(getenv("FAULTLINE_SEED"), &seed))
+		return seed;
+	if (fl_state.rules.has_seed)
+		return fl_state.rules.seed;
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return fl_rng_mix(((uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec) ^
+			  ((uint64_t)getpid() << 32));
+}
+
+/*
+ * A process started by exec may already hold connected sockets (a server
+ * that re-execs itself, a wrapper script's child). Find them, so their
+ * rules apply as if they had been connected here.
+ */
+static void adopt_inherited_sockets(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir) {
+		fl_domain_exec_release_rest();
+		return;
+	}
+	int self = dirfd(dir);
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		uint64_t fd;
+		if (!parse_u64(e->d_name, &fd) || (int)fd == self || fd > INT32_MAX)
+			continue;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct fl_dest dest;
+		struct fl_match m;
+		if (getpeername((int)fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    !fl_dest_from_sockaddr((struct sockaddr *)&ss, len, &dest) ||
+		    !fl_match(&fl_state.rules, &dest, &m))
+			continue;
+		struct fl_conn *c = fl_conn_new(&dest, &m);
+		if (!c)
+			continue;
+		struct fl_plan plan;
+		fl_domain_plan(&dest, &m, &plan);
+		c->stats = plan.stats;
+		c->breaker = plan.breaker; /* no permit: its attempt was before exec */
+		c->bulkhead = plan.bulkhead;
+		fl_domain_exec_take_share(c);
+		if (fl_fdtab_exchange((int)fd, c) == FL_FDTAB_FAILED)
+			fl_conn_unref(c);
+	}
+	closedir(dir);
+	fl_domain_exec_release_rest();
+}
+
+static void log_start(void)
+{
+	if (!fl_log_on(FL_LOG_INFO))
+		return;
+	char msg[160];
+	snprintf(msg, sizeof(msg), "%zu rules loaded, seed %llu", fl_state.rules.count,
+		 (unsigned long long)fl_state.seed);
+	fl_log_msg(FL_LOG_INFO, msg);
+}
+
+static void fail(const char *problem)
+{
+	char msg[FL_DIAG_MSG_MAX + 64];
+	if (on_error_exits(msg, sizeof(msg))) {
+		fl_log_config_problem(problem);
+		_exit(2);
+	}
+	snprintf(msg, sizeof(msg), "%s (FAULTLINE_ON_ERROR=passthrough: running without rules)", problem);
+	fl_log_config_problem(msg);
+	fl_ruleset_free(&fl_state.rules);
+	fl_ruleset_init(&fl_state.rules);
+}
+
+static int attach_domain(void)
+{
+	const char *domain = getenv("FAULTLINE_DOMAIN");
+	uint64_t capacity = FL_SEG_CAPACITY_DEFAULT;
+	parse_u64(getenv("FAULTLINE_CAPACITY"), &capacity); /* validated by check_environment */
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	if (!d) {
+		fail("out of memory attaching to the domain");
+		return -1;
+	}
+	int r = fl_domain_attach(domain && *domain ? domain : "default", (uint32_t)capacity, d);
+	if (r < 0)
+		fail(d->error);
+	free(d);
+	return r;
+}
+
+static void warn_if_setuid(void)
+{
+	if (getauxval(AT_SECURE))
+		fl_log_msg(FL_LOG_ERROR, "running in a setuid or setgid program (AT_SECURE): "
+					 "rules apply, but the loader may have refused other preloads");
+}
+
+void fl_init(void)
+{
+	static int done; /* atomic */
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+		return;
+	int saved = errno;
+	fl_real_resolve();
+	const char *disable = getenv("FAULTLINE_DISABLE");
+	if (disable && strcmp(disable, "1") == 0)
+		goto out;
+	fl_ruleset_init(&fl_state.rules);
+	char msg[FL_DIAG_MSG_MAX];
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	if (!d) {
+		fail("out of memory reading the configuration");
+		goto out;
+	}
+	if (check_environment(msg, sizeof(msg)) < 0) {
+		fail(msg);
+	} else if (load_rules(d) < 0) {
+		fail(d->error);
+	} else {
+		for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
+			fl_log_config_problem(d->warnings[i]);
+	}
+	free(d);
+	if (fl_state.rules.count == 0)
+		goto out;
+	fl_state.counters = calloc(fl_state.rules.count, sizeof(*fl_state.counters));
+	if (!fl_state.counters) {
+		fail("out of memory for rule counters");
+		goto out;
+	}
+	fl_state.seed = choose_seed();
+	warn_if_setuid();
+	if (attach_domain() < 0)
+		goto out;
+	adopt_inherited_sockets();
+	__atomic_store_n(&fl_state.active, true, __ATOMIC_RELEASE);
+	log_start();
+out:
+	errno = saved;
+}
+
+__attribute__((constructor(101))) static void fl_constructor(void)
+{
+	fl_init();
+}
+
+/* Normal exit gives back this process's bulkhead slots at once; after
+ * _exit or a signal the next acquirer or a waiter reaps them. */
+__attribute__((destructor)) static void fl_destructor(void)
+{
+	int saved = errno;
+	fl_domain_detach();
+	errno = saved;
+}

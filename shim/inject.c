@@ -1,0 +1,212 @@
+/*
+ * inject.c - delays, errors and outcomes for watched sockets.
+ *
+ * Thread-local state uses the initial-exec TLS model: the shim is loaded at
+ * start-up, so its TLS is static and reading it never calls
+ * __tls_get_addr, which may allocate - not allowed in a signal handler.
+ */
+#include "inject.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "breaker.h"
+#include "domain.h"
+#include "errnames.h"
+#include "log.h"
+#include "shim.h"
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+static TLS struct fl_rng thread_rng;
+static TLS int thread_seeded;
+static uint64_t thread_ordinals; /* atomic */
+
+struct fl_rng *fl_thread_rng(void)
+{
+	if (FL_UNLIKELY(!thread_seeded)) {
+		uint64_t ordinal = __atomic_fetch_add(&thread_ordinals, 1, __ATOMIC_RELAXED);
+		fl_rng_seed(&thread_rng, fl_state.seed, ordinal);
+		thread_seeded = 1;
+	}
+	return &thread_rng;
+}
+
+void fl_thread_rng_fork(void)
+{
+	struct fl_rng *g = fl_thread_rng();
+	g->state = fl_rng_mix(g->state ^ 0x666f726bULL); /* "fork" */
+}
+
+/* Sleeps ms on the monotonic clock to an absolute deadline, so signals that
+ * interrupt the sleep do not shorten or lengthen it. */
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+		;
+}
+
+static void log_fault(const struct fl_dest *d, enum fl_op op, const struct fl_fault_decision *f)
+{
+	char storage[512], dest[FL_DEST_STR_MAX];
+	struct fl_buf b;
+	fl_dest_format(d, dest, sizeof(dest));
+	fl_log_begin(&b, storage, sizeof(storage));
+	fl_buf_str(&b, fl_op_names[op]);
+	fl_buf_str(&b, " ");
+	fl_buf_str(&b, dest);
+	if (f->delay_ms) {
+		fl_buf_str(&b, ": delay ");
+		fl_buf_u64(&b, f->delay_ms);
+		fl_buf_str(&b, " ms");
+	}
+	if (f->error) {
+		const char *name = fl_errno_name(f->error);
+		fl_buf_str(&b, ": error ");
+		fl_buf_str(&b, name ? name : "?");
+	}
+	fl_log_end(&b);
+}
+
+void fl_io_count(struct fl_conn *c, enum fl_op op)
+{
+	if (c->stats)
+		ADD(&c->stats->ops[op].calls, 1);
+}
+
+static void count_fault(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f)
+{
+	if (!c->stats)
+		return;
+	struct fl_seg_op_stats *s = &c->stats->ops[op];
+	if (f->error)
+		ADD(&s->errors_injected, 1);
+	if (f->delay_ms) {
+		ADD(&s->delays_injected, 1);
+		ADD(&s->delay_ms_total, f->delay_ms);
+	}
+}
+
+int fl_io_inject(struct fl_conn *c, enum fl_op op)
+{
+	uint32_t bit = 1u << op;
+	const struct fl_match *m = &c->match;
+	if (!(m->ops & bit))
+		return 0;
+	const struct fl_rule *rules = fl_state.rules.rules;
+	for (uint32_t i = 0; i < m->nfaults; i++) {
+		uint32_t idx = m->faults[i];
+		const struct fl_fault_params *p = &rules[idx].u.fault;
+		if (!(p->ops & bit))
+			continue;
+		struct fl_fault_decision f;
+		if (!fl_fault_decide(p, &fl_state.counters[idx], fl_thread_rng(), &f))
+			continue;
+		count_fault(c, op, &f);
+		if (fl_log_on(FL_LOG_DEBUG))
+			log_fault(&c->dest, op, &f);
+		if (f.delay_ms) {
+			int saved = errno;
+			sleep_ms(f.delay_ms);
+			errno = saved;
+		}
+		return f.error;
+	}
+	return 0;
+}
+
+int fl_io_before(struct fl_conn *c, enum fl_op op)
+{
+	fl_io_count(c, op);
+	int err = fl_io_inject(c, op);
+	if (!err)
+		return 0;
+	errno = err;
+	fl_io_outcome(c, -1);
+	return -1;
+}
+
+uint64_t fl_breaker_word(const struct fl_conn *c)
+{
+	return c->breaker ? __atomic_load_n(&c->breaker->breaker.word, __ATOMIC_ACQUIRE) : 0;
+}
+
+void fl_breaker_note(const struct fl_conn *c, uint64_t before)
+{
+	if (!c->breaker || !fl_log_on(FL_LOG_INFO))
+		return;
+	uint64_t after = fl_breaker_word(c);
+	uint32_t from = fl_breaker_word_state(before), to = fl_breaker_word_state(after);
+	if (from == to)
+		return;
+	char storage[256], dest[FL_DEST_STR_MAX];
+	struct fl_buf b;
+	fl_dest_format(&c->dest, dest, sizeof(dest));
+	fl_log_begin(&b, storage, sizeof(storage));
+	fl_buf_str(&b, "breaker ");
+	fl_buf_str(&b, dest);
+	fl_buf_str(&b, ": ");
+	fl_buf_str(&b, fl_breaker_state_name(from));
+	fl_buf_str(&b, " -> ");
+	fl_buf_str(&b, fl_breaker_state_name(to));
+	fl_log_end(&b);
+}
+
+void fl_conn_outcome(struct fl_conn *c, int err)
+{
+	if (!c->breaker || !c->permit.active)
+		return;
+	struct fl_seg_breaker *b = &c->breaker->breaker;
+	uint64_t before = fl_breaker_word(c);
+	if (err == 0 || fl_breaker_is_connect_failure(err))
+		fl_breaker_record(b, &c->permit, err != 0, fl_now_ns(), fl_now_ms());
+	else
+		fl_breaker_cancel(b, &c->permit);
+	fl_breaker_note(c, before);
+}
+
+void fl_conn_settle(struct fl_conn *c, int err)
+{
+	uint8_t was = 1;
+	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		fl_conn_outcome(c, err);
+}
+
+/* A broken peer on an established connection: one failure per connection,
+ * under the generation the connection was admitted in. */
+static void peer_failed(struct fl_conn *c)
+{
+	uint8_t was = 0;
+	if (!c->breaker ||
+	    !__atomic_compare_exchange_n(&c->peer_failed, &was, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	struct fl_permit p = {.generation = c->permit.generation, .trial = false, .active = true};
+	uint64_t before = fl_breaker_word(c);
+	fl_breaker_record(&c->breaker->breaker, &p, true, fl_now_ns(), fl_now_ms());
+	fl_breaker_note(c, before);
+}
+
+ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r)
+{
+	int saved = errno;
+	if (__atomic_load_n(&c->connecting, __ATOMIC_ACQUIRE)) {
+		/* The first I/O tells how a non-blocking connect ended. */
+		if (r >= 0)
+			fl_conn_settle(c, 0);
+		else if (fl_breaker_is_connect_failure(saved) || saved == EPIPE)
+			fl_conn_settle(c, saved == EPIPE ? ECONNREFUSED : saved);
+	} else if (r < 0 && fl_breaker_is_peer_failure(saved)) {
+		peer_failed(c);
+	}
+	errno = saved;
+	return r;
+}

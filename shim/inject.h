@@ -1,0 +1,63 @@
+/*
+ * inject.h - what happens around the real call on a watched socket:
+ * counting it, injecting faults, and turning results into breaker outcomes.
+ */
+#ifndef FL_INJECT_H
+#define FL_INJECT_H
+
+#include <sys/types.h>
+
+#include "conn.h"
+#include "rules.h"
+
+/* Counts one call of op in the destination's statistics. */
+void fl_io_count(struct fl_conn *c, enum fl_op op);
+
+/*
+ * Evaluates the connection's faults for op, in statement order; the first
+ * that fires wins. Sleeps for an injected delay (errno preserved). Returns
+ * the errno to inject, or 0 to go on with the real call.
+ */
+int fl_io_inject(struct fl_conn *c, enum fl_op op);
+
+/*
+ * Before the real call on a watched descriptor: counts the call, applies
+ * the faults. Returns 0 to make the real call, or -1 with errno set to the
+ * injected error (the real call must then not be made); an injected error
+ * counts for the breaker exactly like a real one.
+ */
+int fl_io_before(struct fl_conn *c, enum fl_op op);
+
+/* After the real call: learns what the result says about the connection
+ * (a non-blocking connect's outcome, a broken peer). Returns r; keeps errno. */
+ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r);
+
+static inline ssize_t fl_io_after(struct fl_conn *c, ssize_t r)
+{
+	if (__builtin_expect(r >= 0 && !__atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 1))
+		return r;
+	return fl_io_outcome(c, r);
+}
+
+/*
+ * The outcome of the connection attempt: err 0 is a success, a connect
+ * failure errno (ECONNREFUSED, ETIMEDOUT, ...) a failure, anything else
+ * no outcome (the permit goes back). Only the first report counts.
+ */
+void fl_conn_outcome(struct fl_conn *c, int err);
+
+/* A pending non-blocking connect has ended: outcome, and no longer pending. */
+void fl_conn_settle(struct fl_conn *c, int err);
+
+/* The breaker's state word, and a log line (FAULTLINE_LOG=info) when it
+ * has changed state since `before`. */
+uint64_t fl_breaker_word(const struct fl_conn *c);
+void fl_breaker_note(const struct fl_conn *c, uint64_t before);
+
+/* The calling thread's generator, seeded on first use. */
+struct fl_rng *fl_thread_rng(void);
+
+/* After fork, in the child: a new stream, derived, so runs stay reproducible. */
+void fl_thread_rng_fork(void);
+
+#endif

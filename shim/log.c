@@ -1,0 +1,95 @@
+/*
+ * log.c - see log.h.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int fl_log_level = FL_LOG_ERROR;
+static const char *log_path; /* NULL: standard error */
+
+int fl_log_configure(const char **bad)
+{
+	const char *v = getenv("FAULTLINE_LOG");
+	if (v && *v) {
+		static const char *const words[] = {"off", "error", "info", "debug"};
+		int found = -1;
+		for (int i = 0; i < 4; i++)
+			if (strcmp(v, words[i]) == 0)
+				found = i;
+		if (found < 0) {
+			*bad = v;
+			return -1;
+		}
+		fl_log_level = found;
+	}
+	const char *f = getenv("FAULTLINE_LOG_FILE");
+	log_path = (f && *f) ? f : NULL;
+	return 0;
+}
+
+void fl_log_begin(struct fl_buf *b, char *storage, unsigned long size)
+{
+	fl_buf_init(b, storage, size);
+	fl_buf_str(b, "faultline[");
+	fl_buf_i64(b, (long)syscall(SYS_getpid));
+	fl_buf_str(b, "]: ");
+}
+
+void fl_log_config_problem(const char *msg)
+{
+	if (!fl_log_on(FL_LOG_ERROR))
+		return;
+	char storage[1024];
+	struct fl_buf b;
+	fl_buf_init(&b, storage, sizeof(storage));
+	fl_buf_str(&b, "faultline: ");
+	fl_buf_str(&b, msg);
+	fl_log_end(&b);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		long w = syscall(SYS_write, fd, p, n);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void fl_log_end(struct fl_buf *b)
+{
+	/* Keep room for the newline even when the text was truncated. */
+	if (b->len + 1 >= b->size && b->size > 1)
+		b->len = b->size - 2;
+	b->p[b->len++] = '\n';
+	int saved = errno;
+	if (log_path) {
+		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			write_all((int)fd, b->p, b->len);
+			syscall(SYS_close, fd);
+		}
+	} else {
+		write_all(2, b->p, b->len);
+	}
+	errno = saved;
+}
+
+void fl_log_msg(enum fl_log_level level, const char *msg)
+{
+	if (!fl_log_on(level))
+		return;
+	char storage[1024];
+	struct fl_buf b;
+	fl_log_begin(&b, storage, sizeof(storage));
+	fl_buf_str(&b, msg);
+	fl_log_end(&b);
+}

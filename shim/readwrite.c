@@ -1,0 +1,92 @@
+/*
+ * readwrite.c - read, readv, __read_chk, write, writev.
+ *
+ * These are the calls every program makes on files, pipes and terminals
+ * too, so their pass-through path is the one that matters most: the
+ * exported function only tests the descriptor and tail-jumps to the real
+ * function; a watched descriptor goes to the *_watched companion.
+ */
+#include "fdtab.h"
+#include "inject.h"
+#include "real.h"
+#include "shim.h"
+
+static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n)
+{
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
+		return -1;
+	ssize_t r = fl_real.write(fd, buf, n);
+	return c ? fl_io_after(c, r) : r;
+}
+
+FL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (fl_fd_unwatched(fd))
+		return fl_real.write(fd, buf, n);
+	return write_watched(fd, buf, n);
+}
+
+static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iovec *iov, int n)
+{
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
+		return -1;
+	ssize_t r = fl_real.writev(fd, iov, n);
+	return c ? fl_io_after(c, r) : r;
+}
+
+FL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	if (fl_fd_unwatched(fd))
+		return fl_real.writev(fd, iov, n);
+	return writev_watched(fd, iov, n);
+}
+
+static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
+{
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c && fl_io_before(c, FL_OP_READ) < 0)
+		return -1;
+	ssize_t r = fl_real.read(fd, buf, n);
+	return c ? fl_io_after(c, r) : r;
+}
+
+FL_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (fl_fd_unwatched(fd))
+		return fl_real.read(fd, buf, n);
+	return read_watched(fd, buf, n);
+}
+
+static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int n)
+{
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c && fl_io_before(c, FL_OP_READ) < 0)
+		return -1;
+	ssize_t r = fl_real.readv(fd, iov, n);
+	return c ? fl_io_after(c, r) : r;
+}
+
+FL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	if (fl_fd_unwatched(fd))
+		return fl_real.readv(fd, iov, n);
+	return readv_watched(fd, iov, n);
+}
+
+static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, size_t n, size_t buflen)
+{
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c && fl_io_before(c, FL_OP_READ) < 0)
+		return -1;
+	ssize_t r = fl_real.read_chk(fd, buf, n, buflen);
+	return c ? fl_io_after(c, r) : r;
+}
+
+FL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (fl_fd_unwatched(fd))
+		return fl_real.read_chk(fd, buf, n, buflen);
+	return read_chk_watched(fd, buf, n, buflen);
+}

@@ -1,0 +1,217 @@
+/*
+ * real.c - resolving the real functions; raw-syscall fallbacks until then.
+ *
+ * Why fallbacks and not lazy dlsym in each wrapper: dlsym may allocate and
+ * may itself call functions we wrap, and a check on every call costs the
+ * pass-through path. With a table that is always callable, a wrapper is
+ * "look up the fd, call fl_real.x" and nothing else.
+ */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, sa, len);
+}
+static ssize_t raw_send(int fd, const void *b, size_t n, int fl)
+{
+	return syscall(SYS_sendto, fd, b, n, fl, NULL, 0);
+}
+static ssize_t raw_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *sa,
+			  socklen_t len)
+{
+	return syscall(SYS_sendto, fd, b, n, fl, sa, len);
+}
+static ssize_t raw_sendmsg(int fd, const struct msghdr *m, int fl)
+{
+	return syscall(SYS_sendmsg, fd, m, fl);
+}
+static int raw_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int fl)
+{
+	return (int)syscall(SYS_sendmmsg, fd, v, n, fl);
+}
+static ssize_t raw_recv(int fd, void *b, size_t n, int fl)
+{
+	return syscall(SYS_recvfrom, fd, b, n, fl, NULL, NULL);
+}
+static ssize_t raw_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *sa,
+			    socklen_t *len)
+{
+	return syscall(SYS_recvfrom, fd, b, n, fl, sa, len);
+}
+static ssize_t raw_recvmsg(int fd, struct msghdr *m, int fl)
+{
+	return syscall(SYS_recvmsg, fd, m, fl);
+}
+static int raw_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int fl, struct timespec *t)
+{
+	return (int)syscall(SYS_recvmmsg, fd, v, n, fl, t);
+}
+static ssize_t raw_write(int fd, const void *b, size_t n)
+{
+	return syscall(SYS_write, fd, b, n);
+}
+static ssize_t raw_writev(int fd, const struct iovec *v, int n)
+{
+	return syscall(SYS_writev, fd, v, n);
+}
+static ssize_t raw_read(int fd, void *b, size_t n)
+{
+	return syscall(SYS_read, fd, b, n);
+}
+static ssize_t raw_readv(int fd, const struct iovec *v, int n)
+{
+	return syscall(SYS_readv, fd, v, n);
+}
+/* The _chk variants abort on a too-small buffer, as glibc's do. */
+static ssize_t raw_read_chk(int fd, void *b, size_t n, size_t blen)
+{
+	if (n > blen)
+		abort();
+	return raw_read(fd, b, n);
+}
+static ssize_t raw_recv_chk(int fd, void *b, size_t n, size_t blen, int fl)
+{
+	if (n > blen)
+		abort();
+	return raw_recv(fd, b, n, fl);
+}
+static ssize_t raw_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int fl,
+				struct sockaddr *sa, socklen_t *len)
+{
+	if (n > blen)
+		abort();
+	return raw_recvfrom(fd, b, n, fl, sa, len);
+}
+static int raw_getsockopt(int fd, int lvl, int name, void *v, socklen_t *len)
+{
+	return (int)syscall(SYS_getsockopt, fd, lvl, name, v, len);
+}
+static int raw_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+static int raw_close_range(unsigned int lo, unsigned int hi, int fl)
+{
+	return (int)syscall(SYS_close_range, lo, hi, fl);
+}
+static int raw_dup(int fd)
+{
+	return (int)syscall(SYS_dup, fd);
+}
+static int raw_dup3(int old, int new, int fl)
+{
+	return (int)syscall(SYS_dup3, old, new, fl);
+}
+/* dup2(fd, fd) must check fd and return it; dup3 would fail with EINVAL. */
+static int raw_dup2(int old, int new)
+{
+	if (old == new)
+		return syscall(SYS_fcntl, old, F_GETFD) < 0 ? -1 : new;
+	return raw_dup3(old, new, 0);
+}
+/* Every fcntl argument fits in a pointer-sized word. */
+static int raw_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+/* fclose and fork are not system calls: resolve on demand. */
+static int lazy_fclose(FILE *f)
+{
+	fl_real_resolve();
+	if (fl_real.fclose == lazy_fclose) {
+		errno = ENOSYS;
+		return EOF;
+	}
+	return fl_real.fclose(f);
+}
+static pid_t lazy_fork(void)
+{
+	fl_real_resolve();
+	if (fl_real.fork == lazy_fork) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return fl_real.fork();
+}
+
+struct fl_real fl_real = {
+	.connect = raw_connect,
+	.send = raw_send,
+	.sendto = raw_sendto,
+	.sendmsg = raw_sendmsg,
+	.sendmmsg = raw_sendmmsg,
+	.recv = raw_recv,
+	.recvfrom = raw_recvfrom,
+	.recvmsg = raw_recvmsg,
+	.recvmmsg = raw_recvmmsg,
+	.write = raw_write,
+	.writev = raw_writev,
+	.read = raw_read,
+	.readv = raw_readv,
+	.read_chk = raw_read_chk,
+	.recv_chk = raw_recv_chk,
+	.recvfrom_chk = raw_recvfrom_chk,
+	.getsockopt = raw_getsockopt,
+	.close = raw_close,
+	.close_range = raw_close_range,
+	.fclose = lazy_fclose,
+	.dup = raw_dup,
+	.dup2 = raw_dup2,
+	.dup3 = raw_dup3,
+	.fcntl = raw_fcntl,
+	.fcntl64 = raw_fcntl,
+	.fork = lazy_fork,
+};
+
+/* Stores the symbol only if found, so a libc without it keeps the fallback. */
+#define RESOLVE(field, name)                                                                    \
+	do {                                                                                    \
+		void *sym_ = dlsym(RTLD_NEXT, name);                                            \
+		if (sym_)                                                                       \
+			__atomic_store_n((void **)&fl_real.field, sym_, __ATOMIC_RELEASE);      \
+	} while (0)
+
+void fl_real_resolve(void)
+{
+	int saved = errno;
+	RESOLVE(connect, "connect");
+	RESOLVE(send, "send");
+	RESOLVE(sendto, "sendto");
+	RESOLVE(sendmsg, "sendmsg");
+	RESOLVE(sendmmsg, "sendmmsg");
+	RESOLVE(recv, "recv");
+	RESOLVE(recvfrom, "recvfrom");
+	RESOLVE(recvmsg, "recvmsg");
+	RESOLVE(recvmmsg, "recvmmsg");
+	RESOLVE(write, "write");
+	RESOLVE(writev, "writev");
+	RESOLVE(read, "read");
+	RESOLVE(readv, "readv");
+	RESOLVE(read_chk, "__read_chk");
+	RESOLVE(recv_chk, "__recv_chk");
+	RESOLVE(recvfrom_chk, "__recvfrom_chk");
+	RESOLVE(getsockopt, "getsockopt");
+	RESOLVE(close, "close");
+	RESOLVE(close_range, "close_range");
+	RESOLVE(fclose, "fclose");
+	RESOLVE(dup, "dup");
+	RESOLVE(dup2, "dup2");
+	RESOLVE(dup3, "dup3");
+	RESOLVE(fcntl, "fcntl");
+	RESOLVE(fcntl64, "fcntl64");
+	RESOLVE(fork, "fork");
+	errno = saved;
+}

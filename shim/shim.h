@@ -1,0 +1,37 @@
+/*
+ * shim.h - what the interposition files share.
+ *
+ * Every wrapper has the same shape: look the descriptor up (lock-free, a
+ * few instructions), and if it is not a socket connected to a matched
+ * destination, jump straight to the real function. Only matched sockets
+ * reach the out-of-line code in inject.c.
+ */
+#ifndef FL_SHIM_H
+#define FL_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fault.h"
+#include "match.h"
+#include "rules.h"
+
+#define FL_EXPORT __attribute__((visibility("default")))
+#define FL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Process-wide state, written by the constructor (and by fork in the child),
+ * read-only everywhere else. */
+struct fl_state {
+	bool active; /* rules loaded: connect consults them */
+	struct fl_ruleset rules;
+	struct fl_fault_counters *counters; /* one per rule, per process */
+	uint64_t seed;
+};
+
+extern struct fl_state fl_state;
+
+/* init.c: runs the constructor now if it has not run (idempotent). */
+void fl_init(void);
+
+#endif

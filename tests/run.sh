@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/run.sh BUILD [unit|integration] - runs the suites and prints one
+# closing line "N passed, N failed, N skipped".
+#
+# unit:        every build/tests/test_* (check suites; CK_FORK=yes so a crash
+#              in one test is a failure, not the end of the run)
+# integration: every tests/integration/test_*.sh, each in its own temporary
+#              directory, with FL_BUILD (absolute build dir) and FL_TMP set.
+#              A script exits 0 to pass, 77 to skip (saying why), else fails.
+set -u
+build=$(cd "${1:-build}" && pwd)
+which=${2:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0 failed=0 skipped=0 failures=()
+
+run_one() { # name, command...
+	local name=$1 log rc start
+	shift
+	log=$(mktemp)
+	start=$(date +%s.%N)
+	"$@" >"$log" 2>&1
+	rc=$?
+	local secs
+	secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo 0)")
+	case $rc in
+	0) passed=$((passed + 1)); printf 'PASS  %-44s %6ss\n' "$name" "$secs" ;;
+	77) skipped=$((skipped + 1)); printf 'SKIP  %-44s %s\n' "$name" "$(tail -n1 "$log")" ;;
+	*) failed=$((failed + 1)); failures+=("$name")
+	   printf 'FAIL  %-44s (exit %d)\n' "$name" "$rc"; sed 's/^/      | /' "$log" | tail -n 60 ;;
+	esac
+	rm -f "$log"
+}
+
+if [ "$which" = all ] || [ "$which" = unit ]; then
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "unit/$(basename "$t")" env CK_FORK=yes CK_DEFAULT_TIMEOUT=60 "$t"
+	done
+fi
+if [ "$which" = all ] || [ "$which" = integration ]; then
+	for t in "$top"/tests/integration/test_*.sh; do
+		[ -f "$t" ] || continue
+		tmp=$(mktemp -d /tmp/fl-test.XXXXXX)
+		run_one "integration/$(basename "$t" .sh)" \
+			env FL_BUILD="$build" FL_TMP="$tmp" FL_TOP="$top" timeout 300 bash "$t"
+		rm -rf "$tmp"
+	done
+fi
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

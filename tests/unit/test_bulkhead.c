@@ -1,0 +1,776 @@
+/*
+ * test_bulkhead.c - slots, the wait queue, holder records and reclaiming
+ * the slots of dead processes.
+ *
+ * The segment is anonymous MAP_SHARED memory, so forked children share it
+ * exactly as processes of one domain share /dev/shm. Waiting is real (the
+ * futex queue and its timeout), so tests that wait use short timeouts and
+ * never sleep-and-hope: they poll `queued` until the waiter is really in
+ * the queue, with a deadline that turns a hang into a failure.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulkhead.h"
+#include "procreg.h"
+
+#define NOW_MS 1764222000123ull
+
+static struct fl_seg seg;
+
+static struct fl_seg shared_seg(uint32_t capacity)
+{
+	size_t size = fl_seg_size(capacity);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(mem != MAP_FAILED);
+	fl_seg_format(mem, capacity, "unit", NOW_MS, (uint32_t)getpid());
+	struct fl_seg s;
+	struct fl_diag d;
+	fl_diag_clear(&d);
+	ck_assert_msg(fl_seg_validate(mem, size, &s, "anon", &d) == 0, "%s", d.error);
+	return s;
+}
+
+static void setup(void)
+{
+	seg = shared_seg(16);
+}
+
+static void teardown(void)
+{
+	fl_seg_close(&seg);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static struct fl_bulkhead_params params(uint32_t limit, uint32_t queue, uint32_t timeout_ms)
+{
+	struct fl_rule r;
+	fl_rule_defaults(&r, FL_KIND_BULKHEAD);
+	r.u.bulkhead.max_concurrent_requests = limit;
+	r.u.bulkhead.max_queue_size = queue;
+	r.u.bulkhead.queue_timeout_ms = timeout_ms;
+	return r.u.bulkhead;
+}
+
+static void init_bulkhead(struct fl_seg_entry *e, void *arg)
+{
+	e->has_bulkhead = 1;
+	fl_bulkhead_init(&e->bulkhead, arg);
+}
+
+/* The entry of 127.0.0.1:port with a bulkhead of these parameters. */
+static struct fl_seg_entry *entry(uint16_t port, struct fl_bulkhead_params p)
+{
+	struct fl_dest d;
+	memset(&d, 0, sizeof d);
+	d.family = FL_AF_INET4;
+	d.port = port;
+	d.addr[0] = 127, d.addr[3] = 1;
+	struct fl_seg_key k;
+	fl_seg_key_dest(&k, &d);
+	struct fl_seg_entry *e = fl_seg_lookup(&seg, &k, init_bulkhead, &p);
+	ck_assert_ptr_nonnull(e);
+	return e;
+}
+
+static uint32_t load(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t load64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Takes a slot that must be free; returns its holder. */
+static uint32_t take(struct fl_seg_entry *e, uint32_t proc)
+{
+	uint32_t h;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, proc, false, &h), FL_BULKHEAD_ACQUIRED);
+	return h;
+}
+
+/* Polls until *word reaches want; fails after a few seconds instead of hanging. */
+static void await_value(const uint32_t *word, uint32_t want, const char *what)
+{
+	uint64_t deadline = mono_ms() + 5000;
+	while (load(word) != want) {
+		ck_assert_msg(mono_ms() < deadline, "%s stayed %u, expected %u", what, load(word), want);
+		sched_yield();
+		struct timespec t = {0, 1000000L};
+		nanosleep(&t, NULL);
+	}
+}
+
+static uint32_t register_self(void)
+{
+	uint32_t i = fl_proc_register(&seg, getpid(), fl_proc_start_ticks(getpid()), "unit", NOW_MS);
+	ck_assert_uint_ne(i, FL_PROC_NONE);
+	return i;
+}
+
+/* A thread that waits for a slot (may_wait) and records what happened. */
+struct waiter {
+	pthread_t thread;
+	struct fl_seg_entry *e;
+	uint32_t proc;
+	bool release_at_once;
+	enum fl_bulkhead_result result;
+	uint32_t holder;
+	uint64_t started_ms, ended_ms;
+};
+
+static void *wait_for_slot(void *arg)
+{
+	struct waiter *w = arg;
+	w->started_ms = mono_ms();
+	w->result = fl_bulkhead_acquire(&seg, w->e, w->proc, true, &w->holder);
+	w->ended_ms = mono_ms();
+	if (w->result == FL_BULKHEAD_ACQUIRED && w->release_at_once)
+		fl_bulkhead_release(&seg, w->e, w->holder);
+	return NULL;
+}
+
+static void start_waiter(struct waiter *w, struct fl_seg_entry *e, bool release_at_once)
+{
+	memset(w, 0, sizeof *w);
+	w->e = e;
+	w->proc = FL_PROC_NONE;
+	w->release_at_once = release_at_once;
+	ck_assert_int_eq(pthread_create(&w->thread, NULL, wait_for_slot, w), 0);
+}
+
+/* ---- slots ----------------------------------------------------------- */
+
+START_TEST(bulkhead_acquires_up_to_max_concurrent_requests)
+{
+	struct fl_seg_entry *e = entry(1, params(3, 10, 5000));
+	for (uint32_t i = 1; i <= 3; i++) {
+		take(e, FL_PROC_NONE);
+		ck_assert_uint_eq(load(&e->bulkhead.active), i);
+	}
+	ck_assert_uint_eq(load(&e->bulkhead.peak_active), 3);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_rejects_non_waiting_caller_at_once_when_full)
+{
+	struct fl_seg_entry *e = entry(1, params(2, 10, 5000));
+	take(e, FL_PROC_NONE);
+	take(e, FL_PROC_NONE);
+	uint32_t h = 123;
+	uint64_t t0 = mono_ms();
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &h), FL_BULKHEAD_REJECTED);
+	ck_assert_uint_lt(mono_ms() - t0, 500); /* no queue_timeout_ms wait */
+	ck_assert_uint_eq(h, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_without_queue_rejects_waiting_callers)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	take(e, FL_PROC_NONE);
+	uint32_t h;
+	uint64_t t0 = mono_ms();
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &h), FL_BULKHEAD_REJECTED);
+	ck_assert_uint_lt(mono_ms() - t0, 500);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_limit_zero_rejects_everyone)
+{
+	struct fl_seg_entry *e = entry(1, params(0, 0, 5000));
+	uint32_t h;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &h), FL_BULKHEAD_REJECTED);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_release_frees_slot_for_next_caller)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	uint32_t h2;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &h2), FL_BULKHEAD_REJECTED);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.peak_active), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_peak_active_records_high_water_mark)
+{
+	struct fl_seg_entry *e = entry(1, params(5, 0, 5000));
+	uint32_t h[4];
+	for (int i = 0; i < 4; i++)
+		h[i] = take(e, FL_PROC_NONE);
+	for (int i = 0; i < 3; i++)
+		fl_bulkhead_release(&seg, e, h[i]);
+	take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+	ck_assert_uint_eq(load(&e->bulkhead.peak_active), 4);
+}
+END_TEST
+
+START_TEST(bulkhead_entries_count_their_slots_apart)
+{
+	struct fl_seg_entry *a = entry(1, params(1, 0, 5000));
+	struct fl_seg_entry *b = entry(2, params(1, 0, 5000));
+	take(a, FL_PROC_NONE);
+	take(b, FL_PROC_NONE);
+	ck_assert_uint_eq(load(&a->bulkhead.active), 1);
+	ck_assert_uint_eq(load(&b->bulkhead.active), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_limit_change_applies_live)
+{
+	struct fl_bulkhead_params p = params(1, 0, 5000);
+	struct fl_seg_entry *e = entry(1, p);
+	take(e, FL_PROC_NONE);
+	uint32_t h;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &h), FL_BULKHEAD_REJECTED);
+	p.max_concurrent_requests = 2; /* faultline set DEST max_concurrent_requests=2 */
+	fl_bulkhead_params_set(&e->bulkhead.p, &p);
+	take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+}
+END_TEST
+
+START_TEST(bulkhead_disabled_bypasses_and_takes_no_slot)
+{
+	struct fl_bulkhead_params p = params(1, 0, 5000);
+	p.enabled = false;
+	struct fl_seg_entry *e = entry(1, p);
+	uint32_t me = register_self();
+	for (int i = 0; i < 5; i++) {
+		uint32_t h = 7;
+		ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, me, false, &h), FL_BULKHEAD_BYPASSED);
+		ck_assert_uint_eq(h, FL_HOLDER_NONE);
+	}
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.peak_active), 0);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 0);
+	for (uint32_t i = 0; i < seg.holder_capacity; i++)
+		ck_assert_uint_eq(seg.holders[i].entry_plus1, 0);
+}
+END_TEST
+
+START_TEST(bulkhead_params_round_trip_through_segment)
+{
+	struct fl_bulkhead_params in = params(7, 3, 1234), out;
+	in.reject_errno = EBUSY;
+	in.scope = FL_SCOPE_RULE;
+	in.enabled = false;
+	struct fl_seg_bulkhead_params sp;
+	memset(&sp, 0, sizeof sp);
+	fl_bulkhead_params_set(&sp, &in);
+	fl_bulkhead_params_get(&out, &sp);
+	ck_assert_uint_eq(out.max_concurrent_requests, 7);
+	ck_assert_uint_eq(out.max_queue_size, 3);
+	ck_assert_uint_eq(out.queue_timeout_ms, 1234);
+	ck_assert_int_eq(out.reject_errno, EBUSY);
+	ck_assert_uint_eq(out.scope, FL_SCOPE_RULE);
+	ck_assert(!out.enabled);
+}
+END_TEST
+
+/* ---- holder records -------------------------------------------------- */
+
+START_TEST(bulkhead_release_via_holder_record_frees_slot_and_record)
+{
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me);
+	ck_assert_uint_lt(h, seg.holder_capacity);
+	struct fl_seg_holder *rec = &seg.holders[h];
+	ck_assert_uint_eq(rec->entry_plus1, (uint32_t)(e - seg.entries) + 1);
+	ck_assert_uint_eq(rec->proc, me);
+	ck_assert_uint_eq(rec->proc_generation, seg.procs[me].generation);
+	ck_assert_uint_eq(rec->refs, 1);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(rec->entry_plus1, 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_untracked_slot_is_released_through_its_entry)
+{
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(h, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	fl_bulkhead_release(&seg, e, FL_HOLDER_NONE); /* never below zero */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+/* A second process record, as the child of a fork would register. */
+static uint32_t register_child(void)
+{
+	uint32_t i = fl_proc_register(&seg, getppid(), fl_proc_start_ticks(getppid()), "child", NOW_MS);
+	ck_assert_uint_ne(i, FL_PROC_NONE);
+	return i;
+}
+
+START_TEST(bulkhead_forked_slot_needs_both_shares_released)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	uint32_t parent = register_self(), child = register_child();
+	uint32_t h = take(e, parent);
+	fl_bulkhead_reserve(&seg, h); /* before the real fork */
+	uint32_t c = fl_bulkhead_adopt(&seg, h, child);
+	ck_assert_uint_lt(c, seg.holder_capacity);
+	ck_assert_uint_ne(c, h);
+	ck_assert_uint_eq(seg.holders[h].refs, 2);
+	fl_bulkhead_release(&seg, e, h); /* the parent closes its copy */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	uint32_t h2;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, parent, false, &h2), FL_BULKHEAD_REJECTED);
+	fl_bulkhead_release(&seg, e, h); /* a second release of one share changes nothing */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	fl_bulkhead_release(&seg, e, c); /* the child closes: the slot is free */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_uint_eq(seg.holders[h].entry_plus1, 0);
+	ck_assert_uint_eq(seg.holders[c].entry_plus1, 0);
+}
+END_TEST
+
+START_TEST(bulkhead_parent_exit_keeps_the_childs_share)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	uint32_t parent = register_self(), child = register_child();
+	uint32_t h = take(e, parent);
+	fl_bulkhead_reserve(&seg, h);
+	uint32_t c = fl_bulkhead_adopt(&seg, h, child);
+	ck_assert_uint_eq(fl_bulkhead_release_proc(&seg, parent, seg.procs[parent].generation), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	ck_assert_uint_eq(fl_bulkhead_release_proc(&seg, child, seg.procs[child].generation), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	(void)c;
+}
+END_TEST
+
+START_TEST(bulkhead_failed_fork_gives_the_reservation_back)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	uint32_t parent = register_self();
+	uint32_t h = take(e, parent);
+	fl_bulkhead_reserve(&seg, h);
+	fl_bulkhead_unreserve(&seg, h);
+	ck_assert_uint_eq(seg.holders[h].refs, 1);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	fl_bulkhead_reserve(&seg, FL_HOLDER_NONE); /* harmless */
+}
+END_TEST
+
+START_TEST(bulkhead_child_without_record_holds_a_bare_share)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	struct fl_seg_entry *other = entry(2, params(100000, 0, 5000));
+	uint32_t parent = register_self(), child = register_child();
+	uint32_t h = take(e, parent);
+	for (uint32_t i = 0; i < seg.holder_capacity; i++) {
+		uint32_t x;
+		fl_bulkhead_acquire(&seg, other, parent, false, &x);
+	}
+	fl_bulkhead_reserve(&seg, h);
+	uint32_t c = fl_bulkhead_adopt(&seg, h, child);
+	ck_assert_uint_eq(c, h | FL_HOLDER_BARE);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	fl_bulkhead_release(&seg, e, c);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_without_free_holder_record_still_acquires)
+{
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	struct fl_seg_entry *other = entry(2, params(100, 0, 5000));
+	uint32_t me = register_self();
+	/* Every holder record taken (by slots of another entry). */
+	for (uint32_t i = 0; i < seg.holder_capacity; i++) {
+		seg.holders[i].entry_plus1 = (uint32_t)(other - seg.entries) + 1;
+		seg.holders[i].proc = me;
+		seg.holders[i].proc_generation = seg.procs[me].generation;
+		seg.holders[i].refs = 1;
+	}
+	uint32_t h = take(e, me);
+	ck_assert_uint_eq(h, FL_HOLDER_NONE);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_release_proc_frees_only_that_process)
+{
+	struct fl_seg_entry *e = entry(1, params(10, 0, 5000));
+	uint32_t me = register_self();
+	uint32_t parent = fl_proc_register(&seg, getppid(), fl_proc_start_ticks(getppid()), "p", NOW_MS);
+	take(e, me);
+	take(e, me);
+	uint32_t hp = take(e, parent);
+	take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(fl_bulkhead_release_proc(&seg, me, seg.procs[me].generation), 2);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+	ck_assert_uint_ne(seg.holders[hp].entry_plus1, 0);
+	ck_assert_uint_eq(fl_bulkhead_release_proc(&seg, me, seg.procs[me].generation), 0);
+}
+END_TEST
+
+/* ---- the queue ------------------------------------------------------- */
+
+START_TEST(bulkhead_waiter_times_out_after_queue_timeout)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 300));
+	take(e, FL_PROC_NONE);
+	uint32_t h;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &h), FL_BULKHEAD_TIMED_OUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_int_ge(elapsed_ms, 300);
+	ck_assert_int_lt(elapsed_ms, 300 + 2000);
+	ck_assert_uint_eq(h, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_waiter_timeout_longer_than_reap_tick_is_kept)
+{
+	/* Waiters wake every second to reap; that must not end the wait. */
+	struct fl_seg_entry *e = entry(1, params(1, 1, 1500));
+	take(e, FL_PROC_NONE);
+	uint32_t h;
+	uint64_t t0 = mono_ms();
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &h), FL_BULKHEAD_TIMED_OUT);
+	uint64_t elapsed = mono_ms() - t0;
+	ck_assert_uint_ge(elapsed, 1499);
+	ck_assert_uint_lt(elapsed, 1500 + 2000);
+}
+END_TEST
+
+START_TEST(bulkhead_waiter_gets_slot_when_holder_releases)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 5000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	uint64_t released = mono_ms();
+	fl_bulkhead_release(&seg, e, h);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_lt(w.ended_ms - released, 900); /* woken, not found by the 1 s tick */
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 0);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_queue_admits_n_waiters_and_rejects_the_next)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 5000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	struct waiter w[2];
+	start_waiter(&w[0], e, true);
+	start_waiter(&w[1], e, true);
+	await_value(&e->bulkhead.queued, 2, "queued");
+	uint32_t h3;
+	uint64_t t0 = mono_ms();
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &h3), FL_BULKHEAD_REJECTED);
+	ck_assert_uint_lt(mono_ms() - t0, 500);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 2);
+	fl_bulkhead_release(&seg, e, h);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_int_eq(w[i].result, FL_BULKHEAD_ACQUIRED);
+	}
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_waiter_in_another_process_is_woken_by_release)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 5000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		uint32_t mine;
+		enum fl_bulkhead_result r = fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &mine);
+		_exit(r == FL_BULKHEAD_ACQUIRED ? 0 : 1);
+	}
+	await_value(&e->bulkhead.queued, 1, "queued");
+	uint64_t released = mono_ms();
+	fl_bulkhead_release(&seg, e, h);
+	int status;
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_uint_lt(mono_ms() - released, 900);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
+/* ---- dead processes -------------------------------------------------- */
+
+/* A child that registers, takes n slots and then either exits without
+ * releasing them or (hang) waits for SIGKILL. Returns its pid once its
+ * slots are taken. */
+static pid_t child_holding(struct fl_seg_entry *e, int n, bool hang)
+{
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		close(ready[0]);
+		uint32_t me =
+		    fl_proc_register(&seg, getpid(), fl_proc_start_ticks(getpid()), "holder", NOW_MS);
+		for (int i = 0; i < n; i++) {
+			uint32_t h;
+			if (me == FL_PROC_NONE ||
+			    fl_bulkhead_acquire(&seg, e, me, false, &h) != FL_BULKHEAD_ACQUIRED ||
+			    h == FL_HOLDER_NONE)
+				_exit(1);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		if (hang)
+			for (;;)
+				pause();
+		_exit(0); /* no release: as if the shim never saw the close */
+	}
+	close(ready[1]);
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return kid;
+}
+
+START_TEST(bulkhead_reclaims_slots_of_exited_process_at_acquisition)
+{
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	pid_t kid = child_holding(e, 2, false);
+	int status;
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+	uint32_t me = register_self();
+	take(e, me); /* the reap happens here */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	take(e, me);
+	for (uint32_t i = 0; i < FL_SEG_PROCS; i++)
+		ck_assert_uint_ne(seg.procs[i].pid, (uint32_t)kid);
+}
+END_TEST
+
+START_TEST(bulkhead_reclaims_slots_of_sigkilled_process_at_acquisition)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	pid_t kid = child_holding(e, 1, true);
+	uint32_t h;
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &h), FL_BULKHEAD_REJECTED);
+	ck_assert_int_eq(kill(kid, SIGKILL), 0);
+	int status;
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFSIGNALED(status));
+	take(e, FL_PROC_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_reclaims_slots_of_exited_child_not_yet_waited_for)
+{
+	/* The parent is busy (here: about to connect) and has not reaped its
+	 * dead child yet; the child's slots are free all the same. */
+	struct fl_seg_entry *e = entry(1, params(1, 0, 5000));
+	pid_t kid = child_holding(e, 1, false);
+	siginfo_t si;
+	ck_assert_int_eq(waitid(P_PID, (id_t)kid, &si, WEXITED | WNOWAIT), 0);
+	take(e, FL_PROC_NONE);
+	waitpid(kid, NULL, 0);
+}
+END_TEST
+
+START_TEST(bulkhead_waiter_gets_slot_of_process_killed_while_it_waits)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 5000));
+	pid_t kid = child_holding(e, 1, true);
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	uint64_t killed = mono_ms();
+	ck_assert_int_eq(kill(kid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(kid, NULL, 0), kid);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_lt(w.ended_ms - killed, 1000 + 1500); /* the reap tick is one second */
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 0);
+}
+END_TEST
+
+/* ---- contention ------------------------------------------------------ */
+
+#define HAMMER_THREADS 8
+#define HAMMER_LIMIT   3
+
+static int hammer_inside, hammer_violations, hammer_failures;
+static int hammer_rejected;
+static struct fl_seg_entry *hammer_entry;
+static uint32_t hammer_proc;
+static int hammer_rounds;
+
+static void *hammer(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	uint32_t proc = id % 2 ? hammer_proc : FL_PROC_NONE;
+	bool may_wait = id % 4 != 3; /* a few non-blocking sockets among them */
+	for (int i = 0; i < hammer_rounds; i++) {
+		uint32_t h;
+		enum fl_bulkhead_result r = fl_bulkhead_acquire(&seg, hammer_entry, proc, may_wait, &h);
+		if (r == FL_BULKHEAD_REJECTED && !may_wait) {
+			__atomic_fetch_add(&hammer_rejected, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (r != FL_BULKHEAD_ACQUIRED) {
+			__atomic_fetch_add(&hammer_failures, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		int inside = __atomic_add_fetch(&hammer_inside, 1, __ATOMIC_ACQ_REL);
+		if (inside > HAMMER_LIMIT || load(&hammer_entry->bulkhead.active) > HAMMER_LIMIT)
+			__atomic_fetch_add(&hammer_violations, 1, __ATOMIC_RELAXED);
+		if (i % 8 == 0)
+			sched_yield();
+		__atomic_sub_fetch(&hammer_inside, 1, __ATOMIC_ACQ_REL);
+		fl_bulkhead_release(&seg, hammer_entry, h);
+	}
+	return NULL;
+}
+
+START_TEST(bulkhead_concurrent_holders_never_exceed_the_limit)
+{
+	hammer_entry = entry(1, params(HAMMER_LIMIT, HAMMER_THREADS, 5000));
+	hammer_proc = register_self();
+	hammer_inside = hammer_violations = hammer_failures = hammer_rejected = 0;
+	const char *rounds = getenv("FL_UNIT_HAMMER_ROUNDS");
+	hammer_rounds = rounds ? atoi(rounds) : 3000;
+	pthread_t t[HAMMER_THREADS];
+	for (uintptr_t i = 0; i < HAMMER_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, (void *)i), 0);
+	for (int i = 0; i < HAMMER_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(hammer_violations, 0);
+	ck_assert_int_eq(hammer_failures, 0);
+	ck_assert_uint_eq(load(&hammer_entry->bulkhead.active), 0);
+	ck_assert_uint_eq(load(&hammer_entry->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&hammer_entry->bulkhead.peak_active), HAMMER_LIMIT); /* it really filled up */
+	ck_assert_uint_eq(load64(&hammer_entry->bulkhead.rejected), (uint64_t)hammer_rejected);
+	ck_assert_uint_eq(load64(&hammer_entry->bulkhead.timeouts), 0);
+	for (uint32_t i = 0; i < seg.holder_capacity; i++)
+		ck_assert_uint_eq(seg.holders[i].entry_plus1, 0);
+}
+END_TEST
+
+static Suite *bulkhead_suite(void)
+{
+	Suite *s = suite_create("bulkhead");
+
+	TCase *slots = tcase_create("slots");
+	tcase_add_checked_fixture(slots, setup, teardown);
+	tcase_add_test(slots, bulkhead_acquires_up_to_max_concurrent_requests);
+	tcase_add_test(slots, bulkhead_rejects_non_waiting_caller_at_once_when_full);
+	tcase_add_test(slots, bulkhead_without_queue_rejects_waiting_callers);
+	tcase_add_test(slots, bulkhead_limit_zero_rejects_everyone);
+	tcase_add_test(slots, bulkhead_release_frees_slot_for_next_caller);
+	tcase_add_test(slots, bulkhead_peak_active_records_high_water_mark);
+	tcase_add_test(slots, bulkhead_entries_count_their_slots_apart);
+	tcase_add_test(slots, bulkhead_limit_change_applies_live);
+	tcase_add_test(slots, bulkhead_disabled_bypasses_and_takes_no_slot);
+	tcase_add_test(slots, bulkhead_params_round_trip_through_segment);
+	suite_add_tcase(s, slots);
+
+	TCase *holders = tcase_create("holders");
+	tcase_add_checked_fixture(holders, setup, teardown);
+	tcase_add_test(holders, bulkhead_release_via_holder_record_frees_slot_and_record);
+	tcase_add_test(holders, bulkhead_untracked_slot_is_released_through_its_entry);
+	tcase_add_test(holders, bulkhead_forked_slot_needs_both_shares_released);
+	tcase_add_test(holders, bulkhead_parent_exit_keeps_the_childs_share);
+	tcase_add_test(holders, bulkhead_failed_fork_gives_the_reservation_back);
+	tcase_add_test(holders, bulkhead_child_without_record_holds_a_bare_share);
+	tcase_add_test(holders, bulkhead_without_free_holder_record_still_acquires);
+	tcase_add_test(holders, bulkhead_release_proc_frees_only_that_process);
+	suite_add_tcase(s, holders);
+
+	TCase *queue = tcase_create("queue");
+	tcase_add_checked_fixture(queue, setup, teardown);
+	tcase_set_timeout(queue, 10);
+	tcase_add_test(queue, bulkhead_waiter_times_out_after_queue_timeout);
+	tcase_add_test(queue, bulkhead_waiter_timeout_longer_than_reap_tick_is_kept);
+	tcase_add_test(queue, bulkhead_waiter_gets_slot_when_holder_releases);
+	tcase_add_test(queue, bulkhead_queue_admits_n_waiters_and_rejects_the_next);
+	tcase_add_test(queue, bulkhead_waiter_in_another_process_is_woken_by_release);
+	suite_add_tcase(s, queue);
+
+	TCase *dead = tcase_create("dead_processes");
+	tcase_add_checked_fixture(dead, setup, teardown);
+	tcase_set_timeout(dead, 10);
+	tcase_add_test(dead, bulkhead_reclaims_slots_of_exited_process_at_acquisition);
+	tcase_add_test(dead, bulkhead_reclaims_slots_of_sigkilled_process_at_acquisition);
+	tcase_add_test(dead, bulkhead_reclaims_slots_of_exited_child_not_yet_waited_for);
+	tcase_add_test(dead, bulkhead_waiter_gets_slot_of_process_killed_while_it_waits);
+	suite_add_tcase(s, dead);
+
+	TCase *race = tcase_create("contention");
+	tcase_add_checked_fixture(race, setup, teardown);
+	tcase_set_timeout(race, 10);
+	tcase_add_test(race, bulkhead_concurrent_holders_never_exceed_the_limit);
+	suite_add_tcase(s, race);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(bulkhead_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

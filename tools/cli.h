@@ -1,0 +1,77 @@
+/*
+ * cli.h - what every subcommand of `faultline` shares: the parsed command
+ * line, and reporting errors the one way SPEC fixes ("faultline: ...",
+ * exit 0 success, 1 runtime failure, 2 usage or configuration error).
+ */
+#ifndef FL_CLI_H
+#define FL_CLI_H
+
+#include <stdbool.h>
+
+#include "rules.h"
+
+enum { FL_EXIT_OK = 0, FL_EXIT_RUNTIME = 1, FL_EXIT_USAGE = 2 };
+
+struct fl_cli {
+	const char *command; /* "run", "check", ... */
+	const char *rules, *config, *domain, *seed, *watch;
+	bool json, prometheus, all, force, help;
+	char **operands; /* non-option words after the command */
+	int noperands;
+	char **exec_argv; /* run: the command to execute (NULL-terminated) */
+	char **argv;	  /* the whole command line, for error columns (`set`) */
+	int argc;
+};
+
+/* Prints "faultline: MSG" to standard error; returns code. */
+int fl_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Loads the rules named by --rules / --config, or, when neither is given,
+ * by FAULTLINE_RULES / FAULTLINE_CONFIG. Prints warnings; on error prints
+ * it and returns -1.
+ */
+int fl_cli_load_rules(const struct fl_cli *cli, struct fl_ruleset *rs);
+
+int fl_cmd_run(const struct fl_cli *cli);
+int fl_cmd_check(const struct fl_cli *cli);
+int fl_cmd_stats(const struct fl_cli *cli);
+int fl_cmd_top(const struct fl_cli *cli);
+int fl_cmd_trip(const struct fl_cli *cli);
+int fl_cmd_reset(const struct fl_cli *cli);
+int fl_cmd_set(const struct fl_cli *cli);
+int fl_cmd_ps(const struct fl_cli *cli);
+int fl_cmd_domains(const struct fl_cli *cli);
+int fl_cmd_clear(const struct fl_cli *cli);
+
+/* ---- commands that read a domain (tools/domain_open.c) ---- */
+
+struct fl_seg;
+struct fl_snapshot;
+struct fl_out;
+
+/* --domain, else $FAULTLINE_DOMAIN, else "default". */
+const char *fl_cli_domain(const struct fl_cli *cli);
+
+/* Unix time in milliseconds, as the segment records it. */
+uint64_t fl_cli_now_ms(void);
+
+/*
+ * Maps an existing domain (owner, mode and layout checked by fl_seg_open)
+ * and takes a validated snapshot of it. On failure writes the message
+ * ("domain 'x' does not exist", "...: corrupt segment: ...") to msg and
+ * returns the exit code (1, or 2 for a bad domain name); nothing is left
+ * mapped. On success the caller owns both: fl_snapshot_free, fl_seg_close.
+ */
+int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size);
+
+/* The same, printing the message as "faultline: ...". */
+int fl_cli_open_domain(const struct fl_cli *cli, struct fl_seg *seg, struct fl_snapshot *snap);
+
+/* --watch SECS: seconds, decimals allowed; prints the error and returns 2 if invalid. */
+int fl_cli_parse_interval(const char *text, double *secs);
+
+/* Writes o to standard output; FL_EXIT_RUNTIME if it could not (out of memory, write error). */
+int fl_cli_print(const struct fl_out *o);
+
+#endif

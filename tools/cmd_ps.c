@@ -1,0 +1,48 @@
+/*
+ * cmd_ps.c - `faultline ps`: the processes attached to a domain.
+ *
+ * A record is "alive" only if its pid runs *and* started when the record
+ * says (fl_proc_alive), so a reused pid is not mistaken for the process
+ * that registered. Dead records are shown as dead once, then reaped, which
+ * also gives back any bulkhead slots they still held.
+ */
+#include <stdlib.h>
+
+#include "cli.h"
+#include "procreg.h"
+#include "reader.h"
+#include "report.h"
+#include "segment.h"
+
+int fl_cmd_ps(const struct fl_cli *cli)
+{
+	if (cli->noperands > 0)
+		return fl_cli_fail(FL_EXIT_USAGE, "ps takes no operands ('%s'; a domain is given with --domain)",
+				   cli->operands[0]);
+	struct fl_seg seg;
+	struct fl_snapshot snap;
+	int code = fl_cli_open_domain(cli, &seg, &snap);
+	if (code != FL_EXIT_OK)
+		return code;
+	bool *alive = calloc(snap.nprocs + 1, sizeof(*alive));
+	if (!alive) {
+		code = fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
+	} else {
+		bool any_dead = false;
+		for (size_t i = 0; i < snap.nprocs; i++) {
+			alive[i] = fl_proc_alive(&snap.procs[i].rec);
+			any_dead |= !alive[i];
+		}
+		struct fl_out o;
+		fl_out_init(&o);
+		fl_report_ps(&o, &snap, alive, cli->json);
+		code = fl_cli_print(&o);
+		fl_out_free(&o);
+		if (any_dead)
+			fl_proc_reap(&seg);
+	}
+	free(alive);
+	fl_snapshot_free(&snap);
+	fl_seg_close(&seg);
+	return code;
+}

@@ -1,0 +1,93 @@
+/*
+ * cmd_run.c - `faultline run`: run a program with the shim preloaded.
+ *
+ * The rules are checked here first, so a typo is reported once by the CLI
+ * instead of by every process the command starts. Then the environment is
+ * set and the command replaces this process: the exit status is the
+ * command's own.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* The shim: $FAULTLINE_LIB, else next to this program, else ../lib/faultline/. */
+static int find_shim(char *out, size_t size)
+{
+	const char *env = getenv("FAULTLINE_LIB");
+	if (env && *env) {
+		if (access(env, R_OK) != 0)
+			return fl_cli_fail(FL_EXIT_RUNTIME, "FAULTLINE_LIB: cannot read '%s': %s", env,
+					   strerror(errno)), -1;
+		if (!realpath(env, out))
+			return fl_cli_fail(FL_EXIT_RUNTIME, "FAULTLINE_LIB: '%s': %s", env, strerror(errno)), -1;
+		return 0;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot find this program's path: %s", strerror(errno)), -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	static const char *const candidates[] = {"%s/libfaultline.so", "%s/../lib/faultline/libfaultline.so"};
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof(path), candidates[i], self);
+		if (access(path, R_OK) == 0 && realpath(path, out))
+			return 0;
+	}
+	(void)size;
+	return fl_cli_fail(FL_EXIT_RUNTIME,
+			   "cannot find libfaultline.so next to %s or in %s/../lib/faultline (set FAULTLINE_LIB)",
+			   self, self), -1;
+}
+
+/* LD_PRELOAD with the shim first, keeping what the user had. */
+static int set_preload(const char *shim)
+{
+	const char *old = getenv("LD_PRELOAD");
+	if (!old || !*old)
+		return setenv("LD_PRELOAD", shim, 1);
+	if (strstr(old, shim))
+		return 0;
+	size_t n = strlen(shim) + strlen(old) + 2;
+	char *v = malloc(n);
+	if (!v)
+		return -1;
+	snprintf(v, n, "%s:%s", shim, old);
+	int r = setenv("LD_PRELOAD", v, 1);
+	free(v);
+	return r;
+}
+
+int fl_cmd_run(const struct fl_cli *cli)
+{
+	if (!cli->exec_argv || !cli->exec_argv[0])
+		return fl_cli_fail(FL_EXIT_USAGE, "run needs a command: faultline run [OPTIONS] -- CMD [ARGS...]");
+	struct fl_ruleset rs;
+	fl_ruleset_init(&rs);
+	int r = fl_cli_load_rules(cli, &rs);
+	fl_ruleset_free(&rs);
+	if (r < 0)
+		return FL_EXIT_USAGE;
+	char shim[PATH_MAX];
+	if (find_shim(shim, sizeof(shim)) < 0)
+		return FL_EXIT_RUNTIME;
+	char config[PATH_MAX];
+	if (cli->config && !realpath(cli->config, config))
+		return fl_cli_fail(FL_EXIT_USAGE, "%s: %s", cli->config, strerror(errno));
+	if ((cli->rules && setenv("FAULTLINE_RULES", cli->rules, 1)) ||
+	    (cli->config && setenv("FAULTLINE_CONFIG", config, 1)) ||
+	    (cli->rules && !cli->config && unsetenv("FAULTLINE_CONFIG")) ||
+	    (cli->config && !cli->rules && unsetenv("FAULTLINE_RULES")) ||
+	    (cli->domain && setenv("FAULTLINE_DOMAIN", cli->domain, 1)) ||
+	    (cli->seed && setenv("FAULTLINE_SEED", cli->seed, 1)) || set_preload(shim))
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot set the environment: %s", strerror(errno));
+	execvp(cli->exec_argv[0], cli->exec_argv);
+	return fl_cli_fail(FL_EXIT_RUNTIME, "cannot run '%s': %s", cli->exec_argv[0], strerror(errno));
+}

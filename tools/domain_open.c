@@ -1,0 +1,104 @@
+/*
+ * domain_open.c - how every command that reads a domain gets at it.
+ *
+ * The CLI never creates a segment (fl_seg_open with create=false): a
+ * missing domain is an error, "domain 'x' does not exist", exit 1. What it
+ * maps, it snapshots at once (reader.h), so a corrupt or foreign segment
+ * is reported once, here, and no command formats from unchecked memory.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "reader.h"
+#include "report.h"
+#include "segment.h"
+
+const char *fl_cli_domain(const struct fl_cli *cli)
+{
+	if (cli->domain)
+		return cli->domain;
+	const char *env = getenv("FAULTLINE_DOMAIN");
+	return env && *env ? env : "default";
+}
+
+uint64_t fl_cli_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size)
+{
+	char name[128], path[160];
+	memset(seg, 0, sizeof(*seg));
+	memset(snap, 0, sizeof(*snap));
+	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0) {
+		snprintf(msg, size, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
+		return FL_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	struct stat st;
+	if (lstat(path, &st) < 0 && errno == ENOENT) {
+		snprintf(msg, size, "domain '%s' does not exist", domain);
+		return FL_EXIT_RUNTIME;
+	}
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(msg, size, "out of memory");
+		return FL_EXIT_RUNTIME;
+	}
+	int code = FL_EXIT_OK;
+	if (fl_seg_open(seg, domain, 0, false, 0, d) < 0) {
+		code = FL_EXIT_RUNTIME;
+	} else if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
+		fl_seg_close(seg);
+		code = FL_EXIT_RUNTIME;
+	}
+	if (code != FL_EXIT_OK)
+		snprintf(msg, size, "%s", d->error);
+	free(d);
+	return code;
+}
+
+int fl_cli_open_domain(const struct fl_cli *cli, struct fl_seg *seg, struct fl_snapshot *snap)
+{
+	char msg[FL_DIAG_MSG_MAX];
+	int code = fl_cli_snapshot(fl_cli_domain(cli), seg, snap, msg, sizeof(msg));
+	if (code != FL_EXIT_OK)
+		fl_cli_fail(code, "%s", msg);
+	return code;
+}
+
+int fl_cli_print(const struct fl_out *o)
+{
+	if (o->failed)
+		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
+	if (o->len && fwrite(o->p, 1, o->len, stdout) != o->len)
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+	if (fflush(stdout) != 0)
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+	return FL_EXIT_OK;
+}
+
+#define INTERVAL_MIN 0.01
+#define INTERVAL_MAX 86400.0
+
+int fl_cli_parse_interval(const char *text, double *secs)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(v) || v < INTERVAL_MIN || v > INTERVAL_MAX)
+		return fl_cli_fail(FL_EXIT_USAGE, "--watch '%s': give seconds from %.2f to %.0f (decimals allowed)",
+				   text, INTERVAL_MIN, INTERVAL_MAX);
+	*secs = v;
+	return 0;
+}
