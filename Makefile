@@ -84,6 +84,18 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@examples/demo/run.sh $(BUILD)
 
+# Benchmarks, sanitizers and fuzzing live in scripts of their own, so the
+# Makefile stays a table of entry points.
+bench: all
+	@tests/bench/run.sh $(BUILD)
+
+sanitize: deps
+	@tests/sanitize.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
 format:
 	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.[ch] tests/unit/*.c tests/integration/*.c
 

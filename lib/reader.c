@@ -15,9 +15,9 @@
 #include "breaker.h"
 #include "bulkhead.h"
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define BREAKER_TRIES 16 /* re-reads while the state word keeps moving */
-#define ERRNO_MAX 4095	 /* the kernel's errno range */
+#define LOAD(p)	      __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define BREAKER_TRIES 16   /* re-reads while the state word keeps moving */
+#define ERRNO_MAX     4095 /* the kernel's errno range */
 
 bool fl_text_terminated(const char *field, size_t n)
 {
@@ -37,7 +37,8 @@ struct reading {
 	struct fl_diag *d;
 };
 
-#define CORRUPT(rd, fmt, ...) fl_diag_error((rd)->d, NULL, "%s: corrupt segment: " fmt, (rd)->what, __VA_ARGS__)
+#define CORRUPT(rd, fmt, ...)                                                                                \
+	fl_diag_error((rd)->d, NULL, "%s: corrupt segment: " fmt, (rd)->what, __VA_ARGS__)
 
 static int check_header(const struct fl_seg *seg, const struct reading *rd, struct fl_snapshot *out)
 {
@@ -73,7 +74,8 @@ static int check_key(const struct fl_seg_key *k, uint32_t stored_hash, uint32_t 
 {
 	if (k->kind == FL_KEY_DEST) {
 		if (!family_valid(k->family, false))
-			return CORRUPT(rd, "entry %u: address family %u is not IPv4, IPv6 or unix", i, k->family);
+			return CORRUPT(rd, "entry %u: address family %u is not IPv4, IPv6 or unix", i,
+				       k->family);
 		if (k->family == FL_AF_UNIX && (k->len < 1 || k->len > FL_UNIX_PATH_MAX))
 			return CORRUPT(rd, "entry %u: unix path length %u is not 1..%u", i, k->len,
 				       FL_UNIX_PATH_MAX);
@@ -142,8 +144,8 @@ static int copy_breaker(const struct fl_seg_breaker *b, uint64_t now_ms, const c
 	return check_errno(out->p.reject_errno, "breaker", i, rd);
 }
 
-static int copy_bulkhead(const struct fl_seg_bulkhead *b, const char *rule, uint32_t i, const struct reading *rd,
-			 struct fl_snap_bulkhead *out)
+static int copy_bulkhead(const struct fl_seg_bulkhead *b, const char *rule, uint32_t i,
+			 const struct reading *rd, struct fl_snap_bulkhead *out)
 {
 	out->active = LOAD(&b->active);
 	out->queued = LOAD(&b->queued);
@@ -277,8 +279,8 @@ static int check_holders(const struct fl_seg *seg, const struct reading *rd)
 		if (eplus == 0 || eplus == FL_HOLDER_CLAIMING)
 			continue;
 		if (eplus > seg->capacity)
-			return CORRUPT(rd, "holder %u: entry index %u is out of range (capacity %u)", i, eplus - 1,
-				       seg->capacity);
+			return CORRUPT(rd, "holder %u: entry index %u is out of range (capacity %u)", i,
+				       eplus - 1, seg->capacity);
 		uint32_t proc = LOAD(&h->proc);
 		if (proc >= FL_SEG_PROCS)
 			return CORRUPT(rd, "holder %u: process index %u is out of range (%u)", i, proc,

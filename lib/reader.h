@@ -33,8 +33,8 @@
 #include "rules.h"
 #include "segment.h"
 
-#define FL_SNAP_NAME_MAX 160 /* "unix:" + 108 path bytes, or a target text */
-#define FL_PID_MAX 4194304u  /* PID_MAX_LIMIT on 64-bit Linux */
+#define FL_SNAP_NAME_MAX 160	  /* "unix:" + 108 path bytes, or a target text */
+#define FL_PID_MAX	 4194304u /* PID_MAX_LIMIT on 64-bit Linux */
 
 struct fl_snap_breaker {
 	uint32_t state; /* enum fl_breaker_state */
@@ -56,14 +56,14 @@ struct fl_snap_bulkhead {
 };
 
 struct fl_snap_entry {
-	uint32_t index;		/* in the segment's entry table */
-	struct fl_seg_key key;	/* validated copy */
+	uint32_t index;		     /* in the segment's entry table */
+	struct fl_seg_key key;	     /* validated copy */
 	char name[FL_SNAP_NAME_MAX]; /* fl_seg_key_format: what DEST operands match */
 	uint64_t created_ms;
 	bool overflow_entry;
 	uint64_t overflow_count;
 	bool has_breaker, has_bulkhead;
-	struct fl_snap_breaker breaker; /* valid when has_breaker */
+	struct fl_snap_breaker breaker;	  /* valid when has_breaker */
 	struct fl_snap_bulkhead bulkhead; /* valid when has_bulkhead */
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 };

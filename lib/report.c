@@ -145,7 +145,8 @@ void fl_report_sanitize(const char *in, char *out, size_t size)
 		return;
 	for (size_t i = 0; i < n;) {
 		size_t len = fl_report_utf8_len(s + i, n - i);
-		bool control = len == 1 ? s[i] < 0x20 || s[i] == 0x7f : len == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+		bool control =
+		    len == 1 ? s[i] < 0x20 || s[i] == 0x7f : len == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
 		if (len == 0 || control) {
 			if (used + 1 >= size)
 				break;
@@ -173,7 +174,7 @@ size_t fl_report_text_width(const char *s)
 /* ---- tables ---- */
 
 #define COLOUR_RESET "\033[0m"
-#define COLOUR_BOLD "\033[1m"
+#define COLOUR_BOLD  "\033[1m"
 
 struct table {
 	unsigned ncols;
@@ -432,7 +433,7 @@ static void stats_row(struct table *t, const struct fl_snap_entry *e)
 
 void fl_report_table(struct fl_out *o, const struct fl_snapshot *s, const struct fl_table_style *style)
 {
-	static const char *const headers[] = {"DESTINATION", "KIND",	 "STATE",  "CALLS",  "FAILS",
+	static const char *const headers[] = {"DESTINATION", "KIND",	 "STATE",    "CALLS",  "FAILS",
 					      "FAIL%",	     "REJECTED", "BULKHEAD", "BH.REJ", "FAULTS"};
 	struct fl_table_style plain = {0};
 	struct table t;
@@ -520,9 +521,9 @@ static void domains_json(struct fl_out *o, const struct fl_domain_info *rows, si
 			fl_out_puts(o, "\"error\": ");
 			fl_report_json_string(o, r->error);
 		} else {
-			fl_out_printf(o,
-				      "\"used\": %u, \"capacity\": %u, \"processes\": %u, \"created\": %" PRIu64,
-				      r->used, r->capacity, r->live, r->created_ms);
+			fl_out_printf(
+			    o, "\"used\": %u, \"capacity\": %u, \"processes\": %u, \"created\": %" PRIu64,
+			    r->used, r->capacity, r->live, r->created_ms);
 		}
 		fl_out_puts(o, "}");
 	}
@@ -531,7 +532,8 @@ static void domains_json(struct fl_out *o, const struct fl_domain_info *rows, si
 
 void fl_report_domains(struct fl_out *o, const struct fl_domain_info *rows, size_t n, bool json)
 {
-	static const char *const headers[] = {"DOMAIN", "SIZE", "DESTINATIONS", "PROCESSES", "CREATED", "STATUS"};
+	static const char *const headers[] = {"DOMAIN",	   "SIZE",    "DESTINATIONS",
+					      "PROCESSES", "CREATED", "STATUS"};
 	if (json) {
 		domains_json(o, rows, n);
 		return;

@@ -56,9 +56,9 @@ void fl_report_sanitize(const char *in, char *out, size_t size);
 size_t fl_report_text_width(const char *s);
 
 struct fl_table_style {
-	unsigned width;	  /* cut every line to this many columns; 0: no limit */
-	size_t max_rows;  /* 0: every row; else at most this many (a last line says how many more) */
-	bool colour;	  /* ANSI colours: breaker states, bold header */
+	unsigned width;	 /* cut every line to this many columns; 0: no limit */
+	size_t max_rows; /* 0: every row; else at most this many (a last line says how many more) */
+	bool colour;	 /* ANSI colours: breaker states, bold header */
 };
 
 /*

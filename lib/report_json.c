@@ -66,20 +66,21 @@ static void json_breaker(struct fl_out *o, const struct fl_snap_breaker *b)
 	fl_report_format_rate(fl_report_failure_rate(b), rate, sizeof(rate));
 	fl_report_format_rate(b->p.failure_rate_threshold, threshold, sizeof(threshold));
 	fl_out_printf(o,
-		      "{\"state\": \"%s\", \"since\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"failures\": %" PRIu64
-		      ", \"rejected\": %" PRIu64 ", \"consecutive_failures\": %u, \"consecutive_successes\": %u"
+		      "{\"state\": \"%s\", \"since\": %" PRIu64 ", \"calls\": %" PRIu64
+		      ", \"failures\": %" PRIu64 ", \"rejected\": %" PRIu64
+		      ", \"consecutive_failures\": %u, \"consecutive_successes\": %u"
 		      ", \"failure_rate\": %s, \"window_calls\": %" PRIu64 ", \"window_failures\": %" PRIu64
 		      ", \"transitions\": %" PRIu64 ", \"half_open_permits\": %u",
 		      fl_breaker_state_name(b->state), b->since_ms, b->calls, b->failures, b->rejected,
-		      b->consecutive_failures, b->consecutive_successes, rate, b->window_calls, b->window_failures,
-		      b->transitions, b->permits);
+		      b->consecutive_failures, b->consecutive_successes, rate, b->window_calls,
+		      b->window_failures, b->transitions, b->permits);
 	const struct fl_breaker_params *p = &b->p;
 	fl_out_printf(o,
 		      ", \"failure_threshold\": %u, \"success_threshold\": %u, \"timeout_ms\": %u"
 		      ", \"half_open_max_requests\": %u, \"failure_rate_threshold\": %s"
 		      ", \"min_requests_for_rate\": %u, \"rolling_window_ms\": %u, \"reject_errno\": ",
-		      p->failure_threshold, p->success_threshold, p->timeout_ms, p->half_open_max_requests, threshold,
-		      p->min_requests_for_rate, p->rolling_window_ms);
+		      p->failure_threshold, p->success_threshold, p->timeout_ms, p->half_open_max_requests,
+		      threshold, p->min_requests_for_rate, p->rolling_window_ms);
 	json_errno(o, p->reject_errno);
 	fl_out_printf(o, ", \"scope\": \"%s\", \"enabled\": %s, \"rule\": ", scope_name(p->scope),
 		      p->enabled ? "true" : "false");
@@ -94,8 +95,8 @@ static void json_bulkhead(struct fl_out *o, const struct fl_snap_bulkhead *h)
 		      "{\"active\": %u, \"queued\": %u, \"limit\": %u, \"rejected\": %" PRIu64
 		      ", \"timeouts\": %" PRIu64 ", \"peak_active\": %u, \"max_concurrent_requests\": %u"
 		      ", \"max_queue_size\": %u, \"queue_timeout_ms\": %u, \"reject_errno\": ",
-		      h->active, h->queued, p->max_concurrent_requests, h->rejected, h->timeouts, h->peak_active,
-		      p->max_concurrent_requests, p->max_queue_size, p->queue_timeout_ms);
+		      h->active, h->queued, p->max_concurrent_requests, h->rejected, h->timeouts,
+		      h->peak_active, p->max_concurrent_requests, p->max_queue_size, p->queue_timeout_ms);
 	json_errno(o, p->reject_errno);
 	fl_out_printf(o, ", \"scope\": \"%s\", \"enabled\": %s, \"rule\": ", scope_name(p->scope),
 		      p->enabled ? "true" : "false");
@@ -111,8 +112,8 @@ static void json_ops(struct fl_out *o, const struct fl_seg_op_stats *ops)
 		fl_out_printf(o,
 			      "%s\"%s\": {\"calls\": %" PRIu64 ", \"errors_injected\": %" PRIu64
 			      ", \"delays_injected\": %" PRIu64 ", \"delay_ms_total\": %" PRIu64 "}",
-			      op ? ", " : "", fl_op_names[op], s->calls, s->errors_injected, s->delays_injected,
-			      s->delay_ms_total);
+			      op ? ", " : "", fl_op_names[op], s->calls, s->errors_injected,
+			      s->delays_injected, s->delay_ms_total);
 	}
 	fl_out_puts(o, "}");
 }
@@ -121,15 +122,16 @@ static void json_entry(struct fl_out *o, const struct fl_snap_entry *e)
 {
 	fl_out_puts(o, "{\"destination\": ");
 	fl_report_json_string(o, e->name);
-	fl_out_printf(o, ", \"kind\": \"%s\", \"rule\": ", e->key.kind == FL_KEY_DEST ? "destination" : "rule");
+	fl_out_printf(o,
+		      ", \"kind\": \"%s\", \"rule\": ", e->key.kind == FL_KEY_DEST ? "destination" : "rule");
 	if (e->has_breaker)
 		fl_report_json_string(o, e->breaker.rule);
 	else if (e->has_bulkhead)
 		fl_report_json_string(o, e->bulkhead.rule);
 	else
 		fl_out_puts(o, "null");
-	fl_out_printf(o, ", \"created\": %" PRIu64 ", \"overflow\": %" PRIu64 ",\n   \"breaker\": ", e->created_ms,
-		      e->overflow_count);
+	fl_out_printf(o, ", \"created\": %" PRIu64 ", \"overflow\": %" PRIu64 ",\n   \"breaker\": ",
+		      e->created_ms, e->overflow_count);
 	if (e->has_breaker)
 		json_breaker(o, &e->breaker);
 	else

@@ -151,15 +151,15 @@ static uint64_t breaker_transitions(const struct fl_snap_breaker *b)
 }
 
 static const struct breaker_metric breaker_metrics[] = {
-	{"faultline_breaker_state", "gauge",
-	 "Circuit breaker state (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled).", breaker_state},
-	{"faultline_breaker_calls_total", "counter", "Connection attempts whose outcome the breaker counted.",
-	 breaker_calls},
-	{"faultline_breaker_failures_total", "counter", "Connection attempts the breaker counted as failures.",
-	 breaker_failures},
-	{"faultline_breaker_rejected_total", "counter",
-	 "Connection attempts the breaker rejected without a system call.", breaker_rejected},
-	{"faultline_breaker_transitions_total", "counter", "Breaker state changes.", breaker_transitions},
+    {"faultline_breaker_state", "gauge",
+     "Circuit breaker state (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled).", breaker_state},
+    {"faultline_breaker_calls_total", "counter", "Connection attempts whose outcome the breaker counted.",
+     breaker_calls},
+    {"faultline_breaker_failures_total", "counter", "Connection attempts the breaker counted as failures.",
+     breaker_failures},
+    {"faultline_breaker_rejected_total", "counter",
+     "Connection attempts the breaker rejected without a system call.", breaker_rejected},
+    {"faultline_breaker_transitions_total", "counter", "Breaker state changes.", breaker_transitions},
 };
 
 struct bulkhead_metric {
@@ -189,13 +189,14 @@ static uint64_t bulkhead_timeouts(const struct fl_snap_bulkhead *h)
 }
 
 static const struct bulkhead_metric bulkhead_metrics[] = {
-	{"faultline_bulkhead_active", "gauge", "Connections holding a bulkhead slot.", bulkhead_active},
-	{"faultline_bulkhead_queued", "gauge", "Connection attempts waiting for a bulkhead slot.", bulkhead_queued},
-	{"faultline_bulkhead_limit", "gauge", "Bulkhead slots (max_concurrent_requests).", bulkhead_limit},
-	{"faultline_bulkhead_rejected_total", "counter",
-	 "Connection attempts the bulkhead rejected (full, and no room or no will to wait).", bulkhead_rejected},
-	{"faultline_bulkhead_timeouts_total", "counter",
-	 "Connection attempts that waited queue_timeout_ms in the bulkhead queue and failed.", bulkhead_timeouts},
+    {"faultline_bulkhead_active", "gauge", "Connections holding a bulkhead slot.", bulkhead_active},
+    {"faultline_bulkhead_queued", "gauge", "Connection attempts waiting for a bulkhead slot.",
+     bulkhead_queued},
+    {"faultline_bulkhead_limit", "gauge", "Bulkhead slots (max_concurrent_requests).", bulkhead_limit},
+    {"faultline_bulkhead_rejected_total", "counter",
+     "Connection attempts the bulkhead rejected (full, and no room or no will to wait).", bulkhead_rejected},
+    {"faultline_bulkhead_timeouts_total", "counter",
+     "Connection attempts that waited queue_timeout_ms in the bulkhead queue and failed.", bulkhead_timeouts},
 };
 
 static void op_metrics(struct fl_out *o, const struct series *series, size_t n)

@@ -10,6 +10,7 @@
 #include "rules.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,4 +258,17 @@ const char *fl_suggest(const char *word, size_t len, const char *const *candidat
 		}
 	}
 	return best;
+}
+
+void fl_rules_fingerprint(const char *inline_rules, const char *config, char *out, size_t size)
+{
+	/* FNV-1a 64 over both texts, with a separator that cannot occur in either. */
+	uint64_t h = 14695981039346656037ULL;
+	const char *parts[2] = {inline_rules ? inline_rules : "", config ? config : ""};
+	for (int i = 0; i < 2; i++) {
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+		h = (h ^ 0xffu) * 1099511628211ULL;
+	}
+	snprintf(out, size, "%016llx", (unsigned long long)h);
 }

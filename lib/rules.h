@@ -68,7 +68,7 @@ struct fl_fault_params {
 	uint32_t ops;	      /* mask of 1u << enum fl_op; default FL_OPS_ALL */
 	int error;	      /* errno to inject, 0 = none */
 	uint32_t delay_ms;    /* 0 = none */
-	uint32_t jitter_ms;   /* delay is uniform in [delay-jitter, delay+jitter], floored at 0 */
+	uint32_t jitter_ms;   /* delay is uniform in [delay-jitter, delay+jitter]; jitter <= delay */
 	double probability;   /* 1.0 */
 	uint64_t threshold;   /* derived by fl_rule_finish: fl_probability_threshold(probability) */
 	uint64_t after;	      /* 0 */
@@ -115,7 +115,6 @@ const char *fl_kind_name(enum fl_kind kind); /* canonical: "breaker", "bulkhead"
  *   SOURCE:LINE:COL: value '-1' of 'timeout_ms' is out of range 0..2147483647
  * `seen` is a bitmask of keys already set in this statement (duplicate keys
  * are errors); pass the same variable for every key of one statement.
- * Warnings (an errno the op can never return) go to d->warnings.
  */
 int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const char *value,
 		    size_t value_len, uint64_t *seen, const struct fl_loc *loc, struct fl_diag *d);
@@ -123,6 +122,8 @@ int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const ch
 /*
  * Checks a whole statement once all keys are set (a fault needs error= or
  * delay_ms=, jitter_ms <= delay_ms, ...). `loc` is the statement's start.
+ * Warnings (an errno the op can never return, which depends on on= and
+ * error= together) go to d->warnings.
  */
 int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d);
 
@@ -140,6 +141,9 @@ const char *const *fl_kind_keys(enum fl_kind kind);
  * close enough to be a plausible misspelling.
  */
 const char *fl_suggest(const char *word, size_t len, const char *const *candidates);
+
+/* A short text naming a rule configuration (inline text + config path). */
+void fl_rules_fingerprint(const char *inline_rules, const char *config, char *out, size_t size);
 
 /*
  * Parsers. Both append to `rs`; on error they return -1 with d->error set and

@@ -110,10 +110,11 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 	    h->proc_capacity != FL_SEG_PROCS || h->holder_capacity != fl_seg_holder_capacity(cap) ||
 	    h->entry_size != sizeof(struct fl_seg_entry) || h->proc_size != sizeof(struct fl_seg_proc) ||
 	    h->holder_size != sizeof(struct fl_seg_holder))
-		return fl_diag_error(d, NULL, "%s: refused: inconsistent header (capacity %u)", what, cap);
+		return fl_diag_error(d, NULL, "%s: refused: inconsistent header (capacity %u); "
+				     "faultline clear --force removes it", what, cap);
 	if (h->total_size != fl_seg_size(cap) || size != h->total_size)
-		return fl_diag_error(d, NULL, "%s: refused: size %zu does not match its capacity %u (expected %zu)",
-				     what, size, cap, fl_seg_size(cap));
+		return fl_diag_error(d, NULL, "%s: refused: size %zu does not match its capacity %u (expected %zu); "
+				     "faultline clear --force removes it", what, size, cap, fl_seg_size(cap));
 	carve(seg, mem, size, cap);
 	return 0;
 }

@@ -6,7 +6,7 @@
  * bytes and digits by hand. Like snprintf they count every byte the whole
  * text needs (so a caller can size a buffer) while writing only what fits,
  * always leaving the buffer NUL-terminated when it has any room at all.
- * Internal to lib/.
+ * The shim's log lines are built with them too.
  */
 #ifndef FL_TEXTBUF_H
 #define FL_TEXTBUF_H
@@ -60,6 +60,24 @@ static inline void fl_tb_putu(struct fl_textbuf *b, uint64_t v)
 	} while (v != 0);
 	while (n > 0)
 		fl_tb_putc(b, digits[--n]);
+}
+
+static inline void fl_tb_puti(struct fl_textbuf *b, int64_t v)
+{
+	if (v < 0) {
+		fl_tb_putc(b, '-');
+		fl_tb_putu(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		fl_tb_putu(b, (uint64_t)v);
+	}
+}
+
+/* Bytes actually in the buffer (len may count more: what did not fit). */
+static inline size_t fl_tb_used(const struct fl_textbuf *b)
+{
+	if (b->size == 0)
+		return 0;
+	return b->len < b->size ? b->len : b->size - 1;
 }
 
 /* Lowercase hex without leading zeros, as RFC 5952 writes IPv6 groups. */

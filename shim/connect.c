@@ -37,13 +37,13 @@ static void log_reject(const struct fl_conn *c, const char *why)
 	if (!fl_log_on(FL_LOG_DEBUG))
 		return;
 	char storage[256], dest[FL_DEST_STR_MAX];
-	struct fl_buf b;
+	struct fl_textbuf b;
 	fl_dest_format(&c->dest, dest, sizeof(dest));
 	fl_log_begin(&b, storage, sizeof(storage));
-	fl_buf_str(&b, "connect ");
-	fl_buf_str(&b, dest);
-	fl_buf_str(&b, ": rejected by ");
-	fl_buf_str(&b, why);
+	fl_tb_puts(&b, "connect ");
+	fl_tb_puts(&b, dest);
+	fl_tb_puts(&b, ": rejected by ");
+	fl_tb_puts(&b, why);
 	fl_log_end(&b);
 }
 

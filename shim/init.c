@@ -89,6 +89,30 @@ static int load_rules(struct fl_diag *d)
 	return 0;
 }
 
+/*
+ * Warnings about the rules are printed by the first process that loads
+ * them, not again by each of its children (a shell loop of 100 curls
+ * would print 100 copies): the environment remembers which rules were
+ * warned about, and children inherit it. `faultline run` sets it too,
+ * having warned itself.
+ */
+static void warn_once(const struct fl_diag *d)
+{
+	if (d->nwarnings == 0)
+		return;
+	char key[32];
+	fl_rules_fingerprint(getenv("FAULTLINE_RULES"), getenv("FAULTLINE_CONFIG"), key, sizeof(key));
+	const char *seen = getenv("FAULTLINE_WARNED");
+	if (seen && strcmp(seen, key) == 0)
+		return;
+	char msg[FL_DIAG_MSG_MAX + 16];
+	for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++) {
+		snprintf(msg, sizeof(msg), "warning: %s", d->warnings[i]);
+		fl_log_config_problem(msg);
+	}
+	setenv("FAULTLINE_WARNED", key, 1);
+}
+
 static uint64_t choose_seed(void)
 {
 	uint64_t seed;
@@ -213,8 +237,7 @@ void fl_init(void)
 	} else if (load_rules(d) < 0) {
 		fail(d->error);
 	} else {
-		for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
-			fl_log_config_problem(d->warnings[i]);
+		warn_once(d);
 	}
 	free(d);
 	if (fl_state.rules.count == 0)

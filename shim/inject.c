@@ -58,21 +58,21 @@ static void sleep_ms(uint32_t ms)
 static void log_fault(const struct fl_dest *d, enum fl_op op, const struct fl_fault_decision *f)
 {
 	char storage[512], dest[FL_DEST_STR_MAX];
-	struct fl_buf b;
+	struct fl_textbuf b;
 	fl_dest_format(d, dest, sizeof(dest));
 	fl_log_begin(&b, storage, sizeof(storage));
-	fl_buf_str(&b, fl_op_names[op]);
-	fl_buf_str(&b, " ");
-	fl_buf_str(&b, dest);
+	fl_tb_puts(&b, fl_op_names[op]);
+	fl_tb_puts(&b, " ");
+	fl_tb_puts(&b, dest);
 	if (f->delay_ms) {
-		fl_buf_str(&b, ": delay ");
-		fl_buf_u64(&b, f->delay_ms);
-		fl_buf_str(&b, " ms");
+		fl_tb_puts(&b, ": delay ");
+		fl_tb_putu(&b, f->delay_ms);
+		fl_tb_puts(&b, " ms");
 	}
 	if (f->error) {
 		const char *name = fl_errno_name(f->error);
-		fl_buf_str(&b, ": error ");
-		fl_buf_str(&b, name ? name : "?");
+		fl_tb_puts(&b, ": error ");
+		fl_tb_puts(&b, name ? name : "?");
 	}
 	fl_log_end(&b);
 }
@@ -149,15 +149,15 @@ void fl_breaker_note(const struct fl_conn *c, uint64_t before)
 	if (from == to)
 		return;
 	char storage[256], dest[FL_DEST_STR_MAX];
-	struct fl_buf b;
+	struct fl_textbuf b;
 	fl_dest_format(&c->dest, dest, sizeof(dest));
 	fl_log_begin(&b, storage, sizeof(storage));
-	fl_buf_str(&b, "breaker ");
-	fl_buf_str(&b, dest);
-	fl_buf_str(&b, ": ");
-	fl_buf_str(&b, fl_breaker_state_name(from));
-	fl_buf_str(&b, " -> ");
-	fl_buf_str(&b, fl_breaker_state_name(to));
+	fl_tb_puts(&b, "breaker ");
+	fl_tb_puts(&b, dest);
+	fl_tb_puts(&b, ": ");
+	fl_tb_puts(&b, fl_breaker_state_name(from));
+	fl_tb_puts(&b, " -> ");
+	fl_tb_puts(&b, fl_breaker_state_name(to));
 	fl_log_end(&b);
 }
 

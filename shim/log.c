@@ -33,12 +33,12 @@ int fl_log_configure(const char **bad)
 	return 0;
 }
 
-void fl_log_begin(struct fl_buf *b, char *storage, unsigned long size)
+void fl_log_begin(struct fl_textbuf *b, char *storage, unsigned long size)
 {
-	fl_buf_init(b, storage, size);
-	fl_buf_str(b, "faultline[");
-	fl_buf_i64(b, (long)syscall(SYS_getpid));
-	fl_buf_str(b, "]: ");
+	fl_tb_init(b, storage, size);
+	fl_tb_puts(b, "faultline[");
+	fl_tb_puti(b, (long)syscall(SYS_getpid));
+	fl_tb_puts(b, "]: ");
 }
 
 void fl_log_config_problem(const char *msg)
@@ -46,10 +46,10 @@ void fl_log_config_problem(const char *msg)
 	if (!fl_log_on(FL_LOG_ERROR))
 		return;
 	char storage[1024];
-	struct fl_buf b;
-	fl_buf_init(&b, storage, sizeof(storage));
-	fl_buf_str(&b, "faultline: ");
-	fl_buf_str(&b, msg);
+	struct fl_textbuf b;
+	fl_tb_init(&b, storage, sizeof(storage));
+	fl_tb_puts(&b, "faultline: ");
+	fl_tb_puts(&b, msg);
 	fl_log_end(&b);
 }
 
@@ -64,21 +64,22 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-void fl_log_end(struct fl_buf *b)
+void fl_log_end(struct fl_textbuf *b)
 {
 	/* Keep room for the newline even when the text was truncated. */
-	if (b->len + 1 >= b->size && b->size > 1)
-		b->len = b->size - 2;
-	b->p[b->len++] = '\n';
+	size_t n = fl_tb_used(b);
+	if (n + 1 >= b->size && b->size > 1)
+		n = b->size - 2;
+	b->buf[n++] = '\n';
 	int saved = errno;
 	if (log_path) {
 		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (fd >= 0) {
-			write_all((int)fd, b->p, b->len);
+			write_all((int)fd, b->buf, n);
 			syscall(SYS_close, fd);
 		}
 	} else {
-		write_all(2, b->p, b->len);
+		write_all(2, b->buf, n);
 	}
 	errno = saved;
 }
@@ -88,8 +89,8 @@ void fl_log_msg(enum fl_log_level level, const char *msg)
 	if (!fl_log_on(level))
 		return;
 	char storage[1024];
-	struct fl_buf b;
+	struct fl_textbuf b;
 	fl_log_begin(&b, storage, sizeof(storage));
-	fl_buf_str(&b, msg);
+	fl_tb_puts(&b, msg);
 	fl_log_end(&b);
 }

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "fmt.h"
+#include "textbuf.h"
 
 enum fl_log_level {
 	FL_LOG_OFF = 0,
@@ -33,10 +33,10 @@ static inline bool fl_log_on(enum fl_log_level level)
 }
 
 /* Starts a line: "faultline[PID]: ". */
-void fl_log_begin(struct fl_buf *b, char *storage, unsigned long size);
+void fl_log_begin(struct fl_textbuf *b, char *storage, unsigned long size);
 
 /* Ends the line with '\n' and writes it. */
-void fl_log_end(struct fl_buf *b);
+void fl_log_end(struct fl_textbuf *b);
 
 /* A configuration error or warning, "faultline: MSG", as the CLI prints
  * them (no pid: the message names its source and line). */

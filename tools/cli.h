@@ -33,6 +33,21 @@ int fl_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2,
  */
 int fl_cli_load_rules(const struct fl_cli *cli, struct fl_ruleset *rs);
 
+/* What kind of program a command is, as far as preloading goes. */
+enum fl_elf_kind {
+	FL_ELF_UNKNOWN = 0,
+	FL_ELF_DYNAMIC, /* the shim will see its libc calls */
+	FL_ELF_STATIC,	/* no dynamic loader: LD_PRELOAD never applies */
+	FL_ELF_GO,	/* Go: system calls made without libc */
+	FL_ELF_SCRIPT,	/* #!: its interpreter decides */
+};
+
+/* Classifies the file execvp would run for cmd; its path goes to path. */
+enum fl_elf_kind fl_elf_classify(const char *cmd, char *path, size_t size);
+
+/* Warns on standard error when the shim cannot see cmd's calls. */
+void fl_elf_warn(const char *cmd);
+
 int fl_cmd_run(const struct fl_cli *cli);
 int fl_cmd_check(const struct fl_cli *cli);
 int fl_cmd_stats(const struct fl_cli *cli);

@@ -23,8 +23,8 @@
 #include "reader.h"
 #include "segment.h"
 
-#define PART_READY 2 /* has_breaker / has_bulkhead: the part is initialised */
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define PART_READY  2 /* has_breaker / has_bulkhead: the part is initialised */
+#define LOAD(p)	    __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* An open domain and the entries a DEST names. */
@@ -68,7 +68,8 @@ static int open_target(const struct fl_cli *cli, const char *dest, struct target
 	}
 	if (t->n == 0) {
 		close_target(t);
-		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' not found in domain '%s'", dest, t->domain);
+		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' not found in domain '%s'", dest,
+				   t->domain);
 	}
 	return FL_EXIT_OK;
 }
@@ -85,8 +86,8 @@ int fl_cmd_trip(const struct fl_cli *cli)
 		return code;
 	if (!t.any_breaker) {
 		close_target(&t);
-		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' in domain '%s' has no breaker to trip", t.dest,
-				   t.domain);
+		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' in domain '%s' has no breaker to trip",
+				   t.dest, t.domain);
 	}
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t.n; i++)
@@ -142,14 +143,16 @@ int fl_cmd_reset(const struct fl_cli *cli)
 	if (cli->all)
 		return reset_all(cli);
 	if (cli->noperands != 1)
-		return fl_cli_fail(FL_EXIT_USAGE, "reset needs one destination or --all: faultline reset [DEST | --all]");
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "reset needs one destination or --all: faultline reset [DEST | --all]");
 	struct target t;
 	int code = open_target(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
 		return code;
 	if (!t.any_breaker && !t.any_bulkhead) {
 		close_target(&t);
-		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' in domain '%s' has no breaker or bulkhead to reset",
+		return fl_cli_fail(FL_EXIT_RUNTIME,
+				   "destination '%s' in domain '%s' has no breaker or bulkhead to reset",
 				   t.dest, t.domain);
 	}
 	uint64_t now = fl_cli_now_ms();
@@ -204,8 +207,10 @@ static int set_one(struct settings *s, enum fl_kind kind, const char *key, size_
 		return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
 	uint8_t scope = kind == FL_KIND_BREAKER ? r->u.breaker.scope : r->u.bulkhead.scope;
 	if (scope != s->scope[kind]) {
-		fl_diag_error(&s->d, loc, "'scope' of a %s cannot be changed live (it decides which entry holds "
-			      "the state): change the rule and restart the program", fl_kind_name(kind));
+		fl_diag_error(&s->d, loc,
+			      "'scope' of a %s cannot be changed live (it decides which entry holds "
+			      "the state): change the rule and restart the program",
+			      fl_kind_name(kind));
 		return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
 	}
 	s->touched[kind] = true;
@@ -301,7 +306,7 @@ int fl_cmd_set(const struct fl_cli *cli)
 {
 	if (cli->noperands < 2)
 		return fl_cli_fail(FL_EXIT_USAGE, "set needs a destination and KEY=VALUE pairs: "
-				   "faultline set DEST KEY=VALUE ...");
+						  "faultline set DEST KEY=VALUE ...");
 	struct target t;
 	int code = open_target(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
@@ -313,7 +318,8 @@ int fl_cmd_set(const struct fl_cli *cli)
 	}
 	load_settings(s, &t);
 	if (!s->has[FL_KIND_BREAKER] && !s->has[FL_KIND_BULKHEAD])
-		code = fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' in domain '%s' has no breaker or bulkhead to set",
+		code = fl_cli_fail(FL_EXIT_RUNTIME,
+				   "destination '%s' in domain '%s' has no breaker or bulkhead to set",
 				   t.dest, t.domain);
 	for (int i = 1; code == FL_EXIT_OK && i < cli->noperands; i++) {
 		struct fl_loc loc = {.source = "set", .line = 1, .col = arg_column(cli, cli->operands[i])};

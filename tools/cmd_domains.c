@@ -35,7 +35,8 @@ static uint32_t count_alive(const struct fl_snapshot *snap, char *pids, size_t s
 		if (!fl_proc_alive(&snap->procs[i].rec))
 			continue;
 		if (live < 8 && used < size) {
-			int n = snprintf(pids + used, size - used, "%s%u", live ? ", " : "", snap->procs[i].rec.pid);
+			int n = snprintf(pids + used, size - used, "%s%u", live ? ", " : "",
+					 snap->procs[i].rec.pid);
 			used += n > 0 ? (size_t)n : 0;
 		}
 		live++;
@@ -144,13 +145,14 @@ int fl_cmd_domains(const struct fl_cli *cli)
 int fl_cmd_clear(const struct fl_cli *cli)
 {
 	if (cli->noperands > 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "clear takes no operands ('%s'; a domain is given with --domain)",
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "clear takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	const char *domain = fl_cli_domain(cli);
 	char name[128], path[160];
 	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)",
-				   domain);
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
 	snprintf(path, sizeof(path), SHM_DIR "%s", name);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
@@ -159,7 +161,8 @@ int fl_cmd_clear(const struct fl_cli *cli)
 		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: %s", path, strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != getuid())
-		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: refused: not a regular file of yours, not removing it", path);
+		return fl_cli_fail(FL_EXIT_RUNTIME,
+				   "%s: refused: not a regular file of yours, not removing it", path);
 	struct fl_seg seg;
 	struct fl_snapshot snap;
 	char msg[FL_DIAG_MSG_MAX], pids[128];
@@ -170,12 +173,15 @@ int fl_cmd_clear(const struct fl_cli *cli)
 		fl_snapshot_free(&snap);
 		fl_seg_close(&seg);
 		if (live && !cli->force)
-			return fl_cli_fail(FL_EXIT_RUNTIME,
-					   "domain '%s' has %u live process%s attached (pid %s): stop %s or use --force",
-					   domain, live, live == 1 ? "" : "es", pids, live == 1 ? "it" : "them");
+			return fl_cli_fail(
+			    FL_EXIT_RUNTIME,
+			    "domain '%s' has %u live process%s attached (pid %s): stop %s or use --force",
+			    domain, live, live == 1 ? "" : "es", pids, live == 1 ? "it" : "them");
 		if (live)
-			fprintf(stderr, "faultline: warning: %u live process%s (pid %s) keep%s using the removed state\n",
-				live, live == 1 ? "" : "es", pids, live == 1 ? "s" : "");
+			fprintf(
+			    stderr,
+			    "faultline: warning: %u live process%s (pid %s) keep%s using the removed state\n",
+			    live, live == 1 ? "" : "es", pids, live == 1 ? "s" : "");
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot remove %s: %s", path, strerror(errno));

@@ -17,7 +17,8 @@
 int fl_cmd_ps(const struct fl_cli *cli)
 {
 	if (cli->noperands > 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "ps takes no operands ('%s'; a domain is given with --domain)",
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "ps takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	struct fl_seg seg;
 	struct fl_snapshot snap;

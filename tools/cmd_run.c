@@ -88,6 +88,11 @@ int fl_cmd_run(const struct fl_cli *cli)
 	    (cli->domain && setenv("FAULTLINE_DOMAIN", cli->domain, 1)) ||
 	    (cli->seed && setenv("FAULTLINE_SEED", cli->seed, 1)) || set_preload(shim))
 		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot set the environment: %s", strerror(errno));
+	/* We printed the rules' warnings already: the shim need not again. */
+	char key[32];
+	fl_rules_fingerprint(getenv("FAULTLINE_RULES"), getenv("FAULTLINE_CONFIG"), key, sizeof(key));
+	setenv("FAULTLINE_WARNED", key, 1);
+	fl_elf_warn(cli->exec_argv[0]);
 	execvp(cli->exec_argv[0], cli->exec_argv);
 	return fl_cli_fail(FL_EXIT_RUNTIME, "cannot run '%s': %s", cli->exec_argv[0], strerror(errno));
 }

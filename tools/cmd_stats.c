@@ -97,11 +97,14 @@ static int watch(const char *domain, enum stats_format format, double secs)
 int fl_cmd_stats(const struct fl_cli *cli)
 {
 	if (cli->noperands > 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "stats takes no operands ('%s'; a domain is given with --domain)",
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "stats takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	if (cli->json && cli->prometheus)
 		return fl_cli_fail(FL_EXIT_USAGE, "--json and --prometheus cannot be combined");
-	enum stats_format format = cli->json ? FORMAT_JSON : cli->prometheus ? FORMAT_PROMETHEUS : FORMAT_TABLE;
+	enum stats_format format = cli->json	     ? FORMAT_JSON
+				   : cli->prometheus ? FORMAT_PROMETHEUS
+						     : FORMAT_TABLE;
 	const char *domain = fl_cli_domain(cli);
 	double secs = 0;
 	if (cli->watch)

@@ -131,8 +131,8 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 	unsigned width = cols > 1 ? cols - 1 : 1;
 	int code = fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg));
 	if (code != FL_EXIT_OK) {
-		snprintf(title, sizeof(title), "faultline top - domain %s - %s - every %gs - q quits", domain, clock,
-			 secs);
+		snprintf(title, sizeof(title), "faultline top - domain %s - %s - every %gs - q quits", domain,
+			 clock, secs);
 		fl_out_printf(body, "%.*s\n\n", (int)width, title);
 		char safe[sizeof(msg)];
 		fl_report_sanitize(msg, safe, sizeof(safe));
@@ -141,14 +141,15 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 	}
 	fl_seg_close(&seg);
 	unsigned alive = alive_count(&snap);
-	snprintf(title, sizeof(title),
-		 "faultline top - domain %s - %s - %zu destination%s, %u process%s attached - every %gs - q quits",
-		 domain, clock, snap.nentries, snap.nentries == 1 ? "" : "s", alive, alive == 1 ? "" : "es", secs);
+	snprintf(
+	    title, sizeof(title),
+	    "faultline top - domain %s - %s - %zu destination%s, %u process%s attached - every %gs - q quits",
+	    domain, clock, snap.nentries, snap.nentries == 1 ? "" : "s", alive, alive == 1 ? "" : "es", secs);
 	fl_out_printf(body, "%.*s\n\n", (int)width, title);
 	struct fl_table_style style = {
-		.width = width,
-		.max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 : 1,
-		.colour = colour,
+	    .width = width,
+	    .max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 : 1,
+	    .colour = colour,
 	};
 	fl_report_table(body, &snap, &style);
 	fl_snapshot_free(&snap);
@@ -286,14 +287,16 @@ static int run_screen(const char *domain, double secs)
 int fl_cmd_top(const struct fl_cli *cli)
 {
 	if (cli->noperands > 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "top takes no operands ('%s'; a domain is given with --domain)",
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "top takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	double secs = 1.0;
 	if (cli->watch && fl_cli_parse_interval(cli->watch, &secs) != 0)
 		return FL_EXIT_USAGE;
 	if (!isatty(STDOUT_FILENO))
-		return fl_cli_fail(FL_EXIT_USAGE, "top needs a terminal (for a stream of tables: faultline stats --watch %g)",
-				   secs);
+		return fl_cli_fail(
+		    FL_EXIT_USAGE,
+		    "top needs a terminal (for a stream of tables: faultline stats --watch %g)", secs);
 	const char *domain = fl_cli_domain(cli);
 	struct fl_seg seg;
 	struct fl_snapshot snap;

@@ -97,8 +97,9 @@ int fl_cli_parse_interval(const char *text, double *secs)
 	errno = 0;
 	double v = strtod(text, &end);
 	if (end == text || *end || errno || !isfinite(v) || v < INTERVAL_MIN || v > INTERVAL_MAX)
-		return fl_cli_fail(FL_EXIT_USAGE, "--watch '%s': give seconds from %.2f to %.0f (decimals allowed)",
-				   text, INTERVAL_MIN, INTERVAL_MAX);
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "--watch '%s': give seconds from %.2f to %.0f (decimals allowed)", text,
+				   INTERVAL_MIN, INTERVAL_MAX);
 	*secs = v;
 	return 0;
 }

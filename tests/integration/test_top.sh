@@ -45,6 +45,13 @@ assert_contains "title" "$(pane live)" "faultline top - domain $DOMAIN"
 row=$(pane live | grep -F "$DEST")
 assert_eq "row: destination kind state calls fails" "$DEST dest closed 1 1" "$(echo "$row" | awk '{print $1, $2, $3, $4, $5}')"
 
+check "while top runs, its terminal reads keys without echo or line editing"
+settings=$(stty -a -F "$(tmx display -p -t live '#{pane_tty}')") || fail "cannot read the pane's terminal settings"
+settings=" $(echo $settings) " # one line, words between single spaces
+assert_contains "stty of the pane" "$settings" " -icanon "
+assert_contains "stty of the pane" "$settings" " -echo "
+assert_contains "stty of the pane (signals still work)" "$settings" " isig "
+
 check "states are coloured on a terminal (green closed)"
 assert_contains "the pane with its escape sequences" "$(tmx capture-pane -e -p -t live)" $'\033[32mclosed'
 

@@ -18,7 +18,7 @@
 #include "segment.h"
 
 #define NOW_MS 1764222000000ULL
-#define CAP 16
+#define CAP    16
 
 static void *mem;
 static struct fl_seg seg;
@@ -228,7 +228,8 @@ START_TEST(key_longer_than_its_field_is_refused)
 	r->key.len = FL_SEG_KEY_TEXT;
 	r->hash = fl_seg_key_hash(&r->key);
 	char needle[64];
-	snprintf(needle, sizeof(needle), "target text length %u is not 1..%u", FL_SEG_KEY_TEXT, FL_SEG_KEY_TEXT - 1);
+	snprintf(needle, sizeof(needle), "target text length %u is not 1..%u", FL_SEG_KEY_TEXT,
+		 FL_SEG_KEY_TEXT - 1);
 	assert_refused(needle);
 }
 END_TEST

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_check.h"
 #include "report.h"
 
 #define NOW_MS 1764222000000ULL /* 2025-11-27 05:40:00 UTC */
@@ -36,7 +37,8 @@ static struct fl_snap_entry *entry(size_t i, const char *name, uint8_t kind)
 	return e;
 }
 
-static void breaker(struct fl_snap_entry *e, uint32_t state, uint64_t calls, uint64_t failures, uint64_t rejected)
+static void breaker(struct fl_snap_entry *e, uint32_t state, uint64_t calls, uint64_t failures,
+		    uint64_t rejected)
 {
 	struct fl_rule r;
 	fl_rule_defaults(&r, FL_KIND_BREAKER);
@@ -107,18 +109,22 @@ START_TEST(table_columns_are_aligned)
 {
 	fixture();
 	fl_report_table(&out, &snap, NULL);
+	/* clang-format off */
 	ck_assert_str_eq(out.p,
 			 "DESTINATION     KIND    STATE   CALLS  FAILS  FAIL%  REJECTED  BULKHEAD  BH.REJ  FAULTS\n"
 			 "127.0.0.1:6379  dest    closed      3      3  100.0         0    2/1/10       5  connect:2e recv:3d\n"
 			 "[::1]:80        dest    -          12      -      -         -         -       -  send:1e+2d\n"
 			 "10.0.0.0/8      rule+4  open       10      5   25.0         7         -       -  -\n");
+	/* clang-format on */
 }
 END_TEST
 
 START_TEST(empty_domain_prints_the_header_only)
 {
 	fl_report_table(&out, &snap, NULL);
+	/* clang-format off */
 	ck_assert_str_eq(out.p, "DESTINATION  KIND  STATE  CALLS  FAILS  FAIL%  REJECTED  BULKHEAD  BH.REJ  FAULTS\n");
+	/* clang-format on */
 }
 END_TEST
 
@@ -218,118 +224,6 @@ START_TEST(rates_print_with_one_or_two_decimals)
 }
 END_TEST
 
-/* ---- a JSON checker: just enough of RFC 8259 to say valid or not ---- */
-
-static bool json_value(const char **s);
-
-static void json_ws(const char **s)
-{
-	while (**s == ' ' || **s == '\n' || **s == '\t' || **s == '\r')
-		(*s)++;
-}
-
-static bool json_string(const char **s)
-{
-	if (**s != '"')
-		return false;
-	for ((*s)++; **s != '"'; (*s)++) {
-		if ((unsigned char)**s < 0x20)
-			return false;
-		if (**s != '\\')
-			continue;
-		(*s)++;
-		if (**s == 'u') {
-			for (int i = 1; i <= 4; i++)
-				if (!isxdigit((unsigned char)(*s)[i]))
-					return false;
-			*s += 4;
-		} else if (!**s || !strchr("\"\\/bfnrt", **s)) {
-			return false;
-		}
-	}
-	(*s)++;
-	return true;
-}
-
-static bool json_digits(const char **s)
-{
-	if (!isdigit((unsigned char)**s))
-		return false;
-	while (isdigit((unsigned char)**s))
-		(*s)++;
-	return true;
-}
-
-static bool json_number(const char **s)
-{
-	if (**s == '-')
-		(*s)++;
-	if (**s == '0')
-		(*s)++;
-	else if (!json_digits(s))
-		return false;
-	if (**s == '.' && ((*s)++, !json_digits(s)))
-		return false;
-	if (**s == 'e' || **s == 'E') {
-		(*s)++;
-		if (**s == '+' || **s == '-')
-			(*s)++;
-		return json_digits(s);
-	}
-	return true;
-}
-
-static bool json_list(const char **s, char close, bool keys)
-{
-	(*s)++;
-	json_ws(s);
-	if (**s == close)
-		return (*s)++, true;
-	for (;;) {
-		json_ws(s);
-		if (keys) {
-			if (!json_string(s))
-				return false;
-			json_ws(s);
-			if (**s != ':')
-				return false;
-			(*s)++;
-		}
-		if (!json_value(s))
-			return false;
-		if (**s == close)
-			return (*s)++, true;
-		if (**s != ',')
-			return false;
-		(*s)++;
-	}
-}
-
-static bool json_value(const char **s)
-{
-	bool ok;
-	json_ws(s);
-	if (**s == '{')
-		ok = json_list(s, '}', true);
-	else if (**s == '[')
-		ok = json_list(s, ']', false);
-	else if (**s == '"')
-		ok = json_string(s);
-	else if (strncmp(*s, "true", 4) == 0 || strncmp(*s, "null", 4) == 0)
-		ok = (*s += 4, true);
-	else if (strncmp(*s, "false", 5) == 0)
-		ok = (*s += 5, true);
-	else
-		ok = json_number(s);
-	json_ws(s);
-	return ok;
-}
-
-static bool json_valid(const char *text)
-{
-	return json_value(&text) && *text == '\0';
-}
-
 START_TEST(json_checker_tells_valid_from_invalid)
 {
 	ck_assert(json_valid("{\"a\": [1, -2.5e3, true, null, \"x\\u00e9\"], \"b\": {}}"));
@@ -346,6 +240,7 @@ START_TEST(json_is_valid_and_has_the_spec_shape)
 	fixture();
 	fl_report_json(&out, &snap);
 	ck_assert_msg(json_valid(out.p), "invalid JSON:\n%s", out.p);
+	/* clang-format off */
 	static const char *const expected[] = {
 		"{\"domain\": \"ci\", \"created\": 1764221880000, ",
 		"\"destinations\": [",
@@ -371,6 +266,7 @@ START_TEST(json_is_valid_and_has_the_spec_shape)
 		"\"state\": \"open\"",
 		"\"failure_rate\": 25.0",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		ck_assert_msg(strstr(out.p, expected[i]), "missing %s in:\n%s", expected[i], out.p);
 }
@@ -403,7 +299,7 @@ END_TEST
 
 /* ---- Prometheus ---- */
 
-#define NAME "[a-zA-Z_:][a-zA-Z0-9_:]*"
+#define NAME  "[a-zA-Z_:][a-zA-Z0-9_:]*"
 #define LABEL "[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\n]|\\\\[\"\\\\n])*\""
 
 /* Each line is a HELP, a TYPE or a sample; every sample's family was declared; no series twice. */
@@ -412,7 +308,8 @@ static void assert_exposition_format(const char *text)
 	regex_t help, type, sample;
 	ck_assert_int_eq(regcomp(&help, "^# HELP " NAME " [^\n]*$", REG_EXTENDED | REG_NOSUB), 0);
 	ck_assert_int_eq(regcomp(&type, "^# TYPE (" NAME ") (gauge|counter)$", REG_EXTENDED), 0);
-	ck_assert_int_eq(regcomp(&sample, "^(" NAME ")\\{" LABEL "(," LABEL ")*\\} [0-9]+(\\.[0-9]+)?$", REG_EXTENDED), 0);
+	ck_assert_int_eq(
+	    regcomp(&sample, "^(" NAME ")\\{" LABEL "(," LABEL ")*\\} [0-9]+(\\.[0-9]+)?$", REG_EXTENDED), 0);
 	char *copy = strdup(text), *save = NULL, family[128] = "";
 	char *seen[512];
 	size_t nseen = 0;
@@ -422,16 +319,18 @@ static void assert_exposition_format(const char *text)
 		if (regexec(&help, line, 0, NULL, 0) == 0)
 			continue;
 		if (regexec(&type, line, 2, m, 0) == 0) {
-			snprintf(family, sizeof(family), "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line + m[1].rm_so);
+			snprintf(family, sizeof(family), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+				 line + m[1].rm_so);
 			continue;
 		}
-		ck_assert_msg(regexec(&sample, line, 2, m, 0) == 0, "not a valid exposition line: '%s'", line);
+		ck_assert_msg(regexec(&sample, line, 2, m, 0) == 0, "not a valid exposition line: '%s'",
+			      line);
 		ck_assert_msg(strncmp(line, family, strlen(family)) == 0 && line[strlen(family)] == '{',
 			      "sample '%s' outside its family '%s'", line, family);
 		const char *series_end = strrchr(line, ' ');
 		for (size_t i = 0; i < nseen; i++)
 			ck_assert_msg(strncmp(seen[i], line, (size_t)(series_end - line)) != 0 ||
-					      seen[i][series_end - line] != ' ',
+					  seen[i][series_end - line] != ' ',
 				      "series twice: %s", line);
 		ck_assert(nseen < 512);
 		seen[nseen++] = line;
@@ -447,6 +346,7 @@ START_TEST(prometheus_lines_follow_the_exposition_format)
 	fixture();
 	fl_report_prometheus(&out, &snap);
 	assert_exposition_format(out.p);
+	/* clang-format off */
 	static const char *const expected[] = {
 		"# HELP faultline_breaker_state ",
 		"# TYPE faultline_breaker_state gauge\n",
@@ -467,6 +367,7 @@ START_TEST(prometheus_lines_follow_the_exposition_format)
 		"faultline_delay_seconds_total{destination=\"127.0.0.1:6379\",op=\"recv\"} 1.500\n",
 		"faultline_calls_total{destination=\"[::1]:80\",op=\"connect\"} 12\n",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		ck_assert_msg(strstr(out.p, expected[i]), "missing %s", expected[i]);
 	ck_assert_ptr_null(strstr(out.p, "faultline_breaker_state{destination=\"[::1]:80\"}"));
@@ -478,6 +379,7 @@ START_TEST(prometheus_declares_every_family_of_an_empty_domain)
 {
 	fl_report_prometheus(&out, &snap);
 	assert_exposition_format(out.p);
+	/* clang-format off */
 	static const char *const families[] = {
 		"faultline_breaker_state gauge",	 "faultline_breaker_calls_total counter",
 		"faultline_breaker_failures_total counter", "faultline_breaker_rejected_total counter",
@@ -487,6 +389,7 @@ START_TEST(prometheus_declares_every_family_of_an_empty_domain)
 		"faultline_faults_injected_total counter", "faultline_delay_seconds_total counter",
 		"faultline_calls_total counter",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		char line[128];
 		snprintf(line, sizeof(line), "# TYPE %s\n", families[i]);
@@ -504,7 +407,8 @@ START_TEST(prometheus_merges_entries_of_one_name)
 	rule->ops[FL_OP_CONNECT].calls = 1;
 	fl_report_prometheus(&out, &snap);
 	assert_exposition_format(out.p);
-	ck_assert_ptr_nonnull(strstr(out.p, "faultline_calls_total{destination=\"127.0.0.1:6379\",op=\"connect\"} 6\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(out.p, "faultline_calls_total{destination=\"127.0.0.1:6379\",op=\"connect\"} 6\n"));
 	ck_assert_ptr_nonnull(strstr(out.p, "faultline_breaker_state{destination=\"127.0.0.1:6379\"} 1\n"));
 }
 END_TEST
@@ -515,8 +419,9 @@ START_TEST(prometheus_label_values_are_escaped)
 	snprintf(e->name, sizeof(e->name), "unix:/tmp/a\"b\\c\nd\xff");
 	fl_report_prometheus(&out, &snap);
 	assert_exposition_format(out.p);
-	ck_assert_ptr_nonnull(
-		strstr(out.p, "faultline_calls_total{destination=\"unix:/tmp/a\\\"b\\\\c\\nd\xef\xbf\xbd\",op=\"read\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    out.p,
+	    "faultline_calls_total{destination=\"unix:/tmp/a\\\"b\\\\c\\nd\xef\xbf\xbd\",op=\"read\"} 0\n"));
 }
 END_TEST
 
@@ -541,9 +446,11 @@ START_TEST(ps_lists_pid_since_alive_and_command)
 	bool alive[2] = {true, false};
 	procs(p);
 	fl_report_ps(&out, &snap, alive, false);
+	/* clang-format off */
 	ck_assert_str_eq(out.p, "  PID  SINCE                ALIVE  COMMAND\n"
 				"   42  2025-11-27 05:40:00  yes    curl -s http://127.0.0.1:8080/\n"
 				"31337  2025-11-27 05:41:01  dead   python3 ?]0;x\n");
+	/* clang-format on */
 	fl_out_reset(&out);
 	fl_report_ps(&out, &snap, alive, true);
 	ck_assert(json_valid(out.p));
@@ -556,19 +463,22 @@ END_TEST
 START_TEST(domains_list_size_use_and_processes)
 {
 	struct fl_domain_info rows[2] = {
-		{.name = "ci", .size = 3461120, .used = 3, .capacity = 4096, .live = 2, .created_ms = NOW_MS},
-		{.name = "old", .size = 4096, .error = "refused: layout version 9"},
+	    {.name = "ci", .size = 3461120, .used = 3, .capacity = 4096, .live = 2, .created_ms = NOW_MS},
+	    {.name = "old", .size = 4096, .error = "refused: layout version 9"},
 	};
 	fl_report_domains(&out, rows, 2, false);
+	/* clang-format off */
 	ck_assert_str_eq(out.p, "DOMAIN     SIZE  DESTINATIONS  PROCESSES  CREATED              STATUS\n"
 				"ci      3.3 MiB        3/4096          2  2025-11-27 05:40:00  ok\n"
 				"old     4.0 KiB             -          -  -                    "
 				"unreadable: refused: layout version 9\n");
+	/* clang-format on */
 	fl_out_reset(&out);
 	fl_report_domains(&out, rows, 2, true);
 	ck_assert(json_valid(out.p));
-	ck_assert_ptr_nonnull(strstr(out.p, "\"domain\": \"ci\", \"size\": 3461120, \"used\": 3, \"capacity\": 4096, "
-					    "\"processes\": 2"));
+	ck_assert_ptr_nonnull(
+	    strstr(out.p, "\"domain\": \"ci\", \"size\": 3461120, \"used\": 3, \"capacity\": 4096, "
+			  "\"processes\": 2"));
 	ck_assert_ptr_nonnull(strstr(out.p, "\"error\": \"refused: layout version 9\""));
 }
 END_TEST
