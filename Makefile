@@ -65,7 +65,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE)
 
 $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -o $@ $< $(LDFLAGS) -pthread
+	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP -o $@ $< $(LDFLAGS) -pthread
 
 deps:
 	@tools/deps.sh
@@ -96,10 +96,31 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the CLI finds the shim at
+# ../lib/faultline/ relative to itself, so a DESTDIR tree works as installed.
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+SHIMDIR := $(DESTDIR)$(PREFIX)/lib/faultline
+MANDIR  := $(DESTDIR)$(PREFIX)/share/man
+DOCDIR  := $(DESTDIR)$(PREFIX)/share/doc/faultline
+
+install: all
+	install -d $(BINDIR) $(SHIMDIR) $(MANDIR)/man1 $(MANDIR)/man7 $(DOCDIR)
+	install -m 755 $(CLI) $(BINDIR)/faultline
+	install -m 644 $(SHIM) $(SHIMDIR)/libfaultline.so
+	install -m 644 docs/faultline.1 $(MANDIR)/man1/faultline.1
+	install -m 644 docs/faultline.7 $(MANDIR)/man7/faultline.7
+	install -m 644 README.md $(wildcard docs/*.md) $(DOCDIR)/
+	cp -R examples $(DOCDIR)/
+
+uninstall:
+	rm -f $(BINDIR)/faultline $(SHIMDIR)/libfaultline.so $(MANDIR)/man1/faultline.1 $(MANDIR)/man7/faultline.7
+	rm -rf $(DOCDIR)
+	-rmdir $(SHIMDIR) 2>/dev/null
+
 format:
 	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.[ch] tests/unit/*.c tests/integration/*.c
 
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(HELPER_BINS:=.d)

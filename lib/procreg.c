@@ -108,6 +108,17 @@ static uint32_t claim(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const
 	return FL_PROC_NONE;
 }
 
+uint32_t fl_proc_find(const struct fl_seg *seg, pid_t pid, uint64_t start_ticks)
+{
+	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
+		const struct fl_seg_proc *p = &seg->procs[i];
+		if (LOAD(&p->status) == FL_PROC_LIVE && LOAD(&p->pid) == (uint32_t)pid &&
+		    LOAD(&p->start_ticks) == start_ticks)
+			return i;
+	}
+	return FL_PROC_NONE;
+}
+
 uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd,
 			  uint64_t now_ms)
 {
@@ -139,6 +150,18 @@ static uint32_t retire(struct fl_seg *seg, uint32_t index)
 	STORE(&p->pid, 0);
 	STORE(&p->status, FL_PROC_FREE);
 	return freed;
+}
+
+void fl_proc_forget(struct fl_seg *seg, uint32_t index)
+{
+	if (index >= FL_SEG_PROCS)
+		return;
+	struct fl_seg_proc *p = &seg->procs[index];
+	uint32_t expected = FL_PROC_LIVE;
+	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
+		return;
+	STORE(&p->pid, 0);
+	STORE(&p->status, FL_PROC_FREE);
 }
 
 void fl_proc_unregister(struct fl_seg *seg, uint32_t index)

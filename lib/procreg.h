@@ -31,8 +31,14 @@ bool fl_proc_alive(const struct fl_seg_proc *p);
 uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd,
 			  uint64_t now_ms);
 
+/* The live record of (pid, start_ticks), or FL_PROC_NONE. */
+uint32_t fl_proc_find(const struct fl_seg *seg, pid_t pid, uint64_t start_ticks);
+
 /* Releases what the process at index holds and frees its record. */
 void fl_proc_unregister(struct fl_seg *seg, uint32_t index);
+
+/* Frees the record of a process known to hold no slot (no holder scan). */
+void fl_proc_forget(struct fl_seg *seg, uint32_t index);
 
 /* Reaps every dead process; returns how many bulkhead slots were freed. */
 uint32_t fl_proc_reap(struct fl_seg *seg);

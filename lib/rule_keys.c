@@ -425,7 +425,22 @@ static bool key_is_set(const struct fl_rule *r, const struct kind_table *t, cons
 	}
 }
 
-size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size)
+static size_t type_size(int type)
+{
+	switch (type) {
+	case KEY_U64:
+	case KEY_REAL:
+		return 8;
+	case KEY_SCOPE:
+	case KEY_BOOL:
+		return 1;
+	default:
+		return 4; /* KEY_U32, KEY_ERRNO (int), KEY_OPS */
+	}
+}
+
+/* brief: only the keys whose value differs from the kind's default. */
+static size_t format_rule(const struct fl_rule *r, char *buf, size_t size, bool brief)
 {
 	struct fl_textbuf b;
 	char target[FL_DEST_STR_MAX + 16];
@@ -438,15 +453,30 @@ size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size)
 		fl_tb_puts(&b, "?");
 		return b.len;
 	}
+	struct fl_rule def;
+	fl_rule_defaults(&def, (enum fl_kind)r->kind);
 	fl_tb_puts(&b, fl_kind_name((enum fl_kind)r->kind));
 	for (size_t i = 0; i < t->count; i++) {
 		const struct key_def *k = &t->keys[i];
 		if (k->shown_if != NULL && !key_is_set(r, t, k->shown_if))
 			continue;
+		const char *field = (const char *)r + k->offset;
+		if (brief && memcmp(field, (const char *)&def + k->offset, type_size(k->type)) == 0)
+			continue;
 		fl_tb_putc(&b, ' ');
 		fl_tb_puts(&b, k->name);
 		fl_tb_putc(&b, '=');
-		put_value(&b, k, (const char *)r + k->offset);
+		put_value(&b, k, field);
 	}
 	return b.len;
+}
+
+size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size)
+{
+	return format_rule(r, buf, size, false);
+}
+
+size_t fl_rule_format_brief(const struct fl_rule *r, char *buf, size_t size)
+{
+	return format_rule(r, buf, size, true);
 }

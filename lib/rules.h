@@ -130,6 +130,10 @@ int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *
 /* One statement in canonical inline form, every key written out. */
 size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size);
 
+/* The same with only the keys that differ from their defaults (for the
+ * statement text kept in the shared segment, which has little room). */
+size_t fl_rule_format_brief(const struct fl_rule *r, char *buf, size_t size);
+
 /* Every statement, one per line. Returns bytes needed (like snprintf). */
 size_t fl_ruleset_format(const struct fl_ruleset *rs, char *buf, size_t size);
 

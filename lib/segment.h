@@ -27,7 +27,7 @@
 #include "target.h"
 
 #define FL_SEG_MAGIC UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION 1u
+#define FL_SEG_VERSION 2u
 #define FL_SEG_HEADER_SIZE 4096u
 #define FL_SEG_PROCS 1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u

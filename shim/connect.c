@@ -77,6 +77,7 @@ static int admit(struct fl_conn *c, int fd)
 	case FL_BULKHEAD_ACQUIRED:
 		c->has_slot = 1;
 		__atomic_fetch_add(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
 		return 0;
 	case FL_BULKHEAD_BYPASSED:
 		return 0;

@@ -66,9 +66,12 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 	char cmd[FL_SEG_CMD_MAX];
 	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();
-	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
+	uint64_t start = fl_proc_start_ticks(pid);
+	bool after_exec = fl_proc_find(&fl_domain.seg, pid, start) != FL_PROC_NONE;
+	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, start, cmd, fl_now_ms());
 	fl_domain.attached = true;
-	find_exec_shares();
+	if (after_exec)
+		find_exec_shares();
 	return 0;
 }
 
@@ -87,7 +90,10 @@ static void find_exec_shares(void)
 		return;
 	uint32_t gen = __atomic_load_n(&fl_domain.seg.procs[fl_domain.proc].generation, __ATOMIC_ACQUIRE);
 	uint32_t n = fl_bulkhead_shares_of(&fl_domain.seg, fl_domain.proc, gen, NULL, 0);
-	if (n == 0 || !(exec_shares = calloc(n, sizeof(*exec_shares))))
+	if (n == 0)
+		return;
+	__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
+	if (!(exec_shares = calloc(n, sizeof(*exec_shares))))
 		return;
 	exec_nshares = fl_bulkhead_shares_of(&fl_domain.seg, fl_domain.proc, gen, exec_shares, n);
 	if (exec_nshares > n)
@@ -127,6 +133,12 @@ void fl_domain_detach(void)
 	if (!fl_domain.attached)
 		return;
 	__atomic_store_n(&fl_domain.detached, true, __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&fl_domain.held_slots, __ATOMIC_ACQUIRE)) {
+		/* Nothing to give back: free the record without scanning the holders. */
+		fl_proc_forget(&fl_domain.seg, fl_domain.proc);
+		fl_domain.proc = FL_PROC_NONE;
+		return;
+	}
 	fl_proc_unregister(&fl_domain.seg, fl_domain.proc);
 	fl_domain.proc = FL_PROC_NONE;
 }
@@ -201,6 +213,7 @@ void fl_domain_fork_child(uint32_t epoch)
 	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
 	if (epoch == 0)
 		return;
+	__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
 	struct fork_pass pass = {epoch, FORK_ADOPT};
 	fl_fdtab_each(fork_visit, &pass);
 }
@@ -208,7 +221,7 @@ void fl_domain_fork_child(uint32_t epoch)
 /* Statement text for display, truncated to the entry's field. */
 static void rule_text(char *out, size_t size, uint32_t rule)
 {
-	fl_rule_format(&fl_state.rules.rules[rule], out, size);
+	fl_rule_format_brief(&fl_state.rules.rules[rule], out, size);
 }
 
 /*
@@ -223,9 +236,12 @@ static bool claim_part(uint8_t *flag)
 	if (v == PART_NONE && __atomic_compare_exchange_n(flag, &v, PART_BUSY, false, __ATOMIC_ACQ_REL,
 							  __ATOMIC_ACQUIRE))
 		return true;
-	for (int spin = 0; spin < 100000 && __atomic_load_n(flag, __ATOMIC_ACQUIRE) != PART_READY; spin++)
-		;
-	return false;
+	for (int spin = 0; spin < 200000; spin++)
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == PART_READY)
+			return false;
+	/* Its creator died half-way (or stalled for milliseconds): fill it
+	 * ourselves rather than run with a breaker that never trips. */
+	return true;
 }
 
 static void ensure_breaker(struct fl_seg_entry *e, uint32_t rule)

@@ -23,6 +23,7 @@ struct fl_domain {
 	bool attached;
 	bool detached; /* after exit's destructor: slots were already given back */
 	uint32_t slot_conns; /* connections holding a slot (atomic): fork skips its scan at 0 */
+	bool held_slots;     /* ever held a share: exit must scan the holders */
 	struct fl_seg seg;
 	uint32_t proc; /* registry index, or FL_PROC_NONE */
 	/* Process-local stand-ins, one per rule, for when the shared table is

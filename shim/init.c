@@ -46,7 +46,12 @@ static int check_environment(char *msg, size_t size)
 		snprintf(msg, size, "FAULTLINE_LOG: unknown level '%s' (use off, error, info or debug)", bad);
 		return -1;
 	}
-	const char *v = getenv("FAULTLINE_DOMAIN");
+	const char *v = getenv("FAULTLINE_ON_ERROR");
+	if (v && *v && strcmp(v, "exit") != 0 && strcmp(v, "passthrough") != 0) {
+		snprintf(msg, size, "FAULTLINE_ON_ERROR: unknown value '%s' (use exit or passthrough)", v);
+		return -1;
+	}
+	v = getenv("FAULTLINE_DOMAIN");
 	if (v && !fl_domain_valid(v)) {
 		snprintf(msg, size, "FAULTLINE_DOMAIN: '%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", v);
 		return -1;
@@ -65,16 +70,14 @@ static int check_environment(char *msg, size_t size)
 	return 0;
 }
 
-static bool on_error_exits(char *msg, size_t size)
+static bool on_error_exits(void)
 {
 	const char *v = getenv("FAULTLINE_ON_ERROR");
 	if (!v || !*v || strcmp(v, "exit") == 0)
 		return true;
 	if (strcmp(v, "passthrough") == 0)
 		return false;
-	snprintf(msg, size, "FAULTLINE_ON_ERROR: unknown value '%s' (use exit or passthrough)", v);
-	fl_log_config_problem(msg);
-	return true;
+	return true; /* an unknown value: check_environment reports it */
 }
 
 static int load_rules(struct fl_diag *d)
@@ -181,8 +184,8 @@ static void log_start(void)
 static void fail(const char *problem)
 {
 	char msg[FL_DIAG_MSG_MAX + 64];
-	if (on_error_exits(msg, sizeof(msg))) {
-		fl_log_config_problem(problem);
+	if (on_error_exits()) {
+		fl_log_fatal(problem);
 		_exit(2);
 	}
 	snprintf(msg, sizeof(msg), "%s (FAULTLINE_ON_ERROR=passthrough: running without rules)", problem);

@@ -41,18 +41,6 @@ void fl_log_begin(struct fl_textbuf *b, char *storage, unsigned long size)
 	fl_tb_puts(b, "]: ");
 }
 
-void fl_log_config_problem(const char *msg)
-{
-	if (!fl_log_on(FL_LOG_ERROR))
-		return;
-	char storage[1024];
-	struct fl_textbuf b;
-	fl_tb_init(&b, storage, sizeof(storage));
-	fl_tb_puts(&b, "faultline: ");
-	fl_tb_puts(&b, msg);
-	fl_log_end(&b);
-}
-
 static void write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -93,4 +81,35 @@ void fl_log_msg(enum fl_log_level level, const char *msg)
 	fl_log_begin(&b, storage, sizeof(storage));
 	fl_tb_puts(&b, msg);
 	fl_log_end(&b);
+}
+
+static void config_line(struct fl_textbuf *b, char *storage, size_t size, const char *msg)
+{
+	fl_tb_init(b, storage, size);
+	fl_tb_puts(b, "faultline: ");
+	fl_tb_puts(b, msg);
+}
+
+void fl_log_config_problem(const char *msg)
+{
+	if (!fl_log_on(FL_LOG_ERROR))
+		return;
+	char storage[1024];
+	struct fl_textbuf b;
+	config_line(&b, storage, sizeof(storage), msg);
+	fl_log_end(&b);
+}
+
+void fl_log_fatal(const char *msg)
+{
+	char storage[1024];
+	struct fl_textbuf b;
+	config_line(&b, storage, sizeof(storage), msg);
+	if (log_path && fl_log_on(FL_LOG_ERROR))
+		fl_log_end(&b); /* the log file gets it too */
+	const char *saved = log_path;
+	log_path = NULL;
+	config_line(&b, storage, sizeof(storage), msg);
+	fl_log_end(&b);
+	log_path = saved;
 }

@@ -42,6 +42,11 @@ void fl_log_end(struct fl_textbuf *b);
  * them (no pid: the message names its source and line). */
 void fl_log_config_problem(const char *msg);
 
+/* A configuration error that stops the program (FAULTLINE_ON_ERROR=exit):
+ * always on standard error, whatever FAULTLINE_LOG says, and in the log
+ * file as well when there is one. */
+void fl_log_fatal(const char *msg);
+
 /* One whole message. */
 void fl_log_msg(enum fl_log_level level, const char *msg);
 

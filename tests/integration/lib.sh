@@ -434,11 +434,12 @@ bh_waiting() {
 
 # --- the CLI's view of a domain (test_cli_*.sh, test_top.sh) ----------------
 
-FL_DOMAINS=()
+CLI_DOMAINS=()
 
+# clear_domains: `faultline clear --force` of every domain use_domain made.
 clear_domains() {
 	local d
-	for d in "${FL_DOMAINS[@]}"; do
+	for d in "${CLI_DOMAINS[@]}"; do
 		"$CLI" clear --domain "$d" --force >/dev/null 2>&1 || true
 	done
 }
@@ -450,7 +451,7 @@ use_domain() {
 	DOMAIN="$1-$$"
 	export FAULTLINE_DOMAIN=$DOMAIN
 	"$CLI" clear --domain "$DOMAIN" --force >/dev/null 2>&1 || true
-	FL_DOMAINS+=("$DOMAIN")
+	CLI_DOMAINS+=("$DOMAIN")
 	trap 'cleanup; clear_domains' EXIT
 }
 

@@ -20,7 +20,6 @@ fetch() { # curl under the shim with $RULES; RC, OUT, MS
 	RC=$?
 	MS=$(($(now_ms) - t0))
 }
-accepted() { count_lines "$(events http)" "accept "; }
 
 check "baseline: curl under a breaker rule fetches the page; the destination appears"
 fetch
@@ -32,13 +31,12 @@ check "trip DEST: forced_open; the next curl fails at once and the server sees n
 cli trip "$DEST"
 assert_eq "trip exit status" 0 "$RC"
 assert_eq "STATE" forced_open "$(stats_field "$DEST" STATE)"
-before=$(accepted)
+before=$(accepted http)
 fetch
 assert_eq "curl exit status (7 = couldn't connect)" 7 "$RC"
 assert_le "curl wall time (ms)" 3000 "$MS"
 assert_eq "REJECTED" 1 "$(stats_field "$DEST" REJECTED)"
-sleep 0.2
-assert_eq "connections the server accepted" "$before" "$(accepted)"
+assert_no_connection http "$before" "$PORT"
 
 check "tripped: no connect system call to the port at all (strace)"
 if strace_works; then
@@ -91,6 +89,22 @@ assert_eq "exit status" 1 "$RC"
 assert_contains "stderr" "$ERR" "has no breaker"
 cli reset "127.0.0.1:$FAULT_ONLY"
 assert_eq "reset exit status" 1 "$RC"
+
+check "a scope=rule breaker is named by its statement's target: trip it, every destination it matches fails"
+SHARED=$(free_port)
+SRULES="127.0.0.0/8:$SHARED breaker scope=rule"
+probe "$SRULES" "4:127.0.0.1:$SHARED"
+expect_probe "4:127.0.0.1:$SHARED" ECONNREFUSED
+assert_eq "KIND of the statement's entry" rule "$(stats_field "127.0.0.0/8:$SHARED" KIND)"
+assert_eq "CALLS of the statement's entry" 1 "$(stats_field "127.0.0.0/8:$SHARED" CALLS)"
+cli trip "127.0.0.0/8:$SHARED"
+assert_eq "trip exit status" 0 "$RC"
+assert_eq "STATE" forced_open "$(stats_field "127.0.0.0/8:$SHARED" STATE)"
+probe "$SRULES" "4:127.0.0.2:$SHARED" "4:127.0.0.1:$SHARED"
+assert_eq "REJECTED (both destinations)" 2 "$(stats_field "127.0.0.0/8:$SHARED" REJECTED)"
+cli reset "127.0.0.0/8:$SHARED"
+assert_eq "reset exit status" 0 "$RC"
+assert_eq "STATE" closed "$(stats_field "127.0.0.0/8:$SHARED" STATE)"
 
 check "usage: trip and reset need exactly one destination (or reset --all)"
 cli trip
@@ -189,9 +203,9 @@ assert_eq "BULKHEAD shows the new limit" 0/0/7 "$(stats_field "$BDEST" BULKHEAD)
 check "reset --all: every destination back to closed, counters cleared"
 cli reset --all
 assert_eq "exit status" 0 "$RC"
-assert_eq "states and calls" "[('closed', 0), ('closed', 0), ('closed', 0)]" \
+assert_eq "states and calls" "[('closed', 0), ('closed', 0), ('closed', 0), ('closed', 0)]" \
 	"$(json_get "[(x['breaker']['state'], x['breaker']['calls']) for x in s['destinations'] if x['breaker']]")"
-assert_eq "connect calls" "[0, 0, 0, 0]" "$(json_get "[x['ops']['connect']['calls'] for x in s['destinations']]")"
+assert_eq "connect calls" "[0, 0, 0, 0, 0, 0, 0]" "$(json_get "[x['ops']['connect']['calls'] for x in s['destinations']]")"
 
 check "clear: refused while a process is attached, done with --force"
 start_bg sleeper env FAULTLINE_RULES="$RULES" LD_PRELOAD="$SHIM" sleep 60

@@ -1,0 +1,187 @@
+/*
+ * bench_io.c - the workloads run side by side (no shim, shim pass-through,
+ * shim matched, libfiu, strace), one workload per run:
+ *
+ *   bench_io write N     N one-byte write()s to /dev/null
+ *   bench_io pingpong N  N one-byte round trips (send, then recv) over a
+ *                        loopback TCP connection; the peer is a forked echo
+ *   bench_io bulk N      N chunks of 64 KiB sent over loopback TCP to a
+ *                        forked sink, timed until the sink has read them all
+ *   bench_io connect N   N times: socket, connect to a loopback listener,
+ *                        accept, close both (the client closes with RST, so
+ *                        no TIME_WAIT piles up and ports never run out)
+ *   bench_io refused N   N connect()s of one socket to a loopback port that
+ *                        refuses them (ECONNREFUSED) - or, with an open
+ *                        breaker, that the shim rejects without a system call
+ *
+ * The client is always this process (pid= in the output): callgrind counts
+ * its instructions, and only its file is read. The forked peers are the same
+ * for every column, and none of their sockets is ever watched (accepted
+ * sockets are not connected by the process).
+ */
+#include <fcntl.h>
+
+#include "bench.h"
+
+#define CHUNK (64 * 1024)
+
+static void run_write(long n)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open /dev/null");
+	char byte = 'x';
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		if (write(fd, &byte, 1) != 1)
+			die("write /dev/null");
+	uint64_t t1 = now_ns();
+	close(fd);
+	report_per_op("write", t1 - t0, n);
+}
+
+static void serve_echo(int fd)
+{
+	char byte;
+	for (;;) {
+		ssize_t r = recv(fd, &byte, 1, 0);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("echo recv");
+		}
+		send_all(fd, &byte, 1);
+	}
+}
+
+static void run_pingpong(long n)
+{
+	struct sockaddr_in addr;
+	int listener = bound_socket(true, &addr);
+	pid_t peer = fork_peer(listener, serve_echo);
+	int fd = connect_to(&addr);
+	char byte = 'p';
+	send_all(fd, &byte, 1); /* warm the path before the clock starts */
+	recv_exact(fd, &byte, 1);
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		if (send(fd, &byte, 1, 0) != 1)
+			die("send");
+		if (recv(fd, &byte, 1, 0) != 1)
+			die("recv");
+	}
+	uint64_t t1 = now_ns();
+	close(fd);
+	wait_peer(peer);
+	close(listener);
+	report_per_op("pingpong", t1 - t0, n);
+}
+
+static void serve_sink(int fd)
+{
+	static char buf[CHUNK];
+	for (;;) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("sink recv");
+		}
+	}
+	send_all(fd, "k", 1); /* everything arrived */
+}
+
+static void run_bulk(long n)
+{
+	static char buf[CHUNK];
+	memset(buf, 'b', sizeof(buf));
+	struct sockaddr_in addr;
+	int listener = bound_socket(true, &addr);
+	pid_t peer = fork_peer(listener, serve_sink);
+	int fd = connect_to(&addr);
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		send_all(fd, buf, sizeof(buf));
+	shutdown(fd, SHUT_WR);
+	char ack;
+	recv_exact(fd, &ack, 1);
+	uint64_t t1 = now_ns();
+	close(fd);
+	wait_peer(peer);
+	close(listener);
+	report_per_op("bulk", t1 - t0, n);
+}
+
+static void run_connect(long n)
+{
+	struct sockaddr_in addr;
+	int listener = bound_socket(true, &addr);
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket");
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			die("connect 127.0.0.1:%u (iteration %ld)", ntohs(addr.sin_port), i);
+		int peer = accept(listener, NULL, NULL);
+		if (peer < 0)
+			die("accept");
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+		close(fd);
+		close(peer);
+	}
+	uint64_t t1 = now_ns();
+	close(listener);
+	report_per_op("connect", t1 - t0, n);
+}
+
+static void run_refused(long n)
+{
+	struct sockaddr_in addr;
+	int closed = bound_socket(false, &addr); /* holds the port; never listens */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	long refused = 0;
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			die("connect to a closed port succeeded");
+		refused += errno == ECONNREFUSED;
+	}
+	uint64_t t1 = now_ns();
+	errno = 0;
+	if (refused != n)
+		die("%ld of %ld connects failed with something else than ECONNREFUSED", n - refused, n);
+	close(fd);
+	close(closed);
+	report_per_op("refused", t1 - t0, n);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: bench_io write|pingpong|bulk|connect|refused N\n");
+		return 2;
+	}
+	long n = arg_long(argv[2], "N");
+	const char *w = argv[1];
+	if (strcmp(w, "write") == 0)
+		run_write(n);
+	else if (strcmp(w, "pingpong") == 0)
+		run_pingpong(n);
+	else if (strcmp(w, "bulk") == 0)
+		run_bulk(n);
+	else if (strcmp(w, "connect") == 0)
+		run_connect(n);
+	else if (strcmp(w, "refused") == 0)
+		run_refused(n);
+	else
+		die("unknown workload '%s'", w);
+	return 0;
+}
