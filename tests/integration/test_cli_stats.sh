@@ -8,7 +8,7 @@ use_domain it-stats
 T0=$(now_ms)
 
 CLOSED=$(free_port)
-RULES_CLOSED="127.0.0.1:$CLOSED breaker failure_threshold=5"
+RULES_CLOSED="127.0.0.1:$CLOSED breaker failure_threshold=5 timeout_ms=30000"
 closed_curl() { # curl to the closed port under the breaker rule; RC
 	FAULTLINE_RULES="$RULES_CLOSED" shim curl -sS --max-time 10 "http://127.0.0.1:$CLOSED/" >/dev/null 2>&1
 	RC=$?
@@ -94,11 +94,12 @@ assert_eq "every breaker key of SPEC" "[]" "$(json_get "[k for k in '''state sin
 	consecutive_failures consecutive_successes failure_rate transitions failure_threshold success_threshold
 	timeout_ms half_open_max_requests failure_rate_threshold min_requests_for_rate rolling_window_ms
 	reject_errno scope enabled'''.split() if k not in $B]")"
-assert_eq "breaker keys as configured" "(5, 2, 60000, 1, 50.0, 20, 10000, 'ECONNREFUSED', 'destination', True)" \
+assert_eq "breaker keys as configured" "(5, 2, 30000, 1, 50.0, 20, 10000, 'ECONNREFUSED', 'destination', True)" \
 	"$(json_get "($B['failure_threshold'], $B['success_threshold'], $B['timeout_ms'], $B['half_open_max_requests'],
 	$B['failure_rate_threshold'], $B['min_requests_for_rate'], $B['rolling_window_ms'], $B['reject_errno'],
 	$B['scope'], $B['enabled'])")"
-assert_eq "rule" True "$(json_get "d('127.0.0.1:$CLOSED')['rule'].startswith('127.0.0.1:$CLOSED breaker failure_threshold=5')")"
+# The segment keeps the statement with only its non-default keys.
+assert_eq "rule" "127.0.0.1:$CLOSED breaker timeout_ms=30000" "$(json_get "d('127.0.0.1:$CLOSED')['rule']")"
 assert_eq "bulkhead of a breaker-only destination" None "$(json_get "d('127.0.0.1:$CLOSED')['bulkhead']")"
 assert_eq "ops.connect of the closed port (6 connects, 1 rejected)" \
 	"{'calls': 6, 'errors_injected': 0, 'delays_injected': 0, 'delay_ms_total': 0}" \

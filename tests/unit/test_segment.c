@@ -245,7 +245,9 @@ START_TEST(seg_validate_refuses_other_layout_version)
 	void *mem = zeroed(size);
 	fl_seg_format(mem, 8, "x", NOW_MS, 1);
 	((struct fl_seg_header *)mem)->version = FL_SEG_VERSION + 1;
-	refused(mem, size, "layout version 2");
+	char want[64];
+	snprintf(want, sizeof want, "layout version %u", FL_SEG_VERSION + 1);
+	refused(mem, size, want);
 	refused(mem, size, "faultline clear");
 	free(mem);
 }
