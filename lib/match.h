@@ -39,18 +39,15 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 
 /* ---- the index ---- */
 
-#define FL_MATCH_PREFIXES 129 /* prefix lengths 0..128 */
-
 /* Opaque parts, defined in match_index.c. */
 struct fl_match_slot;
 struct fl_match_cand;
+struct fl_match_prefix;
 
-/* The prefix lengths one address family's statements use, and which kinds
- * of bucket (single port, port range) exist at each. */
+/* The prefix lengths one address family's statements use (at most 129). */
 struct fl_match_family {
 	uint32_t count;
-	uint8_t len[FL_MATCH_PREFIXES];
-	uint8_t kinds[FL_MATCH_PREFIXES];
+	struct fl_match_prefix *list;
 };
 
 /*
@@ -63,12 +60,14 @@ struct fl_match_index {
 	bool built;
 	size_t nrules; /* rs->count when built; a different count falls back */
 	uint32_t slot_mask;
+	uint8_t slot_shift;	     /* 64 - log2(slots): the hash's top bits pick a slot */
 	struct fl_match_slot *slots; /* open addressing, linear probing */
 	struct fl_match_cand *cands;
 	uint32_t *faults;    /* pool of candidate fault lists */
 	uint16_t *seg_start; /* pool of port-range segment maps: first port... */
 	uint32_t *seg_cand;  /* ...and the candidates of that segment */
 	struct fl_match_family v4, v6;
+	bool any_unix; /* a unix destination need not hash its path otherwise */
 };
 
 /*
@@ -85,9 +84,14 @@ void fl_match_index_free(struct fl_match_index *ix);
 /*
  * Exactly fl_match(rs, d, m), answered from the index. rs must be the set
  * the index was built from. Async-signal-safe, allocation-free, lock-free.
+ * The work is one or two hash probes per prefix length in use for the
+ * destination's family (at most 33 for IPv4, 129 for IPv6; `*` counts as
+ * /0), a binary search over range ends where port ranges are used, and a
+ * merge of lists of at most FL_MATCH_MAX_FAULTS + 3 entries each; it does
+ * not grow with the number of statements.
  */
-bool fl_match_indexed(const struct fl_match_index *ix, const struct fl_ruleset *rs,
-		      const struct fl_dest *d, struct fl_match *m);
+bool fl_match_indexed(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struct fl_dest *d,
+		      struct fl_match *m);
 
 /* What one lookup did, for tests and benchmarks: the work it does must not
  * grow with the rule set. */

@@ -25,14 +25,13 @@
  *
  * The lookup runs inside connect(), possibly in a signal handler: it only
  * reads memory the build allocated, takes no lock and calls nothing but
- * memcmp and memcpy.
+ * memcmp (for unix paths).
  */
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "match.h"
-#include "rng.h"
 
 #define KEEP_FAULTS (FL_MATCH_MAX_FAULTS + 1)
 #define MAX_RULES   (1u << 24) /* keeps every pool index well inside uint32_t */
@@ -42,15 +41,24 @@
 #define META_RANGE (2u << 30) /* | family << 24 | prefix << 16 */
 #define META_UNIX  (3u << 30) /* | path length */
 
-/* Kinds of bucket present at a prefix length (struct fl_match_family). */
+#define PREFIXES 129 /* prefix lengths 0..128 */
+
+/* Kinds of bucket present at a prefix length. */
 #define HAS_PORT  1u
 #define HAS_RANGE 2u
 
 struct fl_match_slot {
 	uint64_t hi, lo; /* masked address; unix: hash of the path, and a rule having it */
 	uint32_t meta;
-	uint32_t a; /* port, unix: candidate index; range: first segment */
+	uint32_t a; /* port and unix buckets: candidate index; range: first segment */
 	uint32_t b; /* range: number of segments */
+};
+
+/* One prefix length in use, with what a lookup needs of it precomputed. */
+struct fl_match_prefix {
+	uint64_t mask_hi, mask_lo;
+	uint32_t meta; /* family << 24 | prefix << 16 */
+	uint32_t kinds;
 };
 
 /* A candidate list, cut to what can still matter (see the top). */
@@ -89,10 +97,12 @@ static inline uint32_t meta_ip(uint32_t kind, unsigned family, unsigned prefix, 
 	return kind | (uint32_t)family << 24 | (uint32_t)prefix << 16 | port;
 }
 
-static inline uint32_t slot_hash(uint64_t hi, uint64_t lo, uint32_t meta)
+/* Fibonacci hashing: one multiply spreads every key bit into the top bits,
+ * which pick the slot. Keys come from the rule set, not from a peer. */
+static inline uint32_t slot_hash(const struct fl_match_index *ix, uint64_t hi, uint64_t lo, uint32_t meta)
 {
-	uint64_t h = hi * 0x9e3779b97f4a7c15ULL ^ lo * 0xc2b2ae3d27d4eb4fULL ^ meta * 0x165667b19e3779f9ULL;
-	return (uint32_t)fl_rng_mix(h);
+	uint64_t h = hi ^ lo * 0xc2b2ae3d27d4eb4fULL ^ meta * 0x165667b19e3779f9ULL;
+	return (uint32_t)((h * 0x9e3779b97f4a7c15ULL) >> ix->slot_shift);
 }
 
 /* FNV-1a: paths are short and come from the rule set, not from a peer. */
@@ -107,10 +117,9 @@ static inline uint64_t path_hash(const char *path, size_t len)
 /* ---- lookup (async-signal-safe) ---- */
 
 static inline __attribute__((always_inline)) const struct fl_match_slot *
-probe_ip(const struct fl_match_index *ix, uint64_t hi, uint64_t lo, uint32_t meta,
-	 struct fl_match_cost *cost)
+probe_ip(const struct fl_match_index *ix, uint64_t hi, uint64_t lo, uint32_t meta, struct fl_match_cost *cost)
 {
-	for (uint32_t i = slot_hash(hi, lo, meta);; i++) {
+	for (uint32_t i = slot_hash(ix, hi, lo, meta);; i++) {
 		const struct fl_match_slot *s = &ix->slots[i & ix->slot_mask];
 		if (cost)
 			cost->probes++;
@@ -127,7 +136,7 @@ probe_unix(const struct fl_match_index *ix, const struct fl_ruleset *rs, const s
 {
 	uint64_t h = path_hash(d->path, d->path_len);
 	uint32_t meta = META_UNIX | d->path_len;
-	for (uint32_t i = slot_hash(h, 0, meta);; i++) {
+	for (uint32_t i = slot_hash(ix, h, 0, meta);; i++) {
 		const struct fl_match_slot *s = &ix->slots[i & ix->slot_mask];
 		if (cost)
 			cost->probes++;
@@ -162,21 +171,22 @@ static void merge_faults(struct fl_match *m, const uint32_t *b, uint32_t nb)
 		m->truncated = true;
 		total = FL_MATCH_MAX_FAULTS;
 	}
-	if (na == 0) {
-		memcpy(m->faults, b, total * sizeof *b);
-		m->nfaults = total;
+	m->nfaults = total;
+	if (na == 0) { /* the usual case: the first list with faults */
+		for (uint32_t k = 0; k < total; k++)
+			m->faults[k] = b[k];
 		return;
 	}
 	uint32_t out[FL_MATCH_MAX_FAULTS];
 	uint32_t i = 0, j = 0;
 	for (uint32_t k = 0; k < total; k++)
 		out[k] = j == nb || (i < na && m->faults[i] < b[j]) ? m->faults[i++] : b[j++];
-	memcpy(m->faults, out, total * sizeof *out);
-	m->nfaults = total;
+	for (uint32_t k = 0; k < total; k++)
+		m->faults[k] = out[k];
 }
 
-static inline __attribute__((always_inline)) void
-merge_cand(const struct fl_match_index *ix, uint32_t ci, struct fl_match *m, struct fl_match_cost *cost)
+static inline __attribute__((always_inline)) void merge_cand(const struct fl_match_index *ix, uint32_t ci,
+							     struct fl_match *m, struct fl_match_cost *cost)
 {
 	const struct fl_match_cand *c = &ix->cands[ci];
 	/* As unsigned, -1 ("none") is larger than any rule index. */
@@ -192,33 +202,31 @@ merge_cand(const struct fl_match_index *ix, uint32_t ci, struct fl_match *m, str
 	}
 }
 
-static inline __attribute__((always_inline)) void
-match_ip(const struct fl_match_index *ix, const struct fl_dest *d, struct fl_match *m,
-	 struct fl_match_cost *cost)
+static inline __attribute__((always_inline)) void match_ip(const struct fl_match_index *ix,
+							   const struct fl_dest *d, struct fl_match *m,
+							   struct fl_match_cost *cost)
 {
 	const struct fl_match_family *fam = d->family == FL_AF_INET4 ? &ix->v4 : &ix->v6;
 	uint64_t hi, lo;
 	addr_load(d->addr, &hi, &lo);
 	for (uint32_t i = 0; i < fam->count; i++) {
-		unsigned prefix = fam->len[i], kinds = fam->kinds[i];
-		uint64_t mhi, mlo;
+		const struct fl_match_prefix *p = &fam->list[i];
+		uint64_t mhi = hi & p->mask_hi, mlo = lo & p->mask_lo;
 		const struct fl_match_slot *s;
-		addr_mask(hi, lo, prefix, &mhi, &mlo);
 		if (cost)
 			cost->prefixes++;
-		if ((kinds & HAS_PORT) &&
-		    (s = probe_ip(ix, mhi, mlo, meta_ip(META_PORT, d->family, prefix, d->port), cost)))
+		if ((p->kinds & HAS_PORT) &&
+		    (s = probe_ip(ix, mhi, mlo, p->meta | META_PORT | d->port, cost)))
 			merge_cand(ix, s->a, m, cost);
-		if ((kinds & HAS_RANGE) &&
-		    (s = probe_ip(ix, mhi, mlo, meta_ip(META_RANGE, d->family, prefix, 0), cost)))
+		if ((p->kinds & HAS_RANGE) && (s = probe_ip(ix, mhi, mlo, p->meta | META_RANGE, cost)))
 			merge_cand(ix, ix->seg_cand[s->a + segment_of(ix->seg_start + s->a, s->b, d->port)],
 				   m, cost);
 	}
 }
 
-static inline __attribute__((always_inline)) bool
-lookup(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struct fl_dest *d,
-       struct fl_match *m, struct fl_match_cost *cost)
+static inline __attribute__((always_inline)) bool lookup(const struct fl_match_index *ix,
+							 const struct fl_ruleset *rs, const struct fl_dest *d,
+							 struct fl_match *m, struct fl_match_cost *cost)
 {
 	if (!ix->built || ix->nrules != rs->count) {
 		if (cost)
@@ -232,7 +240,7 @@ lookup(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struc
 	m->truncated = false;
 	if (d->family == FL_AF_INET4 || d->family == FL_AF_INET6) {
 		match_ip(ix, d, m, cost);
-	} else if (d->family == FL_AF_UNIX && d->path_len <= FL_UNIX_PATH_MAX) {
+	} else if (d->family == FL_AF_UNIX && ix->any_unix && d->path_len <= FL_UNIX_PATH_MAX) {
 		const struct fl_match_slot *s = probe_unix(ix, rs, d, cost);
 		if (s)
 			merge_cand(ix, s->a, m, cost);
@@ -242,8 +250,8 @@ lookup(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struc
 	return m->breaker >= 0 || m->bulkhead >= 0 || m->nfaults > 0;
 }
 
-bool fl_match_indexed(const struct fl_match_index *ix, const struct fl_ruleset *rs,
-		      const struct fl_dest *d, struct fl_match *m)
+bool fl_match_indexed(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struct fl_dest *d,
+		      struct fl_match *m)
 {
 	return lookup(ix, rs, d, m, NULL);
 }
@@ -275,7 +283,7 @@ struct builder {
 	const struct fl_ruleset *rs;
 	struct entry *entries;
 	size_t nentries;
-	uint8_t kinds4[FL_MATCH_PREFIXES], kinds6[FL_MATCH_PREFIXES];
+	uint8_t kinds4[PREFIXES], kinds6[PREFIXES];
 	size_t ncands, cands_cap, nfaults, faults_cap, nsegs, segs_cap, seg_cand_cap;
 };
 
@@ -335,11 +343,12 @@ static int64_t emit_cand(struct builder *b, const struct acc *a)
 	if (!reserve(&ix->cands, &b->cands_cap, b->ncands + 1, sizeof *ix->cands) ||
 	    !reserve(&ix->faults, &b->faults_cap, b->nfaults + a->nfaults, sizeof *ix->faults))
 		return -1;
-	ix->cands[b->ncands] = (struct fl_match_cand){
-	    .breaker = a->breaker, .bulkhead = a->bulkhead,
-	    .fault_off = (uint32_t)b->nfaults, .nfaults = a->nfaults};
-	memcpy(ix->faults + b->nfaults, a->faults, a->nfaults * sizeof *a->faults);
-	b->nfaults += a->nfaults;
+	ix->cands[b->ncands] = (struct fl_match_cand){.breaker = a->breaker,
+						      .bulkhead = a->bulkhead,
+						      .fault_off = (uint32_t)b->nfaults,
+						      .nfaults = a->nfaults};
+	for (uint32_t i = 0; i < a->nfaults; i++) /* no memcpy: faults is NULL until one is kept */
+		ix->faults[b->nfaults++] = a->faults[i];
 	return (int64_t)b->ncands++;
 }
 
@@ -348,7 +357,7 @@ static uint32_t slot_claim(struct builder *b, uint64_t hi, uint64_t lo, uint32_t
 			   const struct fl_target *unix_target, uint32_t rule)
 {
 	struct fl_match_index *ix = b->ix;
-	for (uint32_t i = slot_hash(hi, lo, meta);; i++) {
+	for (uint32_t i = slot_hash(ix, hi, lo, meta);; i++) {
 		struct fl_match_slot *s = &ix->slots[i & ix->slot_mask];
 		if (s->meta == 0) {
 			*s = (struct fl_match_slot){.hi = hi, .lo = unix_target ? rule : lo, .meta = meta};
@@ -412,6 +421,7 @@ static void place(struct builder *b, uint32_t rule)
 	const struct fl_target *t = &b->rs->rules[rule].target;
 	if (t->family == FL_AF_UNIX) {
 		uint32_t meta = META_UNIX | t->path_len;
+		b->ix->any_unix = true;
 		uint32_t slot = slot_claim(b, path_hash(t->path, t->path_len), 0, meta, t, rule);
 		b->entries[b->nentries++] = (struct entry){slot, rule};
 	} else if (t->family == FL_AF_ANY) {
@@ -431,24 +441,9 @@ static uint32_t dsu_find(uint32_t *next, uint32_t s)
 	return s;
 }
 
-/* The index of the last cut <= port (cut[0] is 0). */
-static uint32_t cut_of(const uint32_t *cut, uint32_t n, uint32_t port)
+static int cmp_port(const void *a, const void *b)
 {
-	uint32_t lo = 0, hi = n;
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (cut[mid] <= port)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
 /*
@@ -462,23 +457,27 @@ static int build_ranges(struct builder *b, struct fl_match_slot *slot, const str
 {
 	struct fl_match_index *ix = b->ix;
 	size_t ncut = 0, nseg = 0;
-	uint32_t *cut = malloc((2 * n + 1) * sizeof *cut);
-	uint32_t *next = malloc(3 * (2 * n + 2) * sizeof *next);
-	struct acc *acc = malloc((2 * n + 1) * sizeof *acc);
+	uint16_t *cut = malloc((2 * n + 1) * sizeof *cut); /* a cut is <= 65535 */
+	uint32_t *next = NULL;
+	struct acc *acc = NULL;
 	int rc = -1;
-	if (cut == NULL || next == NULL || acc == NULL)
+	if (cut == NULL)
 		goto out;
 	cut[ncut++] = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct fl_target *t = &b->rs->rules[e[i].rule].target;
 		cut[ncut++] = t->port_lo;
 		if (t->port_hi < 65535)
-			cut[ncut++] = t->port_hi + 1u;
+			cut[ncut++] = (uint16_t)(t->port_hi + 1);
 	}
-	qsort(cut, ncut, sizeof *cut, cmp_u32);
+	qsort(cut, ncut, sizeof *cut, cmp_port);
 	for (size_t i = 0; i < ncut; i++)
 		if (nseg == 0 || cut[i] != cut[nseg - 1])
 			cut[nseg++] = cut[i];
+	next = malloc(3 * (nseg + 1) * sizeof *next);
+	acc = malloc(nseg * sizeof *acc);
+	if (next == NULL || acc == NULL)
+		goto out;
 	for (size_t s = 0; s < nseg; s++)
 		acc_init(&acc[s]);
 	for (size_t i = 0; i < 3 * (nseg + 1); i++)
@@ -487,8 +486,8 @@ static int build_ranges(struct builder *b, struct fl_match_slot *slot, const str
 		const struct fl_rule *r = &b->rs->rules[e[i].rule];
 		uint32_t *nx = next + r->kind * (nseg + 1);
 		/* port_lo starts a segment and port_hi ends one: both are cuts */
-		uint32_t first = cut_of(cut, (uint32_t)nseg, r->target.port_lo);
-		uint32_t last = cut_of(cut, (uint32_t)nseg, r->target.port_hi);
+		uint32_t first = segment_of(cut, (uint32_t)nseg, r->target.port_lo);
+		uint32_t last = segment_of(cut, (uint32_t)nseg, r->target.port_hi);
 		for (uint32_t s = dsu_find(nx, first); s <= last; s = dsu_find(nx, s + 1))
 			if (acc_add(&acc[s], e[i].rule, r->kind))
 				nx[s] = s + 1;
@@ -501,7 +500,7 @@ static int build_ranges(struct builder *b, struct fl_match_slot *slot, const str
 		if (ci < 0 || !reserve(&ix->seg_start, &b->segs_cap, b->nsegs + 1, sizeof *ix->seg_start) ||
 		    !reserve(&ix->seg_cand, &b->seg_cand_cap, b->nsegs + 1, sizeof *ix->seg_cand))
 			goto out;
-		ix->seg_start[b->nsegs] = (uint16_t)cut[s];
+		ix->seg_start[b->nsegs] = cut[s];
 		ix->seg_cand[b->nsegs++] = (uint32_t)ci;
 	}
 	slot->b = (uint32_t)b->nsegs - slot->a;
@@ -536,14 +535,21 @@ static int cmp_entry(const void *pa, const void *pb)
 	return (a->rule > b->rule) - (a->rule < b->rule);
 }
 
-static void family_list(struct fl_match_family *fam, const uint8_t kinds[FL_MATCH_PREFIXES])
+static int family_list(struct fl_match_family *fam, unsigned family, const uint8_t kinds[PREFIXES])
 {
 	fam->count = 0;
-	for (unsigned p = 0; p < FL_MATCH_PREFIXES; p++)
-		if (kinds[p]) {
-			fam->len[fam->count] = (uint8_t)p;
-			fam->kinds[fam->count++] = kinds[p];
-		}
+	fam->list = calloc(PREFIXES, sizeof *fam->list);
+	if (fam->list == NULL)
+		return -1;
+	for (unsigned p = 0; p < PREFIXES; p++) {
+		if (kinds[p] == 0)
+			continue;
+		struct fl_match_prefix *e = &fam->list[fam->count++];
+		addr_mask(~0ULL, ~0ULL, p, &e->mask_hi, &e->mask_lo);
+		e->meta = meta_ip(0, family, p, 0);
+		e->kinds = kinds[p];
+	}
+	return 0;
 }
 
 int fl_match_index_build(struct fl_match_index *ix, const struct fl_ruleset *rs, struct fl_diag *d)
@@ -567,6 +573,7 @@ int fl_match_index_build(struct fl_match_index *ix, const struct fl_ruleset *rs,
 	if (ix->slots == NULL || b.entries == NULL)
 		goto nomem;
 	ix->slot_mask = (uint32_t)(slots - 1);
+	ix->slot_shift = (uint8_t)(64 - __builtin_ctzll(slots));
 	for (size_t i = 0; i < rs->count; i++)
 		if (placements(&rs->rules[i], i, NULL) > 0)
 			place(&b, (uint32_t)i);
@@ -581,8 +588,9 @@ int fl_match_index_build(struct fl_match_index *ix, const struct fl_ruleset *rs,
 		if (rc < 0)
 			goto nomem;
 	}
-	family_list(&ix->v4, b.kinds4);
-	family_list(&ix->v6, b.kinds6);
+	if (family_list(&ix->v4, FL_AF_INET4, b.kinds4) < 0 ||
+	    family_list(&ix->v6, FL_AF_INET6, b.kinds6) < 0)
+		goto nomem;
 	free(b.entries);
 	ix->nrules = rs->count;
 	ix->built = true;
@@ -600,5 +608,7 @@ void fl_match_index_free(struct fl_match_index *ix)
 	free(ix->faults);
 	free(ix->seg_start);
 	free(ix->seg_cand);
+	free(ix->v4.list);
+	free(ix->v6.list);
 	memset(ix, 0, sizeof *ix);
 }

@@ -297,12 +297,17 @@ size_t fl_seg_key_format(const struct fl_seg_key *k, char *buf, size_t size)
 }
 
 /* An entry being filled by another process: wait a little, never forever
- * (its creator may have died half-way; then it is skipped). */
-static uint32_t wait_ready(struct fl_seg_entry *e)
+ * (its creator may have died half-way; then it is skipped). The budget is
+ * per lookup, so a table full of abandoned claims costs one wait, not one
+ * per entry. */
+#define CLAIM_WAIT_SPINS 100000
+
+static uint32_t wait_ready(struct fl_seg_entry *e, uint32_t *budget)
 {
-	uint32_t st = FL_ENTRY_CLAIMED;
-	for (int spin = 0; spin < 100000 && st == FL_ENTRY_CLAIMED; spin++) {
+	uint32_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+	while (st == FL_ENTRY_CLAIMED && *budget > 0) {
 		cpu_relax();
+		--*budget;
 		st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
 	}
 	return st;
@@ -313,6 +318,7 @@ struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *
 {
 	uint32_t h = fl_seg_key_hash(key);
 	uint32_t cap = seg->capacity;
+	uint32_t budget = CLAIM_WAIT_SPINS;
 	for (uint32_t probe = 0; probe < cap; probe++) {
 		struct fl_seg_entry *e = &seg->entries[(h + probe) % cap];
 		uint32_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
@@ -329,7 +335,7 @@ struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *
 			}
 		}
 		if (st == FL_ENTRY_CLAIMED)
-			st = wait_ready(e);
+			st = wait_ready(e, &budget);
 		if (st == FL_ENTRY_READY && e->hash == h && key_equal(&e->key, key))
 			return e;
 	}

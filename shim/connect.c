@@ -152,7 +152,7 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct fl_dest d;
 	struct fl_match m;
 	if (FL_LIKELY(!fl_state.active) || !fl_dest_from_sockaddr(sa, len, &d) ||
-	    !fl_match(&fl_state.rules, &d, &m)) {
+	    !fl_match_indexed(&fl_state.match_index, &fl_state.rules, &d, &m)) {
 		if (FL_UNLIKELY(fl_fdtab_lookup(fd) != NULL)) {
 			int saved = errno;
 			fdtab_replace(fd, NULL);

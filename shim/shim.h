@@ -25,6 +25,7 @@
 struct fl_state {
 	bool active; /* rules loaded: connect consults them */
 	struct fl_ruleset rules;
+	struct fl_match_index match_index; /* built once from rules; zeroed = linear */
 	struct fl_fault_counters *counters; /* one per rule, per process */
 	uint64_t seed;
 };

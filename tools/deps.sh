@@ -18,6 +18,10 @@ python3:/usr/bin/python3
 bc:bc
 strace:strace
 tmux:tmux
+man-db:man
+groff-base:groff
+redis-server:redis-server
+redis-tools:redis-cli
 "
 missing=""
 for item in $need; do

@@ -74,13 +74,14 @@ int main(int argc, char **argv)
 	if (n > 250L * 256 || port > 65535)
 		die("N at most 64000, PORT at most 65535");
 	long refused = 0, k = n < 1000 ? n : 1000;
+	long tail = n - k > k ? n - k : k; /* the last thousand start here */
 	uint64_t first = connect_range(0, k, (uint16_t)port, &refused);
-	uint64_t middle = connect_range(k, n - k > k ? n - k : k, (uint16_t)port, &refused);
-	uint64_t last = n - k > k ? connect_range(n - k, n, (uint16_t)port, &refused) : 0;
+	uint64_t middle = connect_range(k, tail, (uint16_t)port, &refused);
+	uint64_t last = connect_range(tail, n, (uint16_t)port, &refused);
 	printf("destinations=%ld\nrefused=%ld\n", n, refused);
 	printf("first_ns_per_connect=%.0f\n", (double)first / (double)k);
-	if (last)
-		printf("last_ns_per_connect=%.0f\n", (double)last / (double)k);
+	if (n > tail)
+		printf("last_ns_per_connect=%.0f\n", (double)last / (double)(n - tail));
 	printf("ns_per_connect=%.0f\n", (double)(first + middle + last) / (double)n);
 	report_segment();
 	return 0;

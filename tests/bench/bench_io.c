@@ -25,7 +25,7 @@
 
 #define CHUNK (64 * 1024)
 
-static void run_write(long n)
+static __attribute__((noinline)) void run_write(long n)
 {
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -56,7 +56,20 @@ static void serve_echo(int fd)
 	}
 }
 
-static void run_pingpong(long n)
+/* The timed loops are functions of their own, so that callgrind can count
+ * them alone (--toggle-collect=loop_*). */
+static __attribute__((noinline)) void loop_pingpong(int fd, long n)
+{
+	char byte = 'p';
+	for (long i = 0; i < n; i++) {
+		if (send(fd, &byte, 1, 0) != 1)
+			die("send");
+		if (recv(fd, &byte, 1, 0) != 1)
+			die("recv");
+	}
+}
+
+static __attribute__((noinline)) void run_pingpong(long n)
 {
 	struct sockaddr_in addr;
 	int listener = bound_socket(true, &addr);
@@ -66,12 +79,7 @@ static void run_pingpong(long n)
 	send_all(fd, &byte, 1); /* warm the path before the clock starts */
 	recv_exact(fd, &byte, 1);
 	uint64_t t0 = now_ns();
-	for (long i = 0; i < n; i++) {
-		if (send(fd, &byte, 1, 0) != 1)
-			die("send");
-		if (recv(fd, &byte, 1, 0) != 1)
-			die("recv");
-	}
+	loop_pingpong(fd, n);
 	uint64_t t1 = now_ns();
 	close(fd);
 	wait_peer(peer);
@@ -95,7 +103,7 @@ static void serve_sink(int fd)
 	send_all(fd, "k", 1); /* everything arrived */
 }
 
-static void run_bulk(long n)
+static __attribute__((noinline)) void run_bulk(long n)
 {
 	static char buf[CHUNK];
 	memset(buf, 'b', sizeof(buf));
@@ -116,18 +124,15 @@ static void run_bulk(long n)
 	report_per_op("bulk", t1 - t0, n);
 }
 
-static void run_connect(long n)
+static __attribute__((noinline)) void loop_connect(int listener, const struct sockaddr_in *addr, long n)
 {
-	struct sockaddr_in addr;
-	int listener = bound_socket(true, &addr);
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
-	uint64_t t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket");
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-			die("connect 127.0.0.1:%u (iteration %ld)", ntohs(addr.sin_port), i);
+		if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0)
+			die("connect 127.0.0.1:%u (iteration %ld)", ntohs(addr->sin_port), i);
 		int peer = accept(listener, NULL, NULL);
 		if (peer < 0)
 			die("accept");
@@ -135,25 +140,39 @@ static void run_connect(long n)
 		close(fd);
 		close(peer);
 	}
+}
+
+static __attribute__((noinline)) void run_connect(long n)
+{
+	struct sockaddr_in addr;
+	int listener = bound_socket(true, &addr);
+	uint64_t t0 = now_ns();
+	loop_connect(listener, &addr, n);
 	uint64_t t1 = now_ns();
 	close(listener);
 	report_per_op("connect", t1 - t0, n);
 }
 
-static void run_refused(long n)
+static __attribute__((noinline)) long loop_refused(int fd, const struct sockaddr_in *addr, long n)
+{
+	long refused = 0;
+	for (long i = 0; i < n; i++) {
+		if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+			die("connect to a closed port succeeded");
+		refused += errno == ECONNREFUSED;
+	}
+	return refused;
+}
+
+static __attribute__((noinline)) void run_refused(long n)
 {
 	struct sockaddr_in addr;
 	int closed = bound_socket(false, &addr); /* holds the port; never listens */
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
-	long refused = 0;
 	uint64_t t0 = now_ns();
-	for (long i = 0; i < n; i++) {
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
-			die("connect to a closed port succeeded");
-		refused += errno == ECONNREFUSED;
-	}
+	long refused = loop_refused(fd, &addr, n);
 	uint64_t t1 = now_ns();
 	errno = 0;
 	if (refused != n)

@@ -12,7 +12,7 @@
 static void add(struct fl_ruleset *rs, const char *target, enum fl_kind kind, uint32_t ops)
 {
 	struct fl_rule r;
-	struct fl_diag d = { .nwarnings = 0 };
+	struct fl_diag d = {.nwarnings = 0};
 	const char *why = NULL;
 	fl_rule_defaults(&r, kind);
 	ck_assert_msg(fl_target_parse(target, strlen(target), &r.target, &why) == 0, "%s: %s", target, why);
@@ -89,6 +89,75 @@ START_TEST(more_faults_than_kept_are_reported_as_truncated)
 }
 END_TEST
 
+/* ops is the union over the faults kept, not over every fault that matched:
+ * the index must reproduce this exactly. */
+START_TEST(faults_past_the_limit_add_no_ops)
+{
+	struct fl_ruleset rs;
+	fl_ruleset_init(&rs);
+	for (int i = 0; i < FL_MATCH_MAX_FAULTS; i++)
+		add(&rs, "*", FL_KIND_FAULT, 1u << FL_OP_SEND);
+	add(&rs, "*", FL_KIND_FAULT, 1u << FL_OP_RECV);
+	struct fl_match m;
+	struct fl_dest d = v4("10.0.0.1", 80);
+	ck_assert(fl_match(&rs, &d, &m));
+	ck_assert(m.truncated);
+	ck_assert_uint_eq(m.ops, 1u << FL_OP_SEND);
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(families_match_only_their_own_destinations)
+{
+	struct fl_ruleset rs;
+	fl_ruleset_init(&rs);
+	add(&rs, "0.0.0.0/0", FL_KIND_BREAKER, 0);
+	add(&rs, "::/0", FL_KIND_BULKHEAD, 0);
+	add(&rs, "*", FL_KIND_FAULT, 1u << FL_OP_SEND);
+	add(&rs, "unix:/run/x.sock", FL_KIND_FAULT, 1u << FL_OP_RECV);
+	struct fl_match m;
+	struct fl_dest d = v4("10.0.0.1", 80);
+	ck_assert(fl_match(&rs, &d, &m));
+	ck_assert_int_eq(m.breaker, 0);
+	ck_assert_int_eq(m.bulkhead, -1);
+	ck_assert_uint_eq(m.nfaults, 1);
+
+	d.family = FL_AF_INET6;
+	ck_assert(fl_match(&rs, &d, &m));
+	ck_assert_int_eq(m.breaker, -1);
+	ck_assert_int_eq(m.bulkhead, 1);
+	ck_assert_uint_eq(m.faults[0], 2);
+
+	struct fl_dest u = {.family = FL_AF_UNIX, .path_len = 11};
+	memcpy(u.path, "/run/x.sock", 11);
+	ck_assert(fl_match(&rs, &u, &m));
+	ck_assert_uint_eq(m.nfaults, 1);
+	ck_assert_uint_eq(m.faults[0], 3);
+	ck_assert_uint_eq(m.ops, 1u << FL_OP_RECV);
+	u.path_len = 10; /* a prefix of the path is another socket */
+	ck_assert(!fl_match(&rs, &u, &m));
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(port_range_bounds_are_inclusive)
+{
+	struct fl_ruleset rs;
+	fl_ruleset_init(&rs);
+	add(&rs, "127.0.0.1:100-200", FL_KIND_BREAKER, 0);
+	struct fl_match m;
+	struct fl_dest d = v4("127.0.0.1", 100);
+	ck_assert(fl_match(&rs, &d, &m));
+	d.port = 200;
+	ck_assert(fl_match(&rs, &d, &m));
+	d.port = 99;
+	ck_assert(!fl_match(&rs, &d, &m));
+	d.port = 201;
+	ck_assert(!fl_match(&rs, &d, &m));
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("match");
@@ -96,6 +165,9 @@ int main(void)
 	tcase_add_test(tc, first_breaker_and_bulkhead_win_and_every_fault_is_kept);
 	tcase_add_test(tc, unmatched_destination_gets_nothing);
 	tcase_add_test(tc, more_faults_than_kept_are_reported_as_truncated);
+	tcase_add_test(tc, faults_past_the_limit_add_no_ops);
+	tcase_add_test(tc, families_match_only_their_own_destinations);
+	tcase_add_test(tc, port_range_bounds_are_inclusive);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
