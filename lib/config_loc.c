@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Characters libconfig allows in a setting name. */
@@ -21,10 +22,39 @@ static bool is_name_char(char c)
 	       c == '-' || c == '*';
 }
 
-static const char *line_start(const char *text, unsigned line)
+void fl_text_lines_init(struct fl_text_lines *l, const char *text)
 {
-	if (text == NULL || line == 0)
+	l->text = text;
+	l->start = NULL;
+	l->count = 0;
+	if (text == NULL)
+		return;
+	unsigned n = 1;
+	for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	l->start = malloc(n * sizeof(*l->start));
+	if (l->start == NULL)
+		return;
+	l->start[0] = text;
+	for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+		l->start[++l->count] = p + 1;
+	l->count++;
+}
+
+void fl_text_lines_free(struct fl_text_lines *l)
+{
+	free(l->start);
+	l->start = NULL;
+	l->count = 0;
+}
+
+static const char *line_start(const struct fl_text_lines *l, unsigned line)
+{
+	if (l->text == NULL || line == 0)
 		return NULL;
+	if (l->start != NULL)
+		return line <= l->count ? l->start[line - 1] : NULL;
+	const char *text = l->text; /* no index (out of memory): walk */
 	for (unsigned n = 1; n < line; n++) {
 		text = strchr(text, '\n');
 		if (text == NULL)
@@ -40,9 +70,9 @@ static size_t line_length(const char *p)
 	return nl ? (size_t)(nl - p) : strlen(p);
 }
 
-unsigned fl_config_first_column(const char *text, unsigned line)
+unsigned fl_config_first_column(const struct fl_text_lines *lines, unsigned line)
 {
-	const char *p = line_start(text, line);
+	const char *p = line_start(lines, line);
 	if (p == NULL)
 		return 1;
 	size_t n = line_length(p);
@@ -135,22 +165,22 @@ static size_t element_offset(const char *p, size_t n, const config_setting_t *s,
 	return find_string(p, n, from, config_setting_get_string(s), skip);
 }
 
-static unsigned column_of(const char *text, unsigned line, const config_setting_t *s)
+static unsigned column_of(const struct fl_text_lines *lines, unsigned line, const config_setting_t *s)
 {
-	const char *p = line_start(text, line);
+	const char *p = line_start(lines, line);
 	if (p == NULL)
 		return 1;
 	size_t n = line_length(p);
 	size_t at = config_setting_name(s) != NULL ? find_on_line(p, n, 0, config_setting_name(s), true)
 						   : element_offset(p, n, s, line);
-	return at < n ? (unsigned)at + 1 : fl_config_first_column(text, line);
+	return at < n ? (unsigned)at + 1 : fl_config_first_column(lines, line);
 }
 
-struct fl_loc fl_config_loc(const char *source, const char *text, const config_setting_t *s)
+struct fl_loc fl_config_loc(const char *source, const struct fl_text_lines *lines, const config_setting_t *s)
 {
 	unsigned line = config_setting_source_line(s);
 	const char *file = config_setting_source_file(s);
 	if (file != NULL)
 		return (struct fl_loc){.source = file, .line = line, .col = 0};
-	return (struct fl_loc){.source = source, .line = line, .col = column_of(text, line, s)};
+	return (struct fl_loc){.source = source, .line = line, .col = column_of(lines, line, s)};
 }

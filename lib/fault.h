@@ -29,11 +29,34 @@ struct fl_fault_decision {
  * UINT64_MAX stands for 1.0 (always). */
 uint64_t fl_probability_threshold(double p);
 
+uint32_t fl_fault_jittered_delay(const struct fl_fault_params *p, struct fl_rng *rng);
+
 /*
  * Evaluates one fault statement for one call. Returns true and fills *out
- * when it fires. Lock-free, allocation-free, async-signal-safe.
+ * when it fires. Lock-free, allocation-free, async-signal-safe; inline,
+ * because it runs on every call of a watched socket.
+ *
+ * The order of the checks is the contract of `after`, `every`, `times` and
+ * `probability`: count the call, let the first `after` pass, then consider
+ * every `every`-th, flip the coin, and only then spend one of `times`. A
+ * coin flip that fails does not use up an injection.
  */
-bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fault_counters *c,
-		     struct fl_rng *rng, struct fl_fault_decision *out);
+static inline bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fault_counters *c,
+				   struct fl_rng *rng, struct fl_fault_decision *out)
+{
+	uint64_t n = __atomic_fetch_add(&c->seen, 1, __ATOMIC_RELAXED);
+	if (n < p->after)
+		return false;
+	if (p->every > 1 && (n - p->after) % p->every != 0)
+		return false;
+	if (p->threshold != UINT64_MAX && (p->threshold == 0 || fl_rng_next(rng) >= p->threshold))
+		return false; /* probability 0 never fires: no draw needed */
+	uint64_t k = __atomic_fetch_add(&c->fired, 1, __ATOMIC_RELAXED);
+	if (p->times != 0 && k >= p->times)
+		return false;
+	out->error = p->error;
+	out->delay_ms = p->delay_ms ? fl_fault_jittered_delay(p, rng) : 0;
+	return true;
+}
 
 #endif

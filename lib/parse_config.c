@@ -31,14 +31,14 @@ static const char *const destination_settings[] = {"match",    "circuit_breaker"
 
 struct config_ctx {
 	const char *source; /* name in messages and rule locations; outlives the rule set */
-	const char *text;   /* the whole source text, for columns */
+	struct fl_text_lines lines; /* the whole source text, by line, for columns */
 	struct fl_ruleset *rs;
 	struct fl_diag *d;
 };
 
 static struct fl_loc loc_of(const struct config_ctx *cx, const config_setting_t *s)
 {
-	return fl_config_loc(cx->source, cx->text, s);
+	return fl_config_loc(cx->source, &cx->lines, s);
 }
 
 /* An unknown setting name, with a suggestion from the names allowed there. */
@@ -313,7 +313,7 @@ static int syntax_error(const struct config_ctx *cx, const config_t *cfg)
 	struct fl_loc loc = {
 	    .source = file ? file : cx->source,
 	    .line = line,
-	    .col = file ? 0 : fl_config_first_column(cx->text, line),
+	    .col = file ? 0 : fl_config_first_column(&cx->lines, line),
 	};
 	if (config_error_type(cfg) != CONFIG_ERR_PARSE)
 		return fl_diag_error(cx->d, &loc, "%s", what);
@@ -324,12 +324,14 @@ static int syntax_error(const struct config_ctx *cx, const config_t *cfg)
 
 int fl_parse_config_string(const char *source, const char *text, struct fl_ruleset *rs, struct fl_diag *d)
 {
-	struct config_ctx cx = {.source = source, .text = text, .rs = rs, .d = d};
+	struct config_ctx cx = {.source = source, .rs = rs, .d = d};
+	fl_text_lines_init(&cx.lines, text);
 	config_t cfg;
 	config_init(&cfg);
 	int rc = config_read_string(&cfg, text) == CONFIG_TRUE ? parse_root(&cx, config_root_setting(&cfg))
 							       : syntax_error(&cx, &cfg);
 	config_destroy(&cfg);
+	fl_text_lines_free(&cx.lines);
 	return rc;
 }
 

@@ -141,6 +141,46 @@ static int connect_again(struct fl_conn *c, int fd, const struct sockaddr *sa, s
 	return r;
 }
 
+/*
+ * A fault with probability 0 can never fire, and nothing reads its
+ * counters: leave it out of the connection's list, so that a rule kept
+ * "switched off" this way costs the socket's calls nothing.
+ */
+static void drop_dead_faults(struct fl_match *m)
+{
+	const struct fl_rule *rules = fl_state.rules.rules;
+	uint32_t kept = 0, ops = 0;
+	for (uint32_t i = 0; i < m->nfaults; i++) {
+		const struct fl_fault_params *p = &rules[m->faults[i]].u.fault;
+		if (p->threshold == 0)
+			continue;
+		m->faults[kept++] = m->faults[i];
+		ops |= p->ops;
+	}
+	m->nfaults = kept;
+	m->ops = ops;
+}
+
+/* Once per process: more fault statements match than a connection keeps. */
+static void warn_truncated(const struct fl_dest *d)
+{
+	static int warned; /* atomic */
+	if (__atomic_exchange_n(&warned, 1, __ATOMIC_ACQ_REL) || !fl_log_on(FL_LOG_ERROR))
+		return;
+	char storage[256], dest[FL_DEST_STR_MAX];
+	struct fl_textbuf b;
+	fl_dest_format(d, dest, sizeof(dest));
+	fl_log_begin(&b, storage, sizeof(storage));
+	fl_tb_puts(&b, "warning: more than ");
+	fl_tb_putu(&b, FL_MATCH_MAX_FAULTS);
+	fl_tb_puts(&b, " fault statements match ");
+	fl_tb_puts(&b, dest);
+	fl_tb_puts(&b, ": only the first ");
+	fl_tb_putu(&b, FL_MATCH_MAX_FAULTS);
+	fl_tb_puts(&b, " apply");
+	fl_log_end(&b);
+}
+
 static bool same_dest(const struct fl_dest *a, const struct fl_dest *b)
 {
 	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0 &&
@@ -163,5 +203,8 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct fl_conn *prev = fl_fdtab_lookup(fd);
 	if (prev && __atomic_load_n(&prev->connecting, __ATOMIC_ACQUIRE) && same_dest(&prev->dest, &d))
 		return connect_again(prev, fd, sa, len);
+	drop_dead_faults(&m);
+	if (FL_UNLIKELY(m.truncated))
+		warn_truncated(&d);
 	return connect_watched(fd, sa, len, &d, &m);
 }

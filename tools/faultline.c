@@ -23,8 +23,9 @@ struct command {
 static const struct command commands[] = {
 	{"run", fl_cmd_run,
 	 "faultline run [--rules R] [--config F] [--domain D] [--seed N] -- CMD [ARGS...]\n"
-	 "  Runs CMD with libfaultline.so preloaded (found next to this program,\n"
-	 "  or at $FAULTLINE_LIB). Any LD_PRELOAD already set is kept.",
+	 "  Runs CMD with libfaultline.so preloaded: $FAULTLINE_LIB if set, else the\n"
+	 "  one next to this program, else ../lib/faultline/ beside it. Any\n"
+	 "  LD_PRELOAD already set is kept. Warns when CMD is static or a Go program.",
 	 "rules config domain seed"},
 	{"check", fl_cmd_check,
 	 "faultline check [--rules R] [--config F]\n"
@@ -41,7 +42,7 @@ static const struct command commands[] = {
 	 "  rolling_window_ms), REJECTED; BULKHEAD active/queued/limit; BH.REJ\n"
 	 "  (bulkhead rejections and queue timeouts); FAULTS injected per op\n"
 	 "  (e = errors, d = delays). '-': the destination has no such part.\n"
-	 "  --json: one object (SPEC section 6; times in Unix milliseconds).\n"
+	 "  --json: one object (fields in faultline(1); times in Unix milliseconds).\n"
 	 "  --prometheus: text exposition format 0.0.4.\n"
 	 "  --watch SECS: again every SECS (decimals allowed) until interrupted.",
 	 "domain json prometheus watch"},

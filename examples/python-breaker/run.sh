@@ -16,10 +16,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-$here/../../build}" && pwd)
-cli="$build/faultline"
 py=/usr/bin/python3
-[ -x "$cli" ] && [ -f "$build/libfaultline.so" ] || { echo "python-breaker: no faultline in $build (run make first)" >&2; exit 2; }
+# faultline: BUILD_DIR/faultline, else the repository's build/, else the
+# one on PATH (an installed copy finds its shim itself).
+if [ $# -gt 0 ]; then
+	cli="$(cd "$1" && pwd)/faultline"
+elif [ -x "$here/../../build/faultline" ]; then
+	cli="$(cd "$here/../../build" && pwd)/faultline"
+else
+	cli=$(command -v faultline || echo "$here/../../build/faultline")
+fi
+"$cli" --version >/dev/null 2>&1 || { echo "python-breaker: no faultline at $cli (run make first, or pass the build directory)" >&2; exit 2; }
 [ -x "$py" ] || { echo "python-breaker: $py is missing (tools/deps.sh installs python3)" >&2; exit 77; }
 
 domain="ex-python-breaker-$$"

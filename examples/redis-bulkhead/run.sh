@@ -3,7 +3,7 @@
 # shared by every client process.
 #
 # Starts its own redis-server on a free loopback port, then ten redis-cli
-# processes at once, each holding its connection for two seconds (BLPOP on
+# processes at once, each holding its connection for three seconds (BLPOP on
 # an empty list), all under one bulkhead:
 #
 #     127.0.0.1:PORT bulkhead max_concurrent_requests=3 max_queue_size=0
@@ -17,10 +17,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-$here/../../build}" && pwd)
-cli="$build/faultline"
 py=/usr/bin/python3
-[ -x "$cli" ] && [ -f "$build/libfaultline.so" ] || { echo "redis-bulkhead: no faultline in $build (run make first)" >&2; exit 2; }
+# faultline: BUILD_DIR/faultline, else the repository's build/, else the
+# one on PATH (an installed copy finds its shim itself).
+if [ $# -gt 0 ]; then
+	cli="$(cd "$1" && pwd)/faultline"
+elif [ -x "$here/../../build/faultline" ]; then
+	cli="$(cd "$here/../../build" && pwd)/faultline"
+else
+	cli=$(command -v faultline || echo "$here/../../build/faultline")
+fi
+"$cli" --version >/dev/null 2>&1 || { echo "redis-bulkhead: no faultline at $cli (run make first, or pass the build directory)" >&2; exit 2; }
 for tool in redis-server redis-cli "$py"; do
 	command -v "$tool" >/dev/null || { echo "redis-bulkhead: $tool is missing (tools/deps.sh installs redis-server and redis-tools)" >&2; exit 77; }
 done
@@ -94,8 +101,8 @@ echo "redis-server runs on 127.0.0.1:$port. Rule:"
 echo "  $rules"
 
 echo
-echo "1. $clients redis-cli processes at once, each holding its connection for 2 s."
-for i in $(seq 1 "$clients"); do client "c$i" 2; done
+echo "1. $clients redis-cli processes at once, each holding its connection for 3 s."
+for i in $(seq 1 "$clients"); do client "c$i" 3; done
 # While they hold: what Redis sees, and what faultline sees.
 sleep 0.7
 held=$(redis_clients)
@@ -107,7 +114,7 @@ admitted=0 refused=0
 for i in $(seq 1 "$clients"); do
 	if grep -q 'Could not connect' "$work/c$i.out"; then refused=$((refused + 1)); else admitted=$((admitted + 1)); fi
 done
-echo "  $admitted client(s) got in and waited 2 s; $refused were refused at once:"
+echo "  $admitted client(s) got in and waited 3 s; $refused were refused at once:"
 { grep -h 'Could not connect' "$work"/c*.out || true; } | sort | uniq -c | sed 's/^ */    /'
 peak=$(bulkhead peak_active)
 rejected=$(bulkhead rejected)

@@ -2,15 +2,19 @@
  * bench_delay.c - how long an injected delay really lasts, and what it
  * costs in CPU while it waits.
  *
- *   bench_delay N   N one-byte send()s over a loopback TCP connection to a
- *                   forked sink, each timed on its own
+ *   bench_delay N [SLEEP_MS]
  *
- * run.sh runs it under a rule such as `127.0.0.1 fault on=send
- * delay_ms=10` (and once without the shim, for the cost of the send
- * itself). It prints the median, p99 and maximum of the per-call times,
- * and the process CPU time (CLOCK_PROCESS_CPUTIME_ID, every thread, user +
- * system) spent over the whole loop: a sleeping shim adds next to nothing,
- * a busy-waiting one would add the whole delay.
+ * N one-byte send()s over a loopback TCP connection to a forked sink, each
+ * timed on its own. run.sh runs it under a rule such as `127.0.0.1 fault
+ * on=send delay_ms=10`; and without the shim with SLEEP_MS=10, where the
+ * program sleeps before each send itself (clock_nanosleep to an absolute
+ * deadline, as the shim does): the floor any sleeping delay can reach on
+ * this machine, in time and in CPU.
+ *
+ * Prints the median, p99 and maximum of the per-call times, and the
+ * process CPU time (CLOCK_PROCESS_CPUTIME_ID, every thread, user + system)
+ * spent over the whole loop: a sleeping delay costs a few microseconds of
+ * CPU per call, a busy-waiting one would cost the whole delay.
  */
 #include "bench.h"
 
@@ -24,6 +28,20 @@ static void serve_sink(int fd)
 		if (r < 0 && errno != EINTR)
 			die("sink recv");
 	}
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+		;
 }
 
 static int by_value(const void *a, const void *b)
@@ -45,11 +63,12 @@ static uint64_t percentile(const uint64_t *sorted, long n, double p)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench_delay N\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: bench_delay N [SLEEP_MS]\n");
 		return 2;
 	}
 	long n = arg_long(argv[1], "N");
+	long own_sleep = argc == 3 ? arg_long(argv[2], "SLEEP_MS") : 0;
 	uint64_t *samples = calloc((size_t)n, sizeof(*samples));
 	if (!samples)
 		die("out of memory");
@@ -61,6 +80,8 @@ int main(int argc, char **argv)
 	uint64_t cpu0 = cpu_ns(), wall0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		uint64_t t0 = now_ns();
+		if (own_sleep)
+			sleep_ms(own_sleep);
 		if (send(fd, &byte, 1, 0) != 1)
 			die("send");
 		samples[i] = now_ns() - t0;

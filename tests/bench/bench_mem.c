@@ -5,7 +5,8 @@
  *
  * Opens one loopback TCP connection (connected here, so a rule can match
  * it), exchanges a few bytes, then prints its own VmRSS, VmHWM and the
- * parts of RSS (anonymous, file, shared memory) from /proc/self/status.
+ * parts of RSS (anonymous, file, shared memory) from /proc/self/status,
+ * and the resident KiB of each mapped object from /proc/self/smaps.
  * run.sh runs it with and without the shim and reports the difference.
  */
 #include "bench.h"
@@ -29,6 +30,44 @@ static void print_status(void)
 	fclose(f);
 }
 
+/* Resident KiB per mapped file (basename), and anonymous memory, from
+ * /proc/self/smaps: which object the extra RSS belongs to. */
+static void print_mappings(void)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return;
+	enum { MAX = 64 };
+	static char names[MAX][96];
+	static long kib[MAX];
+	int count = 0, cur = -1;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char name[400] = "";
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %399[^\n]", &lo, &hi, name) >= 2) {
+			const char *base = strrchr(name, '/');
+			base = base ? base + 1 : (name[0] ? name : "[anon]");
+			cur = -1;
+			for (int i = 0; i < count; i++)
+				if (strcmp(names[i], base) == 0)
+					cur = i;
+			if (cur < 0 && count < MAX) {
+				cur = count++;
+				snprintf(names[cur], sizeof(names[cur]), "%s", base);
+			}
+			continue;
+		}
+		long v;
+		if (cur >= 0 && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kib[cur] += v;
+	}
+	fclose(f);
+	for (int i = 0; i < count; i++)
+		if (kib[i] > 0)
+			printf("map_kib %s %ld\n", names[i], kib[i]);
+}
+
 int main(void)
 {
 	struct sockaddr_in addr;
@@ -43,6 +82,7 @@ int main(void)
 		recv_exact(client, &byte, 1);
 	}
 	print_status();
+	print_mappings();
 	close(client);
 	close(peer);
 	close(listener);

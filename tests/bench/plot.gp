@@ -19,16 +19,17 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top left opaque box
+set key outside top center horizontal box
 set logscale y
 set format y "%g"
 set xtics nomirror
-set multiplot layout 2,1 title "faultline next to the alternatives (loopback, median of interleaved runs; lower is better)"
+set offsets 0, 0, graph 0.12, 0
+set multiplot layout 2,1
 
 # x of bar k (1-based) of row r in a clustered histogram of n columns, gap 1
 barx(r, k, n) = r + (k - (n + 1) / 2.0) / (n + 1)
 
-set title "wall time relative to no shim"
+set title "faultline next to the alternatives, loopback: wall time relative to no shim (median of paired interleaved runs; lower is better)"
 set ylabel "x no shim"
 set yrange [0.5:*]
 plot for [k=1:ncols] ratio_file using (column(k+1)):xtic(1) title columnheader(k+1), \

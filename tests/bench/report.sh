@@ -108,7 +108,7 @@ PT_SOCK=$(per_call pingpong pass)
 MT_CALL=$(per_call pingpong matched)
 read -r PP_RATIO PP_R25 PP_R75 <<<"$(paired_ratio "$raw/wall.pingpong.matched" "$raw/wall.pingpong.none")"
 read -r OPEN_RATIO _ _ <<<"$(paired_ratio "$raw/wall.refused.open" "$raw/wall.refused.none")"
-CONN_ADDED_NS=$(calc "${MED[connect.matched]:-0} - ${MED[connect.none]:-0}")
+read -r CONN_ADDED_NS CONN_D25 CONN_D75 <<<"$(paired_diff "$raw/wall.connect.matched" "$raw/wall.connect.none")"
 CONN_INSTR=$(per_call connect matched)
 OPEN_INSTR=$(per_call refused open)
 REFUSED_INSTR=${INSTR[refused.none]:-nan}
@@ -119,6 +119,9 @@ d_max=$(value max_us "$raw/delay.shim")
 d_cpu=$(value cpu_us_per_call "$raw/delay.shim")
 d_share=$(value cpu_share "$raw/delay.shim")
 d_cpu_none=$(value cpu_us_per_call "$raw/delay.none")
+d_cpu_sleep=$(value cpu_us_per_call "$raw/delay.sleep")
+d_med_sleep=$(value median_us "$raw/delay.sleep")
+d_p99_sleep=$(value p99_us "$raw/delay.sleep")
 
 scale_extra() { # config stem -> shim-added instructions per connect+close
 	isnum "${SCALE_INSTR[$1]:-x}" && isnum "${INSTR[connect.none]:-x}" || { echo nan; return; }
@@ -158,10 +161,10 @@ MANY_HWM=$(value VmHWM_kib "$raw/mem.cfg-many-last")
 	echo "| matched 1-byte ping-pong: within 3% of no shim | $(fmt "$PP_RATIO" 3)x, IQR $(fmt "$PP_R25" 3)..$(fmt "$PP_R75" 3) ($(fmt_ns "${MED[pingpong.matched]:-nan}") vs $(fmt_ns "${MED[pingpong.none]:-nan}")) | $(verdict "$PP_RATIO <= 1.03") |"
 	echo "| open breaker: rejected connect <= 1/5 of a refused one | $(fmt "$OPEN_RATIO" 3)x ($(fmt_ns "${MED[refused.open]:-nan}") vs $(fmt_ns "${MED[refused.none]:-nan}")); $(fmt "$OPEN_INSTR" 0) extra instr | $(verdict "$OPEN_RATIO <= 0.2") |"
 	echo "| open breaker: no system call | $(fmt "$SYSCALLS_OPEN" 3) syscalls per rejected connect (a refused one: $(fmt "$SYSCALLS_REFUSED" 3)) | $(verdict "$SYSCALLS_OPEN < 0.01") |"
-	echo "| connect+close with breaker+bulkhead: <= 2 µs added | $(fmt_ns "$CONN_ADDED_NS") added; $(fmt "$CONN_INSTR" 0) extra instr/connect | $(verdict "$CONN_ADDED_NS <= 2000") |"
+	echo "| connect+close with breaker+bulkhead: <= 2 µs added | $(fmt "$CONN_ADDED_NS" 0) ns added (IQR $(fmt "$CONN_D25" 0)..$(fmt "$CONN_D75" 0) ns, paired by repeat); $(fmt "$CONN_INSTR" 0) extra instr per connect+close | $(verdict "$CONN_ADDED_NS <= 2000") |"
 	echo "| delay 10 ms: median <= 10.3 ms | $(fmt "$(calc "$d_med / 1000")" 3) ms | $(verdict "$d_med <= 10300") |"
 	echo "| delay 10 ms: p99 <= 11 ms | $(fmt "$(calc "$d_p99 / 1000")" 3) ms (max $(fmt "$(calc "$d_max / 1000")" 3) ms) | $(verdict "$d_p99 <= 11000") |"
-	echo "| delay: no CPU burnt while waiting | $(fmt "$d_cpu" 1) µs CPU per delayed call (send alone: $(fmt "$d_cpu_none" 1) µs); CPU/wall $(fmt "$(calc "$d_share * 100")" 2)% | $(verdict "$d_share < 0.01") |"
+	echo "| delay: no CPU burnt while waiting | CPU/wall $(fmt "$(calc "$d_share * 100")" 2)%: $(fmt "$d_cpu" 1) µs CPU per delayed call (the program sleeping 10 ms itself: $(fmt "$d_cpu_sleep" 1) µs; send alone: $(fmt "$d_cpu_none" 1) µs) | $(verdict "$d_share < 0.01") |"
 	echo "| $RULE_COUNT rules, match last: <= 2x one rule | $(fmt "$SCALE_RATIO_MATCH" 2)x instr per connect+close ($(fmt "${SCALE_INSTR[many-last]:-nan}" 0) vs $(fmt "${SCALE_INSTR[1-match]:-nan}" 0)); shim part $(fmt "$SX_MM" 0) vs $(fmt "$SX_1M" 0) | $(verdict "$SCALE_RATIO_MATCH <= 2") |"
 	echo "| $RULE_COUNT rules, none matches: <= 2x one rule | $(fmt "$SCALE_RATIO_NONE" 2)x instr per connect+close ($(fmt "${SCALE_INSTR[many-none]:-nan}" 0) vs $(fmt "${SCALE_INSTR[1-none]:-nan}" 0)); shim part $(fmt "$SX_MN" 0) vs $(fmt "$SX_1N" 0) | $(verdict "$SCALE_RATIO_NONE <= 2") |"
 	echo "| a domain holds $DESTS destinations (capacity 16384) | entries_used $ds_used, overflow $ds_over, stats --json lists $DESTS_STATS | $(verdict "${ds_used:-0} >= $DESTS && ${ds_over:-1} == 0") |"
@@ -206,12 +209,21 @@ MANY_HWM=$(value VmHWM_kib "$raw/mem.cfg-many-last")
 	echo
 	echo "Delays (\`127.0.0.1 fault on=send delay_ms=10\`, $DELAY_CALLS calls): median"
 	echo "$(fmt "$d_med" 1) µs, p99 $(fmt "$d_p99" 1) µs, max $(fmt "$d_max" 1) µs; process CPU"
-	echo "$(fmt "$d_cpu" 1) µs per call."
+	echo "$(fmt "$d_cpu" 1) µs per call. The program sleeping 10 ms itself before each send, no shim:"
+	echo "median $(fmt "$d_med_sleep" 1) µs, p99 $(fmt "$d_p99_sleep" 1) µs, $(fmt "$d_cpu_sleep" 1) µs CPU per call."
 	echo
 	echo "Memory (bench_mem, median of 3): VmHWM $HWM_NONE KiB without the shim,"
 	echo "$HWM_SHIM KiB with it (RssAnon $(value RssAnon_kib "$raw/mem.none.0") -> $(value RssAnon_kib "$raw/mem.matched.0"),"
 	echo "RssFile $(value RssFile_kib "$raw/mem.none.0") -> $(value RssFile_kib "$raw/mem.matched.0"),"
 	echo "RssShmem $(value RssShmem_kib "$raw/mem.none.0") -> $(value RssShmem_kib "$raw/mem.matched.0") KiB)."
+	echo "Resident KiB by mapping (/proc/self/smaps), where the two differ:"
+	echo
+	echo "| mapping | no shim | shim | added |"
+	echo "| --- | ---: | ---: | ---: |"
+	awk '$1 == "map_kib" { name = $2; sub(/^faultline\.[0-9]+\..*/, "faultline segment (/dev/shm)", name)
+	                        if (FILENAME ~ /none/) a[name] += $3; else b[name] += $3; seen[name] = 1 }
+	     END { for (n in seen) if (a[n] != b[n]) printf "%d | %s | %d | %d | %+d |\n", b[n] - a[n], n, a[n], b[n], b[n] - a[n] }' \
+		"$raw/mem.none.0" "$raw/mem.matched.0" | sort -rn | cut -d' ' -f2-
 } >>"$md"
 
 # ---------------------------------------------------------------- where it goes

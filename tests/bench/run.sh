@@ -180,6 +180,13 @@ paired_ratio() {
 	summarize "$raw/ratio.tmp" | cut -d' ' -f1-3
 }
 
+# paired_diff FILE BASE: "median p25 p75" of FILE's value - BASE's value,
+# repeat by repeat.
+paired_diff() {
+	awk 'NR == FNR { base[$1] = $2; next } ($1 in base) { print $2 - base[$1] }' "$2" "$1" >"$raw/diff.tmp"
+	summarize "$raw/diff.tmp" | cut -d' ' -f1-3
+}
+
 median_of() {
 	summarize "$1" | cut -d' ' -f1
 }
@@ -385,6 +392,7 @@ env LD_PRELOAD="$shim" FAULTLINE_DOMAIN="$dom-delay" FAULTLINE_LOG=off \
 	FAULTLINE_RULES='127.0.0.1 fault on=send delay_ms=10' \
 	"$bin/bench_delay" "$DELAY_CALLS" >"$raw/delay.shim" 2>&1
 "$bin/bench_delay" "$DELAY_CALLS" >"$raw/delay.none" 2>&1
+"$bin/bench_delay" "$DELAY_CALLS" 10 >"$raw/delay.sleep" 2>&1
 
 say "memory"
 for ((r = 0; r < 3; r++)); do

@@ -6,7 +6,9 @@
  *   helper_signals SECONDS
  *
  * Run under the shim with rules that watch 127.0.0.1 (the test gives
- * breaker, bulkhead and send/write/recv faults). The process serves itself:
+ * breaker, bulkhead and send/write/recv faults); HELPER_INJECTED names the
+ * errnos the rules inject ("ENOBUFS,ENOMEM"), so they are told apart from
+ * real failures and counted. The process serves itself:
  * a server thread accepts on 127.0.0.1 and echoes without ever blocking.
  *
  *   main thread    for SECONDS: connect, make non-blocking, then send, recv,
@@ -54,13 +56,23 @@ static volatile sig_atomic_t stop;
 static uint64_t handler_runs, handler_calls, handler_injected, main_injected; /* atomic */
 static uint64_t errno_violations, unexpected, rounds, connects;		    /* atomic */
 static volatile const char *where = "start";
-static int injected_errno; /* what the rules inject (EAGAIN counts as expected anyway) */
+/* What the rules inject: HELPER_INJECTED="ENOBUFS,ENOMEM" (up to 4 names). */
+static int injected[4];
+static int ninjected;
 
 #define ADD(p) __atomic_fetch_add((p), 1, __ATOMIC_RELAXED)
 
+static int is_injected(int e)
+{
+	for (int i = 0; i < ninjected; i++)
+		if (e == injected[i])
+			return 1;
+	return 0;
+}
+
 static int expected_failure(int e)
 {
-	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == injected_errno;
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR || is_injected(e);
 }
 
 /* One call from a handler: sentinel before, checked after. */
@@ -73,7 +85,7 @@ static void handler_call(int use_write)
 	ADD(&handler_calls);
 	if (r >= 0 && e != SENTINEL)
 		ADD(&errno_violations);
-	if (r < 0 && e == injected_errno)
+	if (r < 0 && is_injected(e))
 		ADD(&handler_injected);
 	if (r < 0 && !expected_failure(e))
 		ADD(&unexpected);
@@ -167,7 +179,7 @@ static void main_check(ssize_t r, int e)
 {
 	if (r >= 0 && e != SENTINEL)
 		ADD(&errno_violations);
-	if (r < 0 && e == injected_errno)
+	if (r < 0 && is_injected(e))
 		ADD(&main_injected);
 	if (r < 0 && !expected_failure(e) && e != EINPROGRESS && e != ECONNREFUSED)
 		ADD(&unexpected);
@@ -203,8 +215,10 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		die("usage: helper_signals SECONDS");
 	int seconds = atoi(argv[1]);
-	const char *inj = getenv("HELPER_INJECTED_ERRNO");
-	injected_errno = inj ? errno_from_name(inj) : EAGAIN;
+	char names[128];
+	snprintf(names, sizeof(names), "%s", getenv("HELPER_INJECTED") ? getenv("HELPER_INJECTED") : "");
+	for (char *save = NULL, *n = strtok_r(names, ",", &save); n && ninjected < 4; n = strtok_r(NULL, ",", &save))
+		injected[ninjected++] = errno_from_name(n);
 	listener = listen_on(0);
 	struct sockaddr_in la;
 	socklen_t ll = sizeof(la);

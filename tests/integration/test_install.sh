@@ -1,8 +1,11 @@
 # test_install.sh - `make install` and `make uninstall` into a DESTDIR:
 # the layout (bin/, lib/faultline/, share/man/man1 and man7, share/doc/
 # faultline with the guides and examples), the installed CLI finding the
-# installed shim relative to itself, both man pages rendering without a
-# warning, and uninstall leaving no file behind.
+# installed shim relative to itself, an installed example running against
+# it, both man pages rendering without a warning and covering every
+# command, option, key and default this build has (as docs/configuration.md
+# must), and uninstall leaving no file behind (the standard directories
+# bin/, share/man/man1, ... stay, empty, as `make uninstall` leaves them).
 . "$(dirname "$0")/lib.sh"
 need_build
 need_cmd make man groff
@@ -73,6 +76,16 @@ assert_contains "what the program saw" "$out" "error EHOSTUNREACH"
 assert_eq "the installed stats: injected connect errors" 1 \
 	"$("$ROOT/bin/faultline" stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["destinations"][0]["ops"]["connect"]["errors_injected"])')"
 
+check "an installed example runs against the installed faultline found on PATH"
+if command -v curl >/dev/null 2>&1; then
+	PATH="$ROOT/bin:$PATH" "$DOC/examples/curl-retry/run.sh" >"$FL_TMP/installed-example.log" 2>&1 ||
+		fail "the installed examples/curl-retry/run.sh failed:
+$(tail -n 30 "$FL_TMP/installed-example.log")"
+	assert_contains "its last line" "$(tail -n1 "$FL_TMP/installed-example.log")" "all checks passed"
+else
+	echo "   (curl is not installed: not run)"
+fi
+
 # --- the man pages --------------------------------------------------------------
 
 check "man renders both installed pages, with no warning"
@@ -84,6 +97,72 @@ for page in man1/faultline.1 man7/faultline.7; do
 done
 out=$(MANWIDTH=80 man -M "$ROOT/share/man" 7 faultline 2>&1) || fail "man -M PREFIX/share/man 7 faultline failed: $out"
 assert_contains "man 7 faultline from the installed tree" "$out" "FAULTLINE(7)"
+
+check "the man pages and docs/configuration.md cover every command, option, key and default of this build"
+MANWIDTH=250 man -l "$ROOT/share/man/man1/faultline.1" >"$FL_TMP/faultline.1.txt" 2>/dev/null
+MANWIDTH=250 man -l "$ROOT/share/man/man7/faultline.7" >"$FL_TMP/faultline.7.txt" 2>/dev/null
+"$CLI" --help >"$FL_TMP/help.txt"
+for kind in breaker bulkhead "fault delay_ms=1" "fault error=EIO"; do
+	"$CLI" check --rules "127.0.0.1 $kind" 2>/dev/null
+done >"$FL_TMP/defaults.txt" || fail "faultline check of default statements failed"
+"$PY" - "$FL_TMP" "$FL_TOP/docs/configuration.md" <<'PYEOF' || fail "the documentation does not match this build (above)"
+import re, sys
+tmp, config_md = sys.argv[1], sys.argv[2]
+page1 = open(tmp + "/faultline.1.txt").read()
+page7 = open(tmp + "/faultline.7.txt").read()
+conf = open(config_md).read()
+problems = []
+
+# Every command and every option `faultline --help` lists is in faultline(1).
+for line in open(tmp + "/help.txt"):
+    m = re.match(r"\s+faultline (\w+)(.*)", line)
+    if not m:
+        continue
+    cmd, rest = m.groups()
+    if not re.search(r"^\s+faultline %s\b" % cmd, page1, re.M):
+        problems.append("faultline(1) SYNOPSIS lacks 'faultline %s'" % cmd)
+    for opt in re.findall(r"--[a-z]+", rest):
+        if opt not in page1:
+            problems.append("faultline(1) lacks option %s (of %s)" % (opt, cmd))
+
+# Every key, with the default `faultline check` prints, in faultline(7) and
+# in configuration.md. Keys given in the statements above are not defaults.
+given = {"delay_ms", "error"}
+def same(doc, code):
+    doc = doc.strip().strip("`")
+    try:
+        return float(doc) == float(code)
+    except ValueError:
+        return doc == code
+for line in open(tmp + "/defaults.txt"):
+    words = line.split()
+    kind = words[1]
+    for kv in words[2:]:
+        key, value = kv.split("=", 1)
+        m = re.search(r"^\s+%s=\S+ \(default ([^;)]+)" % key, page7, re.M)
+        if not m:
+            problems.append("faultline(7) does not list %s key %s with its default" % (kind, key))
+        elif key not in given and not same(m.group(1), value):
+            problems.append("faultline(7): %s default %s, the build says %s" % (key, m.group(1), value))
+        rows = re.findall(r"^\| `%s` \| ([^|]+) \|" % key, conf, re.M)
+        if not rows:
+            problems.append("configuration.md has no table row for %s key %s" % (kind, key))
+        elif key not in given and not any(same(r, value) for r in rows):
+            problems.append("configuration.md: %s default %s, the build says %s" % (key, rows, value))
+
+# Every variable the shim reads is documented in both.
+for var in ["FAULTLINE_RULES", "FAULTLINE_CONFIG", "FAULTLINE_DOMAIN", "FAULTLINE_SEED",
+            "FAULTLINE_LOG", "FAULTLINE_LOG_FILE", "FAULTLINE_ON_ERROR", "FAULTLINE_DISABLE",
+            "FAULTLINE_CAPACITY"]:
+    if not re.search(r"^\s+%s$" % var, page7, re.M):
+        problems.append("faultline(7) ENVIRONMENT lacks %s" % var)
+    if "| `%s` |" % var not in conf:
+        problems.append("configuration.md lacks a row for %s" % var)
+
+for p in problems:
+    print("   ", p)
+sys.exit(1 if problems else 0)
+PYEOF
 
 # --- uninstall ------------------------------------------------------------------
 

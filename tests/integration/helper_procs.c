@@ -1,0 +1,277 @@
+/*
+ * helper_procs.c - fork and vfork in programs under the shim.
+ *
+ *   helper_procs forkthreads PA PB FORKS
+ *   helper_procs vfork PA PB close|keep
+ *   helper_procs client PB
+ *
+ * PA: a server behind `bulkhead max_concurrent_requests=1` (queue allowed);
+ * PB: a sink server whose sends fail by the rule
+ *     `fault on=send error=ENOBUFS after=1 times=1` (per process: the 2nd
+ *     send of a process fails, once).
+ *
+ * forkthreads: fork in a multithreaded program while other threads are
+ *   inside shim calls. The main thread takes PA's only slot; thread 1 waits
+ *   for a PA slot in the bulkhead queue (a futex wait inside the shim's
+ *   connect); thread 2 blocks in recv() on a watched PB socket; threads 3
+ *   and 4 send on watched PB sockets in a loop. Then FORKS times: fork; the
+ *   child (alarm(10): a deadlock kills it) connects to PB and sends three
+ *   times (the 2nd must fail with ENOBUFS: its fault counters start at
+ *   zero), tries PA non-blocking (must be refused at once: the slot is
+ *   the parent's), and ends by exit or _exit. The parent reaps each child
+ *   (bounded). Then the main thread closes its PA socket: thread 1 must get
+ *   the slot; everything stops; exit 0.
+ *
+ * vfork: the main thread takes PA's only slot, then vfork()s; the child
+ *   (sharing the parent's memory, as vfork children and spawn helpers do)
+ *   closes that descriptor first when asked ("close", as a spawn
+ *   implementation or Python's subprocess closing inherited descriptors
+ *   does), then execs `helper_procs client PB`. After the child is reaped,
+ *   the parent's connection must still be watched and hold its slot: a
+ *   non-blocking connect to PA is refused, and the parent's own 2nd send on
+ *   a PB socket still fails by the rule.
+ *
+ * client: connect to PB, send three times; the 2nd must fail with ENOBUFS.
+ *
+ * Each check prints "ok NAME" or "FAIL NAME: why"; exit 1 on any failure.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "helper.h"
+
+static int pa, pb;
+static volatile int stop;
+
+static int connect_port(int port, int nonblock, int *err)
+{
+	struct sockaddr_in a = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		die("socket");
+	*err = connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? errno : 0;
+	return fd;
+}
+
+/* Three sends on a fresh PB connection: ok, ENOBUFS (the rule), ok. */
+static int three_sends(const char *who)
+{
+	int err;
+	int fd = connect_port(pb, 0, &err);
+	if (err) {
+		bad(who, "connect to PB: %s", ename(err));
+		close(fd);
+		return 0;
+	}
+	int results[3];
+	for (int i = 0; i < 3; i++)
+		results[i] = send(fd, "x", 1, MSG_NOSIGNAL) < 0 ? errno : 0;
+	close(fd);
+	if (results[0] || results[1] != ENOBUFS || results[2]) {
+		bad(who, "sends gave %s, %s, %s; expected 0, ENOBUFS, 0", results[0] ? ename(results[0]) : "0",
+		    results[1] ? ename(results[1]) : "0", results[2] ? ename(results[2]) : "0");
+		return 0;
+	}
+	return 1;
+}
+
+static void *queued_for_slot(void *arg)
+{
+	int *result = arg;
+	int err;
+	int fd = connect_port(pa, 0, &err);
+	*result = err;
+	close(fd);
+	return NULL;
+}
+
+static int blocked_fd = -1;
+
+static void *blocked_in_recv(void *arg)
+{
+	(void)arg;
+	int err;
+	int fd = connect_port(pb, 0, &err);
+	if (err)
+		die("thread 2: connect to PB");
+	__atomic_store_n(&blocked_fd, fd, __ATOMIC_RELEASE);
+	char buf[16];
+	while (recv(fd, buf, sizeof(buf), 0) > 0) /* until main shuts it down */
+		;
+	return NULL;
+}
+
+static void *sending(void *arg)
+{
+	uint64_t *calls = arg;
+	int err;
+	int fd = connect_port(pb, 0, &err);
+	if (err)
+		die("sender: connect to PB");
+	while (!stop) {
+		send(fd, "y", 1, MSG_NOSIGNAL);
+		(*calls)++;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Waits up to `secs` for pid; returns its status, or -1 after killing it. */
+static int reap(pid_t pid, int secs)
+{
+	int status;
+	for (int i = 0; i < secs * 100; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			die("waitpid");
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+static int forked_child(int n)
+{
+	alarm(10);
+	char name[64];
+	snprintf(name, sizeof(name), "child %d", n);
+	int good = three_sends(name);
+	int err;
+	int fd = connect_port(pa, 1, &err);
+	if (err != ECONNREFUSED) {
+		bad(name, "non-blocking connect to the full bulkhead gave %s, expected ECONNREFUSED", err ? ename(err) : "success");
+		good = 0;
+	}
+	close(fd);
+	return good ? 0 : 1;
+}
+
+static int forkthreads(int forks)
+{
+	int err;
+	int slot = connect_port(pa, 0, &err);
+	if (err)
+		die("main: connect to PA");
+	int queued_result = -1;
+	uint64_t calls3 = 0, calls4 = 0;
+	pthread_t t1, t2, t3, t4;
+	if (pthread_create(&t1, NULL, queued_for_slot, &queued_result) ||
+	    pthread_create(&t2, NULL, blocked_in_recv, NULL) || pthread_create(&t3, NULL, sending, &calls3) ||
+	    pthread_create(&t4, NULL, sending, &calls4))
+		die("pthread_create");
+	usleep(300000); /* thread 1 is in the queue, thread 2 in recv, 3 and 4 sending */
+	int children_ok = 0;
+	for (int i = 0; i < forks; i++) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			int rc = forked_child(i);
+			fflush(stdout);
+			if (i % 2)
+				_exit(rc);
+			exit(rc);
+		}
+		int status = reap(pid, 15);
+		if (status == -1)
+			bad("fork child", "child %d did not finish within 15 s (deadlock after fork?)", i);
+		else if (WIFSIGNALED(status))
+			bad("fork child", "child %d died by signal %d%s", i, WTERMSIG(status),
+			    WTERMSIG(status) == SIGALRM ? " (its 10 s alarm: a deadlock)" : "");
+		else if (WEXITSTATUS(status) != 0)
+			bad("fork child", "child %d exited %d", i, WEXITSTATUS(status));
+		else
+			children_ok++;
+	}
+	if (children_ok == forks) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "%d children forked with 4 threads inside shim calls used the shim and exited",
+			 forks);
+		ok(msg);
+	}
+	if (queued_result != -1)
+		bad("queued thread", "left the bulkhead queue before the slot was given back (%s)",
+		    queued_result ? ename(queued_result) : "connected");
+	close(slot);
+	pthread_join(t1, NULL);
+	if (queued_result == 0)
+		ok("the queued thread got the slot once the main thread closed it");
+	else
+		bad("queued thread", "after the slot was given back: %s", ename(queued_result));
+	stop = 1;
+	int fd = __atomic_load_n(&blocked_fd, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	pthread_join(t2, NULL);
+	pthread_join(t3, NULL);
+	pthread_join(t4, NULL);
+	ok("threads blocked in and looping through shim calls during the forks finished");
+	return helper_failures ? 1 : 0;
+}
+
+static int vfork_exec(const char *self, int close_first)
+{
+	int err;
+	int slot = connect_port(pa, 0, &err);
+	if (err)
+		die("main: connect to PA");
+	if (three_sends("parent before vfork"))
+		ok("parent: the rule applies before vfork");
+	char port_text[16];
+	snprintf(port_text, sizeof(port_text), "%d", pb);
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid < 0)
+		die("vfork");
+	if (pid == 0) {
+		if (close_first)
+			close(slot); /* the child's copy: the parent's stays open */
+		execl(self, self, "client", port_text, (char *)NULL);
+		_exit(127);
+	}
+	int status = reap(pid, 15);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		bad("vfork child", "the exec'd client failed (status %d)", status);
+	else
+		ok("vfork+exec: the exec'd program runs under the shim and its rule applies");
+	int fd = connect_port(pa, 1, &err);
+	close(fd);
+	if (err == ECONNREFUSED)
+		ok("vfork: the parent still holds its bulkhead slot");
+	else
+		bad("vfork slot", "a non-blocking connect to PA gave %s: the parent's slot was given back while "
+			"its connection is open%s",
+		    err ? ename(err) : "success (admitted beyond max_concurrent_requests=1)",
+		    close_first ? " (the vfork child closed its copy of the descriptor)" : "");
+	close(slot);
+	return helper_failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && strcmp(argv[1], "client") == 0) {
+		pb = port_arg(argv[2]);
+		if (!three_sends("exec'd client"))
+			return 1;
+		ok("exec'd client: the 2nd send failed by the rule");
+		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "forkthreads") == 0) {
+		pa = port_arg(argv[2]);
+		pb = port_arg(argv[3]);
+		return forkthreads(atoi(argv[4]));
+	}
+	if (argc == 5 && strcmp(argv[1], "vfork") == 0) {
+		pa = port_arg(argv[2]);
+		pb = port_arg(argv[3]);
+		return vfork_exec(argv[0], strcmp(argv[4], "close") == 0);
+	}
+	die("usage: helper_procs forkthreads PA PB FORKS | vfork PA PB close|keep | client PB");
+}
