@@ -2,9 +2,11 @@
 # examples/demo/run.sh BUILD_DIR - faultline in a minute, on loopback only.
 #
 # Starts a small web server on 127.0.0.1 (python3 -m http.server on a free
-# port), then runs an ordinary, unmodified curl three times: as it is, with
-# a 1.5 s delay injected into its connect, and with its connect refused. The
-# server is stopped on the way out, whatever happens.
+# port), then runs an ordinary, unmodified curl: as it is, with a 1.5 s
+# delay injected into its connect, with its connect refused, and finally in
+# a shell loop of separate curl processes against a port where nothing
+# listens, which trips one circuit breaker that all of them share; then
+# `faultline stats` shows it. The server is stopped on the way out.
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
@@ -84,10 +86,29 @@ echo "  -> curl exited with status $rc (7 means: could not connect)."
 echo "  The server is still up; faultline made connect() fail before any packet"
 echo "  was sent, exactly as a refused connection looks to the program."
 
+closed=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rules="127.0.0.1:$closed breaker failure_threshold=3 timeout_ms=30000"
+say "4. A circuit breaker shared by separate processes: 6 curls, one after another, to a port where nothing listens."
+show "for i in 1 2 3 4 5 6; do faultline run --rules '$rules' -- curl -s http://127.0.0.1:$closed/; done"
+for i in 1 2 3 4 5 6; do
+	set +e
+	FAULTLINE_LOG=info "$cli" run --rules "$rules" -- curl -s "http://127.0.0.1:$closed/" 2>"$work/log"
+	rc=$?
+	set -e
+	change=$(grep -o 'breaker .*' "$work/log" || true)
+	echo "  curl $i: exit $rc${change:+   (faultline: $change)}"
+done
+echo "  Curls 1-3 really tried and were refused; that opened the breaker, so"
+echo "  curls 4-6 failed at once, without a connect() system call."
+show "faultline stats"
+"$cli" stats | sed 's/^/  /'
+
 say "What happened"
 echo "  faultline preloads libfaultline.so into a program and watches its network"
 echo "  calls. Rules pick destinations (here 127.0.0.1:$port) and what to do to"
-echo "  which calls: delay them, or fail them with an errno. Everything else passes"
-echo "  through untouched. Try:  $cli check --rules '$rules'"
+echo "  which calls: delay them, fail them with an errno, or put a circuit breaker"
+echo "  or a bulkhead in front of them, with state shared by every process of the"
+echo "  domain. Everything else passes through untouched."
+echo "  Try:  $cli check --rules '$rules'"
 echo
 echo "Stopping the server."
