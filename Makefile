@@ -61,7 +61,7 @@ $(CLI): $(TOOL_OBJS) $(CORE)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CORE) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(CORE) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -123,4 +123,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(HELPER_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(HELPER_BINS:=.d) $(UNIT_BINS:=.d)

@@ -78,7 +78,8 @@ static void give_back(struct fl_seg_bulkhead *b)
 
 /* A free record, filled and published; FL_HOLDER_NONE if none is free.
  * primary == FL_HOLDER_NONE makes the record the primary of a new slot. */
-static uint32_t new_record(struct fl_seg *seg, uint32_t entry, uint32_t proc, uint32_t primary)
+static uint32_t new_record_as(struct fl_seg *seg, uint32_t entry, uint32_t proc, uint32_t primary,
+			      uint32_t live)
 {
 	if (proc == FL_PROC_NONE || proc >= FL_SEG_PROCS)
 		return FL_HOLDER_NONE;
@@ -92,13 +93,18 @@ static uint32_t new_record(struct fl_seg *seg, uint32_t entry, uint32_t proc, ui
 			continue;
 		STORE(&h->proc, proc);
 		STORE(&h->proc_generation, LOAD(&seg->procs[proc].generation));
-		STORE(&h->refs, primary == FL_HOLDER_NONE ? 1u : 0u);
+		STORE(&h->refs, primary == FL_HOLDER_NONE && live == FL_SHARE_HELD ? 1u : 0u);
 		STORE(&h->primary, primary == FL_HOLDER_NONE ? idx : primary);
-		STORE(&h->live, 1);
+		STORE(&h->live, live);
 		STORE(&h->entry_plus1, entry + 1);
 		return idx;
 	}
 	return FL_HOLDER_NONE;
+}
+
+static uint32_t new_record(struct fl_seg *seg, uint32_t entry, uint32_t proc, uint32_t primary)
+{
+	return new_record_as(seg, entry, proc, primary, FL_SHARE_HELD);
 }
 
 /* The entry a record's slot belongs to, or NULL if the record is corrupt. */
@@ -133,8 +139,8 @@ static void drop_share(struct fl_seg *seg, uint32_t primary)
 static bool release_record(struct fl_seg *seg, uint32_t idx)
 {
 	struct fl_seg_holder *h = &seg->holders[idx];
-	uint32_t live = 1;
-	if (!CAS(&h->live, &live, 0))
+	uint32_t live = FL_SHARE_HELD;
+	if (!CAS(&h->live, &live, FL_SHARE_GONE))
 		return false;
 	uint32_t primary = LOAD(&h->primary);
 	if (primary != idx)
@@ -148,6 +154,30 @@ static uint32_t primary_of(const struct fl_seg *seg, uint32_t holder)
 	if (holder & FL_HOLDER_BARE)
 		return holder & ~FL_HOLDER_BARE;
 	return holder < seg->holder_capacity ? LOAD(&seg->holders[holder].primary) : FL_HOLDER_NONE;
+}
+
+/*
+ * A place in the queue is a record too (live = FL_SHARE_WAITING), so that a
+ * waiter killed in the queue gives its place back when it is reaped. Whoever
+ * moves the record out of WAITING (the waiter, or a reaper) counts the
+ * place as gone.
+ */
+static bool leave_queue(struct fl_seg *seg, struct fl_seg_bulkhead *b, uint32_t rec, uint32_t to)
+{
+	if (rec == FL_HOLDER_NONE) {
+		ADD(&b->queued, (uint32_t)-1);
+		return true;
+	}
+	struct fl_seg_holder *h = &seg->holders[rec];
+	uint32_t live = FL_SHARE_WAITING;
+	if (!CAS(&h->live, &live, to))
+		return false;
+	ADD(&b->queued, (uint32_t)-1);
+	if (to == FL_SHARE_HELD)
+		STORE(&h->refs, 1); /* the record becomes the slot's primary */
+	else
+		STORE(&h->entry_plus1, 0);
+	return true;
 }
 
 static enum fl_bulkhead_result acquired(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
@@ -173,16 +203,21 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
 		ADD(&b->rejected, 1);
 		return FL_BULKHEAD_REJECTED;
 	}
+	uint32_t entry = (uint32_t)(e - seg->entries);
+	uint32_t rec = new_record_as(seg, entry, proc, FL_HOLDER_NONE, FL_SHARE_WAITING);
 	uint64_t deadline = mono_ms() + LOAD(&b->p.queue_timeout_ms);
 	for (;;) {
 		uint32_t seq = LOAD(&b->wake_seq);
 		if (try_take(b)) {
-			ADD(&b->queued, (uint32_t)-1);
+			if (leave_queue(seg, b, rec, FL_SHARE_HELD) && rec != FL_HOLDER_NONE) {
+				*holder = rec;
+				return FL_BULKHEAD_ACQUIRED;
+			}
 			return acquired(seg, e, proc, holder);
 		}
 		uint64_t now = mono_ms();
 		if (now >= deadline) {
-			ADD(&b->queued, (uint32_t)-1);
+			leave_queue(seg, b, rec, FL_SHARE_GONE);
 			ADD(&b->timeouts, 1);
 			return FL_BULKHEAD_TIMED_OUT;
 		}
@@ -235,7 +270,7 @@ uint32_t fl_bulkhead_shares_of(struct fl_seg *seg, uint32_t proc, uint32_t gener
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < seg->holder_capacity; i++) {
 		struct fl_seg_holder *h = &seg->holders[i];
-		if (!record_entry(seg, h) || !LOAD(&h->live) || LOAD(&h->proc) != proc ||
+		if (!record_entry(seg, h) || LOAD(&h->live) != FL_SHARE_HELD || LOAD(&h->proc) != proc ||
 		    LOAD(&h->proc_generation) != generation)
 			continue;
 		if (n < max)
@@ -258,10 +293,13 @@ uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t ge
 	uint32_t freed = 0;
 	for (uint32_t i = 0; i < seg->holder_capacity; i++) {
 		struct fl_seg_holder *h = &seg->holders[i];
-		if (!record_entry(seg, h) || !LOAD(&h->live) || LOAD(&h->proc) != proc ||
-		    LOAD(&h->proc_generation) != generation)
+		struct fl_seg_entry *e = record_entry(seg, h);
+		if (!e || LOAD(&h->proc) != proc || LOAD(&h->proc_generation) != generation)
 			continue;
-		freed += release_record(seg, i);
+		if (LOAD(&h->live) == FL_SHARE_WAITING)
+			leave_queue(seg, &e->bulkhead, i, FL_SHARE_GONE); /* died in the queue */
+		else
+			freed += release_record(seg, i);
 	}
 	return freed;
 }

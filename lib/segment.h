@@ -170,7 +170,13 @@ struct fl_seg_holder {
 	uint32_t proc_generation;
 	uint32_t refs;	  /* on a primary: shares of the slot still held */
 	uint32_t primary; /* the slot's primary record (itself for the first share) */
-	uint32_t live;	  /* 1 while this record's own share is held */
+	uint32_t live;	  /* enum fl_share_state */
+};
+
+enum fl_share_state {
+	FL_SHARE_GONE = 0,
+	FL_SHARE_HELD = 1,    /* this record's own share of the slot is held */
+	FL_SHARE_WAITING = 2, /* a place in the bulkhead's queue, not yet a slot */
 };
 
 struct fl_seg_header {

@@ -210,6 +210,17 @@ static int parse_unix(struct span s, struct fl_target *t, const char **why)
 		*why = "unix socket path contains a NUL byte";
 		return -1;
 	}
+	/* Inline rules split on blanks, ';' and '#': a path holding one could be
+	 * written in a file but never printed back as an inline rule, and the
+	 * two forms must always describe the same rule set. */
+	for (size_t i = 0; i < s.n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c <= ' ' || c == ';' || c == '#' || c == 0x7f) {
+			*why = "unix socket path contains a blank, ';', '#' or a control character, "
+			       "which a rule cannot express";
+			return -1;
+		}
+	}
 	t->family = FL_AF_UNIX;
 	memcpy(t->path, s.p, s.n);
 	if (abstract)

@@ -19,6 +19,8 @@
  * does (or to nothing we watch). */
 static void copy_slot(int from, int to)
 {
+	if (fl_foreign_child())
+		return; /* a vfork child's dup2 onto 0, 1, 2 is not the parent's */
 	int saved = errno;
 	struct fl_conn *c = fl_fdtab_lookup(from);
 	if (c)

@@ -21,12 +21,17 @@
 
 FL_EXPORT pid_t fork(void)
 {
-	if (!fl_state.active)
-		return fl_real.fork();
+	if (!fl_state.active) {
+		pid_t pid = fl_real.fork();
+		if (pid == 0)
+			fl_state.pid = getpid();
+		return pid;
+	}
 	uint32_t token = fl_domain_fork_prepare();
 	pid_t pid = fl_real.fork();
 	int saved = errno;
 	if (pid == 0) {
+		fl_state.pid = getpid();
 		memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));
 		fl_thread_rng_fork();
 		fl_domain_fork_child(token);

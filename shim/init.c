@@ -234,6 +234,7 @@ void fl_init(void)
 	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
 		return;
 	int saved = errno;
+	fl_state.pid = getpid();
 	fl_real_resolve();
 	const char *disable = getenv("FAULTLINE_DISABLE");
 	if (disable && strcmp(disable, "1") == 0)

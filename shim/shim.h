@@ -11,6 +11,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "match.h"
@@ -28,9 +31,22 @@ struct fl_state {
 	struct fl_match_index match_index; /* built once from rules; zeroed = linear */
 	struct fl_fault_counters *counters; /* one per rule, per process */
 	uint64_t seed;
+	pid_t pid; /* this process, as the constructor or our fork() saw it */
 };
 
 extern struct fl_state fl_state;
+
+/*
+ * True in a child we did not see being made: vfork and posix_spawn children
+ * share our memory until they exec, and a raw clone's child has a copy our
+ * fork() never fixed up. Neither may change the descriptor table or give
+ * back bulkhead shares - those are the parent's. A system call, so only
+ * the paths that change state ask.
+ */
+static inline bool fl_foreign_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != fl_state.pid;
+}
 
 /* init.c: runs the constructor now if it has not run (idempotent). */
 void fl_init(void);

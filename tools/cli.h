@@ -78,7 +78,10 @@ uint64_t fl_cli_now_ms(void);
  * returns the exit code (1, or 2 for a bad domain name); nothing is left
  * mapped. On success the caller owns both: fl_snapshot_free, fl_seg_close.
  */
-int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size);
+/* reap: first give back what dead processes held (stats, top), so the
+ * figures shown are the ones the next connect will meet. */
+int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
+		    bool reap);
 
 /* The same, printing the message as "faultline: ...". */
 int fl_cli_open_domain(const struct fl_cli *cli, struct fl_seg *seg, struct fl_snapshot *snap);

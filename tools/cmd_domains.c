@@ -67,7 +67,7 @@ static void describe(const char *domain, const struct stat *st, struct item *it)
 	row->size = (uint64_t)st->st_size;
 	struct fl_seg seg;
 	struct fl_snapshot snap;
-	if (fl_cli_snapshot(domain, &seg, &snap, it->error, sizeof(it->error)) != FL_EXIT_OK) {
+	if (fl_cli_snapshot(domain, &seg, &snap, it->error, sizeof(it->error), false) != FL_EXIT_OK) {
 		row->error = it->error; /* re-pointed after the array stops moving */
 		return;
 	}
@@ -166,7 +166,7 @@ int fl_cmd_clear(const struct fl_cli *cli)
 	struct fl_seg seg;
 	struct fl_snapshot snap;
 	char msg[FL_DIAG_MSG_MAX], pids[128];
-	if (fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg)) != FL_EXIT_OK) {
+	if (fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg), false) != FL_EXIT_OK) {
 		fprintf(stderr, "faultline: warning: removing a segment that cannot be read: %s\n", msg);
 	} else {
 		uint32_t live = count_alive(&snap, pids, sizeof(pids));

@@ -28,7 +28,7 @@ static int stats_round(const char *domain, enum stats_format format, bool clear,
 	struct fl_seg seg;
 	struct fl_snapshot snap;
 	msg[0] = '\0';
-	int code = fl_cli_snapshot(domain, &seg, &snap, msg, size);
+	int code = fl_cli_snapshot(domain, &seg, &snap, msg, size, true);
 	if (code != FL_EXIT_OK)
 		return code;
 	fl_seg_close(&seg);

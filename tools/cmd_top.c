@@ -129,7 +129,7 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 	struct tm tm;
 	strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &tm));
 	unsigned width = cols > 1 ? cols - 1 : 1;
-	int code = fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg));
+	int code = fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg), true);
 	if (code != FL_EXIT_OK) {
 		snprintf(title, sizeof(title), "faultline top - domain %s - %s - every %gs - q quits", domain,
 			 clock, secs);

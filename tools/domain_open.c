@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "reader.h"
 #include "report.h"
+#include "procreg.h"
 #include "segment.h"
 
 const char *fl_cli_domain(const struct fl_cli *cli)
@@ -35,7 +36,25 @@ uint64_t fl_cli_now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size)
+/*
+ * Slots and queue places of processes that died (SIGKILL) are given back by
+ * the next process that reaps; when the domain has no live process left,
+ * that is us. Only after the segment passed validation; true if anything
+ * changed (the snapshot is then taken again).
+ */
+static bool reap_dead(struct fl_seg *seg)
+{
+	uint32_t queued_before = 0, queued_after = 0;
+	for (uint32_t i = 0; i < seg->capacity; i++)
+		queued_before += __atomic_load_n(&seg->entries[i].bulkhead.queued, __ATOMIC_ACQUIRE);
+	uint32_t freed = fl_proc_reap(seg);
+	for (uint32_t i = 0; i < seg->capacity; i++)
+		queued_after += __atomic_load_n(&seg->entries[i].bulkhead.queued, __ATOMIC_ACQUIRE);
+	return freed > 0 || queued_after != queued_before;
+}
+
+int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
+		    bool reap)
 {
 	char name[128], path[160];
 	memset(seg, 0, sizeof(*seg));
@@ -61,6 +80,9 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	} else if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
 		fl_seg_close(seg);
 		code = FL_EXIT_RUNTIME;
+	} else if (reap && reap_dead(seg) && fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
+		fl_seg_close(seg);
+		code = FL_EXIT_RUNTIME;
 	}
 	if (code != FL_EXIT_OK)
 		snprintf(msg, size, "%s", d->error);
@@ -71,7 +93,7 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 int fl_cli_open_domain(const struct fl_cli *cli, struct fl_seg *seg, struct fl_snapshot *snap)
 {
 	char msg[FL_DIAG_MSG_MAX];
-	int code = fl_cli_snapshot(fl_cli_domain(cli), seg, snap, msg, sizeof(msg));
+	int code = fl_cli_snapshot(fl_cli_domain(cli), seg, snap, msg, sizeof(msg), false);
 	if (code != FL_EXIT_OK)
 		fl_cli_fail(code, "%s", msg);
 	return code;

@@ -184,10 +184,24 @@ static inline void wait_peer(pid_t pid)
 		die("peer process failed (status %d)", status);
 }
 
-/* The result line run.sh reads, and the pid callgrind names its file by. */
-static inline void report_per_op(const char *workload, uint64_t ns, long ops)
+/* Wall and process CPU time (user + system, every thread) at one moment. */
+struct clocks {
+	uint64_t wall, cpu;
+};
+
+static inline struct clocks clocks_now(void)
 {
-	printf("workload=%s\npid=%d\nns_per_op=%.3f\n", workload, (int)getpid(), (double)ns / (double)ops);
+	struct clocks c = {now_ns(), cpu_ns()};
+	return c;
+}
+
+/* The result lines run.sh reads, and the pid callgrind names its file by.
+ * CPU time is this process's only (a forked peer is not counted). */
+static inline void report_per_op(const char *workload, struct clocks t0, struct clocks t1, long ops)
+{
+	printf("workload=%s\npid=%d\n", workload, (int)getpid());
+	printf("ns_per_op=%.3f\n", (double)(t1.wall - t0.wall) / (double)ops);
+	printf("cpu_ns_per_op=%.3f\n", (double)(t1.cpu - t0.cpu) / (double)ops);
 }
 
 #endif

@@ -11,7 +11,8 @@
  * deadline, as the shim does): the floor any sleeping delay can reach on
  * this machine, in time and in CPU.
  *
- * Prints the median, p99 and maximum of the per-call times, and the
+ * Prints every per-call time (samples_us=, in call order, so run.sh can
+ * pool several runs), their median, p99 and maximum, and the
  * process CPU time (CLOCK_PROCESS_CPUTIME_ID, every thread, user + system)
  * spent over the whole loop: a sleeping delay costs a few microseconds of
  * CPU per call, a busy-waiting one would cost the whole delay.
@@ -90,6 +91,10 @@ int main(int argc, char **argv)
 	close(fd);
 	wait_peer(peer);
 	close(listener);
+	printf("samples_us=");
+	for (long i = 0; i < n; i++)
+		printf("%s%.1f", i ? "," : "", (double)samples[i] / 1e3);
+	printf("\n");
 	qsort(samples, (size_t)n, sizeof(*samples), by_value);
 	printf("calls=%ld\n", n);
 	printf("median_us=%.1f\n", (double)percentile(samples, n, 50) / 1e3);

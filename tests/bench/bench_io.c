@@ -31,13 +31,13 @@ static __attribute__((noinline)) void run_write(long n)
 	if (fd < 0)
 		die("open /dev/null");
 	char byte = 'x';
-	uint64_t t0 = now_ns();
+	struct clocks t0 = clocks_now();
 	for (long i = 0; i < n; i++)
 		if (write(fd, &byte, 1) != 1)
 			die("write /dev/null");
-	uint64_t t1 = now_ns();
+	struct clocks t1 = clocks_now();
 	close(fd);
-	report_per_op("write", t1 - t0, n);
+	report_per_op("write", t0, t1, n);
 }
 
 static void serve_echo(int fd)
@@ -78,13 +78,13 @@ static __attribute__((noinline)) void run_pingpong(long n)
 	char byte = 'p';
 	send_all(fd, &byte, 1); /* warm the path before the clock starts */
 	recv_exact(fd, &byte, 1);
-	uint64_t t0 = now_ns();
+	struct clocks t0 = clocks_now();
 	loop_pingpong(fd, n);
-	uint64_t t1 = now_ns();
+	struct clocks t1 = clocks_now();
 	close(fd);
 	wait_peer(peer);
 	close(listener);
-	report_per_op("pingpong", t1 - t0, n);
+	report_per_op("pingpong", t0, t1, n);
 }
 
 static void serve_sink(int fd)
@@ -111,17 +111,17 @@ static __attribute__((noinline)) void run_bulk(long n)
 	int listener = bound_socket(true, &addr);
 	pid_t peer = fork_peer(listener, serve_sink);
 	int fd = connect_to(&addr);
-	uint64_t t0 = now_ns();
+	struct clocks t0 = clocks_now();
 	for (long i = 0; i < n; i++)
 		send_all(fd, buf, sizeof(buf));
 	shutdown(fd, SHUT_WR);
 	char ack;
 	recv_exact(fd, &ack, 1);
-	uint64_t t1 = now_ns();
+	struct clocks t1 = clocks_now();
 	close(fd);
 	wait_peer(peer);
 	close(listener);
-	report_per_op("bulk", t1 - t0, n);
+	report_per_op("bulk", t0, t1, n);
 }
 
 static __attribute__((noinline)) void loop_connect(int listener, const struct sockaddr_in *addr, long n)
@@ -146,11 +146,11 @@ static __attribute__((noinline)) void run_connect(long n)
 {
 	struct sockaddr_in addr;
 	int listener = bound_socket(true, &addr);
-	uint64_t t0 = now_ns();
+	struct clocks t0 = clocks_now();
 	loop_connect(listener, &addr, n);
-	uint64_t t1 = now_ns();
+	struct clocks t1 = clocks_now();
 	close(listener);
-	report_per_op("connect", t1 - t0, n);
+	report_per_op("connect", t0, t1, n);
 }
 
 static __attribute__((noinline)) long loop_refused(int fd, const struct sockaddr_in *addr, long n)
@@ -171,15 +171,15 @@ static __attribute__((noinline)) void run_refused(long n)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
-	uint64_t t0 = now_ns();
+	struct clocks t0 = clocks_now();
 	long refused = loop_refused(fd, &addr, n);
-	uint64_t t1 = now_ns();
+	struct clocks t1 = clocks_now();
 	errno = 0;
 	if (refused != n)
 		die("%ld of %ld connects failed with something else than ECONNREFUSED", n - refused, n);
 	close(fd);
 	close(closed);
-	report_per_op("refused", t1 - t0, n);
+	report_per_op("refused", t0, t1, n);
 }
 
 int main(int argc, char **argv)

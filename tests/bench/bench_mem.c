@@ -30,6 +30,21 @@ static void print_status(void)
 	fclose(f);
 }
 
+/* Totals over every mapping: proportional set size (shared pages divided
+ * among the processes that map them) and private pages. */
+static void print_rollup(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return;
+	char line[256], key[64];
+	long kib;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63[A-Za-z_]: %ld kB", key, &kib) == 2)
+			printf("rollup_%s_kib=%ld\n", key, kib);
+	fclose(f);
+}
+
 /* Resident KiB per mapped file (basename), and anonymous memory, from
  * /proc/self/smaps: which object the extra RSS belongs to. */
 static void print_mappings(void)
@@ -82,6 +97,7 @@ int main(void)
 		recv_exact(client, &byte, 1);
 	}
 	print_status();
+	print_rollup();
 	print_mappings();
 	close(client);
 	close(peer);

@@ -1,6 +1,6 @@
 # tests/bench/plot.gp - the chart of results.md (run.sh calls it).
 #
-#   gnuplot -e "ratio_file='...'; instr_file='...'; out_file='...png'; ncols=N" plot.gp
+#   gnuplot -e "ratio_file='...'; instr_file='...'; out_file='...png'; ncols=N; icols=M" plot.gp
 #
 # Top: wall time of each setup divided by the same workload without the shim
 # (log scale: strace is tens of times slower, the shim within a few percent).
@@ -19,7 +19,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key outside top center horizontal box
+set key outside top center horizontal box maxcols 3
 set logscale y
 set format y "%g"
 set xtics nomirror
@@ -40,8 +40,8 @@ plot for [k=1:ncols] ratio_file using (column(k+1)):xtic(1) title columnheader(k
 set title "user-space instructions added per operation (callgrind; strace adds none in user space, its cost is in the kernel)"
 set ylabel "extra instructions / op"
 set yrange [0.3:*]
-plot for [k=1:3] instr_file using (column(k+1)):xtic(1) title columnheader(k+1), \
-     for [k=1:3] instr_file using (barx($0, k, 3)):(column(k+1)):(sprintf("%.0f", column(k+1))) \
+plot for [k=1:icols] instr_file using (column(k+1)):xtic(1) title columnheader(k+1), \
+     for [k=1:icols] instr_file using (barx($0, k, icols)):(column(k+1)):(sprintf("%.0f", column(k+1))) \
          with labels offset 0,0.7 font ",9" notitle
 
 unset multiplot

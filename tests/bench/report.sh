@@ -16,6 +16,18 @@ fmt() {
 	awk -v x="$1" -v d="${2:-1}" 'BEGIN { if (x == "" || x == "nan") print "n/a"; else printf "%.*f", d, x }'
 }
 
+# timing_verdict CONDITION BASELINE_CONDITION: as verdict, but a miss that
+# the baseline (a plain sleep, same runs) misses as well is the machine's.
+timing_verdict() {
+	local v
+	v=$(verdict "$1")
+	if [ "$v" = "**missed**" ] && [ "$(verdict "$2")" = "**missed**" ]; then
+		echo "not measurable here: a plain sleep misses too"
+	else
+		echo "$v"
+	fi
+}
+
 # verdict CONDITION: "met" or "**missed**" (an awk expression of numbers);
 # "not measured" when a number is missing (a tool was not there).
 verdict() {
@@ -59,14 +71,21 @@ done
 	echo "# faultline benchmarks"
 	echo
 	echo "$when_, commit $rev_; $nproc_ CPUs ($cpu_), Linux $kernel_, glibc $glibc_."
-	echo "Wall time: median of $REPEATS interleaved runs (IQR = 25th..75th percentile);"
+	if [ ${#PIN[@]} -gt 0 ]; then
+		echo "bench_io runs pinned to CPU $BENCH_CPU (\`${PIN[*]}\`), their peer and tracer included."
+	else
+		echo "bench_io runs not pinned to a CPU."
+	fi
+	echo "Wall time: median of $REPEATS interleaved runs ($MAX_REPEATS for ping-pong and connect+close;"
+	echo "IQR = 25th..75th percentile); CPU/op:"
+	echo "median process CPU time (user + system) of the client per operation;"
 	echo "\"vs no shim\" is the median of the per-repeat ratios to the no-shim run of the same repeat."
 	echo "Instructions: callgrind, user space, client process, (I(2N) - I(N)) / N."
 	echo
 	echo "## Side by side"
 	echo
-	echo "| workload | setup | median | IQR | vs no shim (IQR) | instr/op | extra instr/op |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+	echo "| workload | setup | median | IQR | vs no shim (IQR) | CPU/op | instr/op | extra instr/op |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for w in "${WORKLOADS[@]}"; do
 		for s in $(wall_setups_of "$w"); do
 			f=$raw/wall.$w.$s
@@ -80,15 +99,18 @@ done
 			[ "$s" = none ] && extra_t="-"
 			name=${WORKLOAD_TEXT[$w]}
 			[ "$s" = open ] && name=${WORKLOAD_TEXT[openbrk]}
-			printf '| %s | %s | %s | %s..%s | %s | %s | %s |\n' "$name" "${SETUP_TEXT[$s]}" \
+			printf '| %s | %s | %s | %s..%s | %s | %s | %s | %s |\n' "$name" "${SETUP_TEXT[$s]}" \
 				"$(fmt_ns "$med")" "$(fmt_ns "$p25")" "$(fmt_ns "$p75")" \
-				"$(fmt "$ratio" 3)x ($(fmt "$r25" 3)..$(fmt "$r75" 3))" "$ins_t" "$extra_t"
+				"$(fmt "$ratio" 3)x ($(fmt "$r25" 3)..$(fmt "$r75" 3))" \
+				"$(fmt_ns "$(median_of "$raw/cpu.$w.$s")")" "$ins_t" "$extra_t"
 		done
 	done
 	echo
 	echo "Setups: *pass-through* = shim loaded with a rule that matches nothing here;"
 	echo "*matched* = \`127.0.0.1\` breaker (never opens) + bulkhead (never full) +"
-	echo "\`fault on=io error=ECONNRESET probability=0\`; *libfiu* = fiu_posix_preload.so"
+	echo "\`fault on=io error=ECONNRESET probability=0\` (which the shim leaves out of the"
+	echo "connection, as it can never fire); *live fault*: the same with \`after=1000000000\`"
+	echo "instead, evaluated on every call; *libfiu* = fiu_posix_preload.so"
 	echo "with write/send/recv/connect failpoints enabled at probability 1e-9;"
 	echo "*strace* = \`strace -f -e inject=write:error=EIO:when=65535\` (strace's"
 	echo "largest \`when\`; the write workload stays below it). A ping-pong round trip is"
@@ -106,9 +128,12 @@ per_call() { # workload setup: extra instructions per call (ping-pong: 2 calls)
 PT_WRITE=$(per_call write pass)
 PT_SOCK=$(per_call pingpong pass)
 MT_CALL=$(per_call pingpong matched)
+LIVE_CALL=$(per_call pingpong live)
+read -r PP_LIVE_RATIO _ _ <<<"$(paired_ratio "$raw/wall.pingpong.live" "$raw/wall.pingpong.none")"
 read -r PP_RATIO PP_R25 PP_R75 <<<"$(paired_ratio "$raw/wall.pingpong.matched" "$raw/wall.pingpong.none")"
 read -r OPEN_RATIO _ _ <<<"$(paired_ratio "$raw/wall.refused.open" "$raw/wall.refused.none")"
 read -r CONN_ADDED_NS CONN_D25 CONN_D75 <<<"$(paired_diff "$raw/wall.connect.matched" "$raw/wall.connect.none")"
+read -r CONN_CPU_NS _ _ <<<"$(paired_diff "$raw/cpu.connect.matched" "$raw/cpu.connect.none")"
 CONN_INSTR=$(per_call connect matched)
 OPEN_INSTR=$(per_call refused open)
 REFUSED_INSTR=${INSTR[refused.none]:-nan}
@@ -144,6 +169,8 @@ HWM_NONE=$(median_of "$raw/mem.hwm.none") HWM_SHIM=$(median_of "$raw/mem.hwm.mat
 RSS_NONE=$(median_of "$raw/mem.rss.none") RSS_SHIM=$(median_of "$raw/mem.rss.matched")
 HWM_ADDED=$(calc "$HWM_SHIM - $HWM_NONE")
 RSS_ADDED=$(calc "$RSS_SHIM - $RSS_NONE")
+PSS_ADDED=$(calc "$(median_of "$raw/mem.pss.matched") - $(median_of "$raw/mem.pss.none")")
+PRIV_ADDED=$(calc "$(median_of "$raw/mem.private.matched") - $(median_of "$raw/mem.private.none")")
 mem_part() { # key file
 	value "$1" "$2"
 }
@@ -157,18 +184,19 @@ MANY_HWM=$(value VmHWM_kib "$raw/mem.cfg-many-last")
 	echo "| --- | --- | --- |"
 	echo "| pass-through, non-socket: <= 10 extra instr/call | write(): $(fmt "$PT_WRITE") | $(verdict "$PT_WRITE <= 10") |"
 	echo "| pass-through, unmatched socket: <= 10 extra instr/call | send/recv: $(fmt "$PT_SOCK") | $(verdict "$PT_SOCK <= 10") |"
-	echo "| matched send/recv: <= 60 extra instr/call | $(fmt "$MT_CALL") | $(verdict "$MT_CALL <= 60") |"
-	echo "| matched 1-byte ping-pong: within 3% of no shim | $(fmt "$PP_RATIO" 3)x, IQR $(fmt "$PP_R25" 3)..$(fmt "$PP_R75" 3) ($(fmt_ns "${MED[pingpong.matched]:-nan}") vs $(fmt_ns "${MED[pingpong.none]:-nan}")) | $(verdict "$PP_RATIO <= 1.03") |"
+	echo "| matched send/recv, fault probability=0: <= 60 extra instr/call | $(fmt "$MT_CALL") | $(verdict "$MT_CALL <= 60") |"
+	echo "| matched send/recv, live fault after=10^9: <= 60 extra instr/call | $(fmt "$LIVE_CALL") | $(verdict "$LIVE_CALL <= 60") |"
+	echo "| matched 1-byte ping-pong: within 3% of no shim | $(fmt "$PP_RATIO" 3)x, IQR $(fmt "$PP_R25" 3)..$(fmt "$PP_R75" 3) ($(fmt_ns "${MED[pingpong.matched]:-nan}") vs $(fmt_ns "${MED[pingpong.none]:-nan}")); live fault: $(fmt "$PP_LIVE_RATIO" 3)x | $(verdict "$PP_RATIO <= 1.03 && $PP_LIVE_RATIO <= 1.03") |"
 	echo "| open breaker: rejected connect <= 1/5 of a refused one | $(fmt "$OPEN_RATIO" 3)x ($(fmt_ns "${MED[refused.open]:-nan}") vs $(fmt_ns "${MED[refused.none]:-nan}")); $(fmt "$OPEN_INSTR" 0) extra instr | $(verdict "$OPEN_RATIO <= 0.2") |"
 	echo "| open breaker: no system call | $(fmt "$SYSCALLS_OPEN" 3) syscalls per rejected connect (a refused one: $(fmt "$SYSCALLS_REFUSED" 3)) | $(verdict "$SYSCALLS_OPEN < 0.01") |"
-	echo "| connect+close with breaker+bulkhead: <= 2 µs added | $(fmt "$CONN_ADDED_NS" 0) ns added (IQR $(fmt "$CONN_D25" 0)..$(fmt "$CONN_D75" 0) ns, paired by repeat); $(fmt "$CONN_INSTR" 0) extra instr per connect+close | $(verdict "$CONN_ADDED_NS <= 2000") |"
-	echo "| delay 10 ms: median <= 10.3 ms | $(fmt "$(calc "$d_med / 1000")" 3) ms | $(verdict "$d_med <= 10300") |"
-	echo "| delay 10 ms: p99 <= 11 ms | $(fmt "$(calc "$d_p99 / 1000")" 3) ms (max $(fmt "$(calc "$d_max / 1000")" 3) ms) | $(verdict "$d_p99 <= 11000") |"
-	echo "| delay: no CPU burnt while waiting | CPU/wall $(fmt "$(calc "$d_share * 100")" 2)%: $(fmt "$d_cpu" 1) µs CPU per delayed call (the program sleeping 10 ms itself: $(fmt "$d_cpu_sleep" 1) µs; send alone: $(fmt "$d_cpu_none" 1) µs) | $(verdict "$d_share < 0.01") |"
+	echo "| connect+close with breaker+bulkhead: <= 2 µs added | $(fmt "$CONN_ADDED_NS" 0) ns added (IQR $(fmt "$CONN_D25" 0)..$(fmt "$CONN_D75" 0) ns, paired by repeat), CPU $(fmt "$CONN_CPU_NS" 0) ns; $(fmt "$CONN_INSTR" 0) extra instr per connect+close | $(verdict "$CONN_ADDED_NS <= 2000") |"
+	echo "| delay 10 ms: median <= 10.3 ms | $(fmt "$(calc "$d_med / 1000")" 3) ms (plain sleep: $(fmt "$(calc "$d_med_sleep / 1000")" 3) ms) | $(timing_verdict "$d_med <= 10300" "$d_med_sleep <= 10300") |"
+	echo "| delay 10 ms: p99 <= 11 ms | $(fmt "$(calc "$d_p99 / 1000")" 3) ms (max $(fmt "$(calc "$d_max / 1000")" 3) ms); a plain 10 ms sleep in the same runs: p99 $(fmt "$(calc "$d_p99_sleep / 1000")" 3) ms | $(timing_verdict "$d_p99 <= 11000" "$d_p99_sleep <= 11000") |"
+	echo "| delay: no CPU burnt while waiting (busy-waiting would be ~100% CPU/wall; met below 5%) | CPU/wall $(fmt "$(calc "$d_share * 100")" 2)%: $(fmt "$d_cpu" 1) µs CPU per delayed call (the program sleeping 10 ms itself: $(fmt "$d_cpu_sleep" 1) µs; send alone: $(fmt "$d_cpu_none" 1) µs) | $(verdict "$d_share < 0.05") |"
 	echo "| $RULE_COUNT rules, match last: <= 2x one rule | $(fmt "$SCALE_RATIO_MATCH" 2)x instr per connect+close ($(fmt "${SCALE_INSTR[many-last]:-nan}" 0) vs $(fmt "${SCALE_INSTR[1-match]:-nan}" 0)); shim part $(fmt "$SX_MM" 0) vs $(fmt "$SX_1M" 0) | $(verdict "$SCALE_RATIO_MATCH <= 2") |"
 	echo "| $RULE_COUNT rules, none matches: <= 2x one rule | $(fmt "$SCALE_RATIO_NONE" 2)x instr per connect+close ($(fmt "${SCALE_INSTR[many-none]:-nan}" 0) vs $(fmt "${SCALE_INSTR[1-none]:-nan}" 0)); shim part $(fmt "$SX_MN" 0) vs $(fmt "$SX_1N" 0) | $(verdict "$SCALE_RATIO_NONE <= 2") |"
 	echo "| a domain holds $DESTS destinations (capacity 16384) | entries_used $ds_used, overflow $ds_over, stats --json lists $DESTS_STATS | $(verdict "${ds_used:-0} >= $DESTS && ${ds_over:-1} == 0") |"
-	echo "| shim adds <= 1 MiB RSS | VmHWM +$(fmt "$HWM_ADDED" 0) KiB ($HWM_NONE -> $HWM_SHIM), VmRSS +$(fmt "$RSS_ADDED" 0) KiB | $(verdict "$HWM_ADDED <= 1024") |"
+	echo "| shim adds <= 1 MiB RSS | VmHWM +$(fmt "$HWM_ADDED" 0) KiB ($HWM_NONE -> $HWM_SHIM), VmRSS +$(fmt "$RSS_ADDED" 0) KiB; of which private +$(fmt "$PRIV_ADDED" 0) KiB, PSS +$(fmt "$PSS_ADDED" 0) KiB | $(verdict "$HWM_ADDED <= 1024") |"
 	echo "| segment for 4,096 destinations <= 4 MiB | $SEG_BYTES bytes ($(fmt "$(calc "$SEG_BYTES / 1048576")" 2) MiB, capacity ${SEG_CAP:-?}) | $(verdict "$SEG_BYTES <= 4194304") |"
 	echo
 	echo "## Scale"
@@ -194,25 +222,26 @@ MANY_HWM=$(value VmHWM_kib "$raw/mem.cfg-many-last")
 	echo "Send/recv throughput per thread (iterations/s of send C, recv A, send A, recv C; C"
 	echo "is the watched socket; median thread, median of $THREAD_REPEATS runs of $THREAD_MS ms):"
 	echo
-	echo "| threads | destinations | no shim | matched | ratio | total no shim | total matched |"
-	echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+	echo "| threads | destinations | no shim | matched | live fault | matched / no shim | live / no shim | total, no shim | total, live |"
+	echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for t in "${THREADS[@]}"; do
 		for mode in one distinct; do
 			a=$(median_of "$raw/threads.$t.$mode.none")
 			b=$(median_of "$raw/threads.$t.$mode.matched")
+			c=$(median_of "$raw/threads.$t.$mode.live")
 			ta=$(median_of "$raw/threads-total.$t.$mode.none")
-			tb=$(median_of "$raw/threads-total.$t.$mode.matched")
-			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$mode" "$(fmt "$a" 0)" "$(fmt "$b" 0)" \
-				"$(fmt "$(calc "$b / $a")" 3)" "$(fmt "$ta" 0)" "$(fmt "$tb" 0)"
+			tc=$(median_of "$raw/threads-total.$t.$mode.live")
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$mode" "$(fmt "$a" 0)" "$(fmt "$b" 0)" \
+				"$(fmt "$c" 0)" "$(fmt "$(calc "$b / $a")" 3)" "$(fmt "$(calc "$c / $a")" 3)" "$(fmt "$ta" 0)" "$(fmt "$tc" 0)"
 		done
 	done
 	echo
-	echo "Delays (\`127.0.0.1 fault on=send delay_ms=10\`, $DELAY_CALLS calls): median"
+	echo "Delays (\`127.0.0.1 fault on=send delay_ms=10\`, $(value calls "$raw/delay.shim") calls in $DELAY_RUNS runs): median"
 	echo "$(fmt "$d_med" 1) µs, p99 $(fmt "$d_p99" 1) µs, max $(fmt "$d_max" 1) µs; process CPU"
 	echo "$(fmt "$d_cpu" 1) µs per call. The program sleeping 10 ms itself before each send, no shim:"
 	echo "median $(fmt "$d_med_sleep" 1) µs, p99 $(fmt "$d_p99_sleep" 1) µs, $(fmt "$d_cpu_sleep" 1) µs CPU per call."
 	echo
-	echo "Memory (bench_mem, median of 3): VmHWM $HWM_NONE KiB without the shim,"
+	echo "Memory (bench_mem, median of $MEM_RUNS): VmHWM $HWM_NONE KiB without the shim,"
 	echo "$HWM_SHIM KiB with it (RssAnon $(value RssAnon_kib "$raw/mem.none.0") -> $(value RssAnon_kib "$raw/mem.matched.0"),"
 	echo "RssFile $(value RssFile_kib "$raw/mem.none.0") -> $(value RssFile_kib "$raw/mem.matched.0"),"
 	echo "RssShmem $(value RssShmem_kib "$raw/mem.none.0") -> $(value RssShmem_kib "$raw/mem.matched.0") KiB)."
@@ -242,6 +271,7 @@ top_table() { # label title
 	echo
 	echo "## Where the instructions go (callgrind_annotate, self cost per operation)"
 	top_table matched-pingpong "Matched ping-pong, per round trip (one send + one recv), shim included:"
+	top_table live-pingpong "Matched ping-pong with a live fault (after=10^9), per round trip:"
 	top_table matched-connect "Matched connect+close, per iteration:"
 	top_table open-refused "Connect rejected by an open breaker, per call:"
 	echo
@@ -272,10 +302,14 @@ top_table() { # label title
 	done
 } >"$ratio_dat"
 {
-	echo '"workload" "shim, pass-through" "shim, matched" "libfiu posix preload"'
+	INSTR_SETUPS=()
+	for s in "${SETUPS[@]}"; do [ "$s" = none ] || [ "$s" = strace ] || INSTR_SETUPS+=("$s"); done
+	printf '"workload"'
+	for s in "${INSTR_SETUPS[@]}"; do printf ' "%s"' "${SETUP_TEXT[$s]}"; done
+	echo
 	for w in "${WORKLOADS[@]}"; do
 		printf '"%s"' "${CHART_LABEL[$w]}"
-		for s in pass matched fiu; do
+		for s in "${INSTR_SETUPS[@]}"; do
 			e=nan
 			isnum "${INSTR[$w.$s]:-x}" && isnum "${INSTR[$w.none]:-x}" && e=$(calc "${INSTR[$w.$s]} - ${INSTR[$w.none]}")
 			# a log scale cannot show 0 or less: floor at 0.5
@@ -286,7 +320,7 @@ top_table() { # label title
 	done
 } >"$instr_dat"
 if [ $HAVE_GNUPLOT = 1 ]; then
-	gnuplot -e "ratio_file='$ratio_dat'; instr_file='$instr_dat'; out_file='$out/results.png'; ncols=$((${#SETUPS[@]} - 1))" \
+	gnuplot -e "ratio_file='$ratio_dat'; instr_file='$instr_dat'; out_file='$out/results.png'; ncols=$((${#SETUPS[@]} - 1)); icols=${#INSTR_SETUPS[@]}" \
 		"$here/plot.gp" 2>"$raw/gnuplot.err" || echo "bench: gnuplot failed (see raw/gnuplot.err)" >&2
 fi
 

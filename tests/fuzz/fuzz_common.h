@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz check failed: %s: ", #cond);                        \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
+#define FUZZ_CHECK(cond, ...)                                                                                \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			fprintf(stderr, "fuzz check failed: %s: ", #cond);                                   \
+			fprintf(stderr, __VA_ARGS__);                                                        \
+			fputc('\n', stderr);                                                                 \
+			abort();                                                                             \
+		}                                                                                            \
 	} while (0)
 
 /* The input as a NUL-terminated string (embedded NULs end it early, as

@@ -72,12 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *canon = format_rules(&rs);
 		fl_diag_clear(d);
 		int rc2 = fl_parse_inline("canonical", canon, &inl, d);
-		FUZZ_CHECK(rc2 == 0, "the file's canonical form does not parse inline: %s\n--- file:\n%s\n--- canonical:\n%s",
-			   d->error, text, canon);
-		FUZZ_CHECK(inl.count == rs.count, "%zu statements from the file, %zu inline", rs.count, inl.count);
+		FUZZ_CHECK(
+		    rc2 == 0,
+		    "the file's canonical form does not parse inline: %s\n--- file:\n%s\n--- canonical:\n%s",
+		    d->error, text, canon);
+		FUZZ_CHECK(inl.count == rs.count, "%zu statements from the file, %zu inline", rs.count,
+			   inl.count);
 		char *canon2 = format_rules(&inl);
-		FUZZ_CHECK(strcmp(canon, canon2) == 0, "file and inline forms differ:\n%s\n--- inline:\n%s", canon,
-			   canon2);
+		FUZZ_CHECK(strcmp(canon, canon2) == 0, "file and inline forms differ:\n%s\n--- inline:\n%s",
+			   canon, canon2);
 		free(canon2);
 		free(canon);
 	}

@@ -48,7 +48,8 @@ static void check_match(const struct fl_ruleset *rs, const struct fl_dest *d)
 	FUZZ_CHECK(n < sizeof(text), "destination text of %zu bytes", n);
 	if (!fl_match(rs, d, &m))
 		return;
-	FUZZ_CHECK(m.breaker < (int32_t)rs->count && m.bulkhead < (int32_t)rs->count, "match index out of range");
+	FUZZ_CHECK(m.breaker < (int32_t)rs->count && m.bulkhead < (int32_t)rs->count,
+		   "match index out of range");
 	FUZZ_CHECK(m.nfaults <= FL_MATCH_MAX_FAULTS, "%u faults", m.nfaults);
 	struct fl_seg_key key;
 	char name[256];
@@ -71,7 +72,8 @@ static void check_match(const struct fl_ruleset *rs, const struct fl_dest *d)
 			continue;
 		fl_seg_key_rule(&key, &rs->rules[i].target);
 		FUZZ_CHECK(key.len < FL_SEG_KEY_TEXT, "rule key length %u", key.len);
-		FUZZ_CHECK(fl_seg_key_format(&key, name, sizeof(name)) < sizeof(name), "rule key name too long");
+		FUZZ_CHECK(fl_seg_key_format(&key, name, sizeof(name)) < sizeof(name),
+			   "rule key name too long");
 	}
 }
 
@@ -138,8 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(again.count == rs.count, "%zu statements, %zu after a round trip", rs.count,
 			   again.count);
 		char *canon2 = format_rules(&again);
-		FUZZ_CHECK(strcmp(canon, canon2) == 0, "canonical form is not stable:\n%s\n--- then:\n%s", canon,
-			   canon2);
+		FUZZ_CHECK(strcmp(canon, canon2) == 0, "canonical form is not stable:\n%s\n--- then:\n%s",
+			   canon, canon2);
 		free(canon2);
 		free(canon);
 	}

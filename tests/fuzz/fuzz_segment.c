@@ -40,13 +40,13 @@
 #include "report.h"
 #include "segment.h"
 
-#define CAP	     4u
-#define NOW_MS	     1764222000000ULL
-#define NOW_NS	     5000000000000ULL
-#define F_REPAIR     0x01
-#define F_SHIM	     0x02
-#define F_POPULATE   0x04
-#define F_SIZE	     0x08
+#define CAP	   4u
+#define NOW_MS	   1764222000000ULL
+#define NOW_NS	   5000000000000ULL
+#define F_REPAIR   0x01
+#define F_SHIM	   0x02
+#define F_POPULATE 0x04
+#define F_SIZE	   0x08
 
 static void xor_onto(void *dst, const uint8_t **p, const uint8_t *end, size_t n)
 {
@@ -175,7 +175,8 @@ static void shim_ops(struct fl_seg *seg, uint16_t holder_arg)
 		fl_breaker_window(&x->breaker, NOW_MS, &calls, &failures);
 		uint32_t holder = FL_HOLDER_NONE;
 		if (fl_bulkhead_acquire(seg, x, proc, false, &holder) == FL_BULKHEAD_ACQUIRED) {
-			FUZZ_CHECK(holder == FL_HOLDER_NONE || holder < seg->holder_capacity, "holder %u", holder);
+			FUZZ_CHECK(holder == FL_HOLDER_NONE || holder < seg->holder_capacity, "holder %u",
+				   holder);
 			fl_bulkhead_reserve(seg, holder);
 			uint32_t child = fl_bulkhead_adopt(seg, holder, proc);
 			fl_bulkhead_release(seg, x, child);
@@ -226,7 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fl_seg_header *h = (struct fl_seg_header *)mem;
 	xor_onto(h, &p, end, sizeof(*h));
 	xor_onto(mem + FL_SEG_HEADER_SIZE, &p, end, CAP * sizeof(struct fl_seg_entry));
-	struct fl_seg_proc *procs = (struct fl_seg_proc *)(mem + FL_SEG_HEADER_SIZE + CAP * sizeof(struct fl_seg_entry));
+	struct fl_seg_proc *procs =
+	    (struct fl_seg_proc *)(mem + FL_SEG_HEADER_SIZE + CAP * sizeof(struct fl_seg_entry));
 	struct fl_seg_holder *holders = (struct fl_seg_holder *)(procs + FL_SEG_PROCS);
 	uint16_t holder_arg = 0;
 	while (end - p >= 3) {
@@ -237,7 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (table % 2 == 0)
 			xor_onto(&procs[index % FL_SEG_PROCS], &p, end, sizeof(struct fl_seg_proc));
 		else
-			xor_onto(&holders[index % fl_seg_holder_capacity(CAP)], &p, end, sizeof(struct fl_seg_holder));
+			xor_onto(&holders[index % fl_seg_holder_capacity(CAP)], &p, end,
+				 sizeof(struct fl_seg_holder));
 	}
 	if (flags & F_REPAIR)
 		repair(h);
@@ -247,15 +250,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = fl_seg_validate(mem, used, &seg, "fuzz", d);
 	fuzz_check_diag(d->error, sizeof(d->error), rc);
 	if (rc == 0) {
-		FUZZ_CHECK(seg.size == used && seg.capacity == CAP, "validated %zu bytes, capacity %u", seg.size,
-			   seg.capacity);
+		FUZZ_CHECK(seg.size == used && seg.capacity == CAP, "validated %zu bytes, capacity %u",
+			   seg.size, seg.capacity);
 		struct fl_snapshot snap;
 		fl_diag_clear(d);
 		int rs = fl_snapshot_take(&seg, NOW_MS, "fuzz", &snap, d);
 		fuzz_check_diag(d->error, sizeof(d->error), rs);
 		if (rs == 0) {
-			FUZZ_CHECK(snap.nentries <= CAP && snap.nprocs <= FL_SEG_PROCS, "%zu entries, %zu procs",
-				   snap.nentries, snap.nprocs);
+			FUZZ_CHECK(snap.nentries <= CAP && snap.nprocs <= FL_SEG_PROCS,
+				   "%zu entries, %zu procs", snap.nentries, snap.nprocs);
 			report_all(&snap);
 			fl_snapshot_free(&snap);
 		}

@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 			refused++;
 			close(c);
 		} else {
-			if (send(c, "8 bytes\n", 8, MSG_NOSIGNAL) != 8 && errno != ECONNRESET && errno != EAGAIN)
+			if (send(c, "8 bytes\n", 8, MSG_NOSIGNAL) != 8 && errno != ECONNRESET &&
+			    errno != EAGAIN)
 				die("send (after %ld connections)", i);
 			int s = accept_one(listener);
 			close(c);
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
 		if (i + 1 == mark)
 			rss_mark = rss_kib();
 	}
-	printf("connections=%ld refused=%ld rss_kib_at_mark=%ld rss_kib_at_end=%ld\n", count, refused, rss_mark,
-	       rss_kib());
+	printf("connections=%ld refused=%ld rss_kib_at_mark=%ld rss_kib_at_end=%ld\n", count, refused,
+	       rss_mark, rss_kib());
 	return 0;
 }

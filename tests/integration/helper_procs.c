@@ -43,7 +43,7 @@
 #include "helper.h"
 
 static int pa, pb;
-static volatile int stop;
+static int stop; /* atomic */
 
 static int connect_port(int port, int nonblock, int *err)
 {
@@ -70,8 +70,9 @@ static int three_sends(const char *who)
 		results[i] = send(fd, "x", 1, MSG_NOSIGNAL) < 0 ? errno : 0;
 	close(fd);
 	if (results[0] || results[1] != ENOBUFS || results[2]) {
-		bad(who, "sends gave %s, %s, %s; expected 0, ENOBUFS, 0", results[0] ? ename(results[0]) : "0",
-		    results[1] ? ename(results[1]) : "0", results[2] ? ename(results[2]) : "0");
+		bad(who, "sends gave %s, %s, %s; expected 0, ENOBUFS, 0",
+		    results[0] ? ename(results[0]) : "0", results[1] ? ename(results[1]) : "0",
+		    results[2] ? ename(results[2]) : "0");
 		return 0;
 	}
 	return 1;
@@ -82,7 +83,7 @@ static void *queued_for_slot(void *arg)
 	int *result = arg;
 	int err;
 	int fd = connect_port(pa, 0, &err);
-	*result = err;
+	__atomic_store_n(result, err, __ATOMIC_RELEASE);
 	close(fd);
 	return NULL;
 }
@@ -110,7 +111,7 @@ static void *sending(void *arg)
 	int fd = connect_port(pb, 0, &err);
 	if (err)
 		die("sender: connect to PB");
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		send(fd, "y", 1, MSG_NOSIGNAL);
 		(*calls)++;
 	}
@@ -144,7 +145,8 @@ static int forked_child(int n)
 	int err;
 	int fd = connect_port(pa, 1, &err);
 	if (err != ECONNREFUSED) {
-		bad(name, "non-blocking connect to the full bulkhead gave %s, expected ECONNREFUSED", err ? ename(err) : "success");
+		bad(name, "non-blocking connect to the full bulkhead gave %s, expected ECONNREFUSED",
+		    err ? ename(err) : "success");
 		good = 0;
 	}
 	close(fd);
@@ -191,20 +193,22 @@ static int forkthreads(int forks)
 	}
 	if (children_ok == forks) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "%d children forked with 4 threads inside shim calls used the shim and exited",
+		snprintf(msg, sizeof(msg),
+			 "%d children forked with 4 threads inside shim calls used the shim and exited",
 			 forks);
 		ok(msg);
 	}
-	if (queued_result != -1)
+	int early = __atomic_load_n(&queued_result, __ATOMIC_ACQUIRE);
+	if (early != -1)
 		bad("queued thread", "left the bulkhead queue before the slot was given back (%s)",
-		    queued_result ? ename(queued_result) : "connected");
+		    early ? ename(early) : "connected");
 	close(slot);
 	pthread_join(t1, NULL);
 	if (queued_result == 0)
 		ok("the queued thread got the slot once the main thread closed it");
 	else
 		bad("queued thread", "after the slot was given back: %s", ename(queued_result));
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	int fd = __atomic_load_n(&blocked_fd, __ATOMIC_ACQUIRE);
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
@@ -245,8 +249,9 @@ static int vfork_exec(const char *self, int close_first)
 	if (err == ECONNREFUSED)
 		ok("vfork: the parent still holds its bulkhead slot");
 	else
-		bad("vfork slot", "a non-blocking connect to PA gave %s: the parent's slot was given back while "
-			"its connection is open%s",
+		bad("vfork slot",
+		    "a non-blocking connect to PA gave %s: the parent's slot was given back while "
+		    "its connection is open%s",
 		    err ? ename(err) : "success (admitted beyond max_concurrent_requests=1)",
 		    close_first ? " (the vfork child closed its copy of the descriptor)" : "");
 	close(slot);

@@ -14,9 +14,9 @@
 
 #include "segment.h"
 
-#define SIZE(t) printf("sizeof.%s %zu\n", #t, sizeof(struct t))
+#define SIZE(t)	  printf("sizeof.%s %zu\n", #t, sizeof(struct t))
 #define OFF(t, f) printf("%s.%s %zu\n", #t, #f, offsetof(struct t, f))
-#define CONST(c) printf("%s %llu\n", #c, (unsigned long long)(c))
+#define CONST(c)  printf("%s %llu\n", #c, (unsigned long long)(c))
 
 int main(void)
 {

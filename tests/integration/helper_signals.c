@@ -52,10 +52,10 @@
 
 static int listener, port;
 static int handler_fd = -1;
-static volatile sig_atomic_t stop;
+static int stop; /* atomic: read by every thread */
 static uint64_t handler_runs, handler_calls, handler_injected, main_injected; /* atomic */
-static uint64_t errno_violations, unexpected, rounds, connects;		    /* atomic */
-static volatile const char *where = "start";
+static uint64_t errno_violations, unexpected, rounds, connects;		      /* atomic */
+static const char *where = "start"; /* atomic: the watchdog reads it */
 /* What the rules inject: HELPER_INJECTED="ENOBUFS,ENOMEM" (up to 4 names). */
 static int injected[4];
 static int ninjected;
@@ -80,7 +80,8 @@ static void handler_call(int use_write)
 {
 	static const char msg[16] = "signal handler\n";
 	errno = SENTINEL;
-	ssize_t r = use_write ? write(handler_fd, msg, sizeof(msg)) : send(handler_fd, msg, sizeof(msg), MSG_NOSIGNAL);
+	ssize_t r = use_write ? write(handler_fd, msg, sizeof(msg))
+			      : send(handler_fd, msg, sizeof(msg), MSG_NOSIGNAL);
 	int e = errno;
 	ADD(&handler_calls);
 	if (r >= 0 && e != SENTINEL)
@@ -112,7 +113,7 @@ static void *serve(void *arg)
 	fds[0].fd = listener;
 	fds[0].events = POLLIN;
 	char buf[4096];
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		if (poll(fds, (nfds_t)n, 100) <= 0)
 			continue;
 		if (fds[0].revents & POLLIN) {
@@ -147,7 +148,7 @@ static void *kicker(void *arg)
 {
 	(void)arg;
 	struct timespec t = {0, 50000};
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		pthread_kill(main_thread, SIGUSR1);
 		nanosleep(&t, NULL);
 	}
@@ -159,14 +160,15 @@ static void *watchdog(void *arg)
 	(void)arg;
 	uint64_t last = 0;
 	int still = 0;
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 		sleep(1);
-		uint64_t now = __atomic_load_n(&rounds, __ATOMIC_RELAXED) + __atomic_load_n(&connects, __ATOMIC_RELAXED);
+		uint64_t now =
+		    __atomic_load_n(&rounds, __ATOMIC_RELAXED) + __atomic_load_n(&connects, __ATOMIC_RELAXED);
 		still = now == last ? still + 1 : 0;
 		last = now;
 		if (still >= STALL_SECS) {
-			printf("FAIL deadlock: the main thread made no progress for %d s (it was in: %s)\n", STALL_SECS,
-			       (const char *)where);
+			printf("FAIL deadlock: the main thread made no progress for %d s (it was in: %s)\n",
+			       STALL_SECS, __atomic_load_n(&where, __ATOMIC_RELAXED));
 			fflush(stdout);
 			_exit(3);
 		}
@@ -189,22 +191,22 @@ static int open_connection(void)
 {
 	struct sockaddr_in a = loopback(port);
 	for (int tries = 0; tries < 1000; tries++) {
-		where = "socket";
+		__atomic_store_n(&where, "socket", __ATOMIC_RELAXED);
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket");
-		where = "connect";
+		__atomic_store_n(&where, "connect", __ATOMIC_RELAXED);
 		errno = SENTINEL;
 		int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
 		int e = errno;
 		main_check(r, e);
 		ADD(&connects);
 		if (r == 0 || e == EISCONN) {
-			where = "fcntl";
+			__atomic_store_n(&where, "fcntl", __ATOMIC_RELAXED);
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 			return fd;
 		}
-		where = "close after a failed connect";
+		__atomic_store_n(&where, "close after a failed connect", __ATOMIC_RELAXED);
 		close(fd); /* EINTR or an injected error: a new socket, a new try */
 	}
 	die("no connection in 1000 tries");
@@ -217,7 +219,8 @@ int main(int argc, char **argv)
 	int seconds = atoi(argv[1]);
 	char names[128];
 	snprintf(names, sizeof(names), "%s", getenv("HELPER_INJECTED") ? getenv("HELPER_INJECTED") : "");
-	for (char *save = NULL, *n = strtok_r(names, ",", &save); n && ninjected < 4; n = strtok_r(NULL, ",", &save))
+	for (char *save = NULL, *n = strtok_r(names, ",", &save); n && ninjected < 4;
+	     n = strtok_r(NULL, ",", &save))
 		injected[ninjected++] = errno_from_name(n);
 	listener = listen_on(0);
 	struct sockaddr_in la;
@@ -254,28 +257,28 @@ int main(int argc, char **argv)
 	while (now_ms() < end) {
 		ssize_t r;
 		int e;
-		where = "send";
+		__atomic_store_n(&where, "send", __ATOMIC_RELAXED);
 		errno = SENTINEL;
 		r = send(fd, out, sizeof(out), MSG_NOSIGNAL);
 		e = errno;
 		main_check(r, e);
-		where = "recv";
+		__atomic_store_n(&where, "recv", __ATOMIC_RELAXED);
 		errno = SENTINEL;
 		r = recv(fd, in, sizeof(in), 0);
 		e = errno;
 		main_check(r, e);
-		where = "write";
+		__atomic_store_n(&where, "write", __ATOMIC_RELAXED);
 		errno = SENTINEL;
 		r = write(fd, out, sizeof(out));
 		e = errno;
 		main_check(r, e);
-		where = "read";
+		__atomic_store_n(&where, "read", __ATOMIC_RELAXED);
 		errno = SENTINEL;
 		r = read(fd, in, sizeof(in));
 		e = errno;
 		main_check(r, e);
 		if (ADD(&rounds) % 64 == 63) {
-			where = "close";
+			__atomic_store_n(&where, "close", __ATOMIC_RELAXED);
 			errno = SENTINEL;
 			int c = close(fd);
 			main_check(c, errno);
@@ -285,7 +288,7 @@ int main(int argc, char **argv)
 	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_REAL, &off, NULL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(kick, NULL);
 	pthread_join(server, NULL);
 	pthread_join(dog, NULL);

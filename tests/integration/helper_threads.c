@@ -108,7 +108,8 @@ int main(int argc, char **argv)
 		if (c->other_errors && !sum.first_other)
 			sum.first_other = c->first_other;
 	}
-	printf("threads=%d connects=%llu send_calls=%llu send_injected=%llu write_calls=%llu write_injected=%llu "
+	printf("threads=%d connects=%llu send_calls=%llu send_injected=%llu write_calls=%llu "
+	       "write_injected=%llu "
 	       "other_errors=%llu\n",
 	       threads, (unsigned long long)sum.connects, (unsigned long long)sum.send_calls,
 	       (unsigned long long)sum.send_injected, (unsigned long long)sum.write_calls,

@@ -308,6 +308,24 @@ base_segment proc-status
 forge poke "$(seg_path "$D")" proc 3 status 9
 corrupt_records "a process record with status 9" "status 9"
 
+# A table with no room at all: the destination falls back to its rule's
+# entry, and when even that cannot be had, to a process-local stand-in.
+fresh_domain full
+check "a domain of capacity 1 and three destinations: the ones that find no room still work (no crash; under make sanitize, no report)"
+FAULTLINE_DOMAIN=$D FAULTLINE_CAPACITY=1 FAULTLINE_RULES='127.0.0.1 fault on=connect error=ECONNREFUSED' \
+	LD_PRELOAD="$SHIM" timeout 30 "$PY" -c '
+import errno, socket
+for port in (9, 10, 11):
+    s = socket.socket()
+    print(errno.errorcode.get(s.connect_ex(("127.0.0.1", port))))
+    s.close()' >"$FL_TMP/shim.out" 2>"$FL_TMP/shim.err"
+RC=$?
+OUT=$(cat "$FL_TMP/shim.out" | tr '\n' ' ')
+ERR=$(cat "$FL_TMP/shim.err")
+no_crash "three destinations in a domain of capacity 1"
+assert_eq "exit status (stderr: $ERR)" 0 "$RC"
+assert_eq "every connect refused by the rule" "ECONNREFUSED ECONNREFUSED ECONNREFUSED " "$OUT"
+
 # Entries left CLAIMED by creators that died half-way (or forged so): the
 # shim waits a little for each, but a connect must not stall for long.
 fresh_domain claimed

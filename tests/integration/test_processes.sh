@@ -207,7 +207,10 @@ wait_slots_free() { # DOMAIN DEST SECONDS: until active == 0 and queued == 0
 		[ "$v" = "0 0" ] && return 0
 		sleep 0.1
 	done
-	fail "$2: bulkhead active/queued still '$v' $3 s after every process of domain $1 was gone (no live process is left to reap; \`faultline stats\` shows dead holders' slots as active)"
+	local why=""
+	[ "${v%% *}" != 0 ] && why="$why; active: slots of dead holders are only given back when a live process of the domain reaps them, and none is left (\`faultline stats\` counts them as held)"
+	[ "${v##* }" != 0 ] && why="$why; queued: a waiter killed in the queue never gives its queue place back"
+	fail "$2: bulkhead active/queued still '$v' $3 s after every process of domain $1 was gone$why"
 }
 soft wait_slots_free "$DOMAIN" "127.0.0.1:$PH" 2
 

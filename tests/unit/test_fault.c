@@ -163,8 +163,8 @@ START_TEST(jitter_larger_than_delay_floors_at_zero)
 	fl_rng_seed(&g, 5, 0);
 	bool zero = false;
 	for (int i = 0; i < 1000; i++) {
-		struct fl_fault_decision d;
-		fl_fault_decide(&p, &c, &g, &d);
+		struct fl_fault_decision d = {0};
+		ck_assert(fl_fault_decide(&p, &c, &g, &d));
 		ck_assert_uint_le(d.delay_ms, 55);
 		zero |= d.delay_ms == 0;
 	}
