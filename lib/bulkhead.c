@@ -187,6 +187,17 @@ static enum fl_bulkhead_result acquired(struct fl_seg *seg, struct fl_seg_entry 
 	return FL_BULKHEAD_ACQUIRED;
 }
 
+enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					uint32_t *holder)
+{
+	*holder = FL_HOLDER_NONE;
+	if (!LOAD(&e->bulkhead.p.enabled))
+		return FL_BULKHEAD_BYPASSED;
+	if (try_take(&e->bulkhead))
+		return acquired(seg, e, proc, holder);
+	return FL_BULKHEAD_REJECTED;
+}
+
 enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
 					    bool may_wait, uint32_t *holder)
 {

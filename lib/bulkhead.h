@@ -35,6 +35,15 @@ void fl_bulkhead_params_get(struct fl_bulkhead_params *out, const struct fl_seg_
 void fl_bulkhead_init(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p);
 
 /*
+ * Takes a slot if one is free right now, without queueing or counting a
+ * rejection: FL_BULKHEAD_ACQUIRED, FL_BULKHEAD_BYPASSED, or
+ * FL_BULKHEAD_REJECTED meaning "full, ask fl_bulkhead_acquire". Lets the
+ * caller find out whether it may wait (a system call) only when it must.
+ */
+enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
+					uint32_t *holder);
+
+/*
  * Takes a slot for the process at proc_index (FL_PROC_NONE: untracked).
  * may_wait: a blocking socket may queue; a non-blocking one never waits.
  * *holder receives the holder record (FL_HOLDER_NONE if none was free).

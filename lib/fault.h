@@ -32,8 +32,9 @@ uint64_t fl_probability_threshold(double p);
 uint32_t fl_fault_jittered_delay(const struct fl_fault_params *p, struct fl_rng *rng);
 
 /*
- * Evaluates one fault statement for one call. Returns true and fills *out
- * when it fires. Lock-free, allocation-free, async-signal-safe; inline,
+ * Evaluates one fault statement for one call (fl_fault_decide_from: the
+ * same, for the n-th call, n >= after, already counted). Returns true and
+ * fills *out when it fires. Lock-free, allocation-free, async-signal-safe; inline,
  * because it runs on every call of a watched socket.
  *
  * The order of the checks is the contract of `after`, `every`, `times` and
@@ -41,12 +42,9 @@ uint32_t fl_fault_jittered_delay(const struct fl_fault_params *p, struct fl_rng 
  * every `every`-th, flip the coin, and only then spend one of `times`. A
  * coin flip that fails does not use up an injection.
  */
-static inline bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fault_counters *c,
-				   struct fl_rng *rng, struct fl_fault_decision *out)
+static inline bool fl_fault_decide_from(const struct fl_fault_params *p, struct fl_fault_counters *c,
+					uint64_t n, struct fl_rng *rng, struct fl_fault_decision *out)
 {
-	uint64_t n = __atomic_fetch_add(&c->seen, 1, __ATOMIC_RELAXED);
-	if (n < p->after)
-		return false;
 	if (p->every > 1 && (n - p->after) % p->every != 0)
 		return false;
 	if (p->threshold != UINT64_MAX && (p->threshold == 0 || fl_rng_next(rng) >= p->threshold))
@@ -57,6 +55,15 @@ static inline bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fa
 	out->error = p->error;
 	out->delay_ms = p->delay_ms ? fl_fault_jittered_delay(p, rng) : 0;
 	return true;
+}
+
+static inline bool fl_fault_decide(const struct fl_fault_params *p, struct fl_fault_counters *c,
+				   struct fl_rng *rng, struct fl_fault_decision *out)
+{
+	uint64_t n = __atomic_fetch_add(&c->seen, 1, __ATOMIC_RELAXED);
+	if (n < p->after)
+		return false;
+	return fl_fault_decide_from(p, c, n, rng, out);
 }
 
 #endif

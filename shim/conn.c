@@ -14,9 +14,9 @@
 #include "bulkhead.h"
 #include "domain.h"
 
-#define CHUNK_BITS 8u
+#define CHUNK_BITS 6u /* 64 objects (~27 KiB) a chunk: a small first bite of RSS */
 #define CHUNK (1u << CHUNK_BITS)
-#define MAX_CHUNKS 8192u /* 2 Mi connections */
+#define MAX_CHUNKS 32768u /* 2 Mi connections */
 
 static struct fl_conn *chunks[MAX_CHUNKS];
 static uint32_t chunks_used;  /* chunks claimed (atomic) */

@@ -71,9 +71,14 @@ static int admit(struct fl_conn *c, int fd)
 	}
 	if (!c->bulkhead)
 		return 0;
-	int flags = fl_real.fcntl(fd, F_GETFL);
-	bool may_wait = flags >= 0 && !(flags & O_NONBLOCK);
-	switch (fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, may_wait, &c->holder)) {
+	enum fl_bulkhead_result got = fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
+	if (got == FL_BULKHEAD_REJECTED) {
+		/* Full: only now does it matter whether the socket may wait. */
+		int flags = fl_real.fcntl(fd, F_GETFL);
+		bool may_wait = flags >= 0 && !(flags & O_NONBLOCK);
+		got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, may_wait, &c->holder);
+	}
+	switch (got) {
 	case FL_BULKHEAD_ACQUIRED:
 		c->has_slot = 1;
 		__atomic_fetch_add(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
@@ -105,7 +110,7 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	int err = admit(c, fd);
 	if (err)
 		return refuse(c, err);
-	err = fl_io_inject(c, FL_OP_CONNECT);
+	err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
 	if (err) {
 		fl_conn_outcome(c, err);
 		return refuse(c, err);

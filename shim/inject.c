@@ -106,19 +106,49 @@ static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op
 	return f->error;
 }
 
+/* Statement i of the connection, if it applies to op and is past its
+ * `after` (counting this call): the call's number, else UINT64_MAX. */
+static inline uint64_t count_past_after(const struct fl_conn *c, uint32_t bit, uint32_t i)
+{
+	uint32_t idx = c->match.faults[i];
+	const struct fl_fault_params *p = &fl_state.rules.rules[idx].u.fault;
+	if (!(p->ops & bit))
+		return UINT64_MAX;
+	uint64_t n = __atomic_fetch_add(&fl_state.counters[idx].seen, 1, __ATOMIC_RELAXED);
+	return n < p->after ? UINT64_MAX : n;
+}
+
+/*
+ * From statement i on, whose call number n is past `after`: the rest of
+ * the decision (every, probability, times), then the statements after it.
+ * Out of line and reached by a tail call, so the loop in fl_io_inject -
+ * which a statement still counting towards `after` never leaves - makes
+ * no call, saves no register and reads no thread-local state.
+ */
+static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op op, uint32_t i, uint64_t n)
+{
+	uint32_t bit = 1u << op;
+	for (;;) {
+		uint32_t idx = c->match.faults[i];
+		struct fl_fault_decision f;
+		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
+					 fl_thread_rng(), &f))
+			return fire(c, op, &f);
+		do {
+			if (++i >= c->match.nfaults)
+				return 0;
+			n = count_past_after(c, bit, i);
+		} while (n == UINT64_MAX);
+	}
+}
+
 int fl_io_inject(struct fl_conn *c, enum fl_op op)
 {
 	uint32_t bit = 1u << op;
-	const struct fl_match *m = &c->match;
-	if (!(m->ops & bit))
-		return 0;
-	const struct fl_rule *rules = fl_state.rules.rules;
-	for (uint32_t i = 0; i < m->nfaults; i++) {
-		uint32_t idx = m->faults[i];
-		const struct fl_fault_params *p = &rules[idx].u.fault;
-		struct fl_fault_decision f;
-		if ((p->ops & bit) && fl_fault_decide(p, &fl_state.counters[idx], fl_thread_rng(), &f))
-			return fire(c, op, &f);
+	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+		uint64_t n = count_past_after(c, bit, i);
+		if (n != UINT64_MAX)
+			return inject_from(c, op, i, n);
 	}
 	return 0;
 }

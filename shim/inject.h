@@ -13,7 +13,8 @@
 /*
  * Evaluates the connection's faults for op, in statement order; the first
  * that fires wins. Sleeps for an injected delay (errno preserved). Returns
- * the errno to inject, or 0 to go on with the real call.
+ * the errno to inject, or 0 to go on with the real call. The caller has
+ * checked that some fault of the connection is for op (match.ops).
  */
 int fl_io_inject(struct fl_conn *c, enum fl_op op);
 
