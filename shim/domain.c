@@ -58,7 +58,11 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 {
 	if (fl_seg_open(&fl_domain.seg, domain, capacity, true, fl_now_ms(), d) < 0)
 		return -1;
-	fl_domain.local = calloc(fl_state.rules.count, sizeof(*fl_domain.local));
+	/* Entries are declared 64-byte aligned: calloc's 16 would not do. */
+	size_t bytes = fl_state.rules.count * sizeof(*fl_domain.local);
+	fl_domain.local = aligned_alloc(64, bytes);
+	if (fl_domain.local)
+		memset(fl_domain.local, 0, bytes);
 	if (!fl_domain.local) {
 		fl_seg_close(&fl_domain.seg);
 		return fl_diag_error(d, NULL, "out of memory");
@@ -193,6 +197,24 @@ uint32_t fl_domain_fork_prepare(void)
 		pass.epoch = __atomic_add_fetch(&fork_epoch, 1, __ATOMIC_ACQ_REL);
 	fl_fdtab_each(fork_visit, &pass);
 	return pass.epoch;
+}
+
+static void drop_inherited_slot(int fd, struct fl_conn *c, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	if (c->has_slot) {
+		c->has_slot = 0;
+		__atomic_fetch_sub(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void fl_domain_fork_unseen(void)
+{
+	if (!fl_domain.attached)
+		return;
+	fl_fdtab_each(drop_inherited_slot, NULL);
+	fl_domain_fork_child(0);
 }
 
 void fl_domain_fork_failed(uint32_t epoch)

@@ -56,6 +56,11 @@ void fl_domain_exec_release_rest(void);
  * parent gives the reservations back (fork_failed).
  */
 uint32_t fl_domain_fork_prepare(void);
+
+/* A child whose fork our wrapper never saw: registers itself, and takes no
+ * share of inherited slots (none was reserved for it): the parent keeps
+ * them, and the child's close of an inherited socket gives nothing back. */
+void fl_domain_fork_unseen(void);
 void fl_domain_fork_child(uint32_t token);
 void fl_domain_fork_failed(uint32_t token);
 

@@ -11,7 +11,10 @@
  * its copy at once cannot free a slot the child still holds.
  */
 #include <errno.h>
+#include <linux/kcmp.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "domain.h"
@@ -19,23 +22,64 @@
 #include "real.h"
 #include "shim.h"
 
+/* What a child does first, whoever forked it. */
+static void become_child(bool seen_by_fork)
+{
+	fl_state.pid = getpid();
+	if (!fl_state.active)
+		return;
+	memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));
+	fl_thread_rng_fork();
+	if (!seen_by_fork)
+		fl_domain_fork_unseen();
+}
+
+/* Set around the real fork() by our wrapper, so the atfork handler below
+ * leaves that child to the wrapper. */
+static __thread __attribute__((tls_model("initial-exec"))) int in_fork_wrapper;
+
+/* glibc runs this in the child of every fork it makes, also those our
+ * wrapper cannot see (daemon() forks internally). */
+static void atfork_child(void)
+{
+	if (!in_fork_wrapper && getpid() != fl_state.pid)
+		become_child(false);
+}
+
+void fl_fork_watch(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+bool fl_foreign_child(void)
+{
+	pid_t me = (pid_t)syscall(SYS_getpid);
+	if (FL_LIKELY(me == fl_state.pid))
+		return false;
+	/* kcmp: 0 = same memory (vfork); 1, 2, 3 = different; ESRCH = the
+	 * parent is gone, which a vfork parent cannot be while we run. */
+	int saved = errno;
+	long r = syscall(SYS_kcmp, me, fl_state.pid, KCMP_VM, 0, 0);
+	bool own_memory = r > 0 || (r < 0 && errno == ESRCH);
+	errno = saved;
+	if (!own_memory)
+		return true;
+	become_child(false);
+	return false;
+}
+
 FL_EXPORT pid_t fork(void)
 {
-	if (!fl_state.active) {
-		pid_t pid = fl_real.fork();
-		if (pid == 0)
-			fl_state.pid = getpid();
-		return pid;
-	}
-	uint32_t token = fl_domain_fork_prepare();
+	uint32_t token = fl_state.active ? fl_domain_fork_prepare() : 0;
+	in_fork_wrapper = 1;
 	pid_t pid = fl_real.fork();
 	int saved = errno;
+	in_fork_wrapper = 0;
 	if (pid == 0) {
-		fl_state.pid = getpid();
-		memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));
-		fl_thread_rng_fork();
-		fl_domain_fork_child(token);
-	} else if (pid < 0) {
+		become_child(true);
+		if (fl_state.active)
+			fl_domain_fork_child(token);
+	} else if (pid < 0 && fl_state.active) {
 		fl_domain_fork_failed(token);
 	}
 	errno = saved;

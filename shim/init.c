@@ -236,6 +236,7 @@ void fl_init(void)
 	int saved = errno;
 	fl_state.pid = getpid();
 	fl_real_resolve();
+	fl_fork_watch();
 	const char *disable = getenv("FAULTLINE_DISABLE");
 	if (disable && strcmp(disable, "1") == 0)
 		goto out;

@@ -61,7 +61,7 @@ void fl_log_end(struct fl_textbuf *b)
 	b->buf[n++] = '\n';
 	int saved = errno;
 	if (log_path) {
-		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
 		if (fd >= 0) {
 			write_all((int)fd, b->buf, n);
 			syscall(SYS_close, fd);

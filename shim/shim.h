@@ -37,18 +37,16 @@ struct fl_state {
 extern struct fl_state fl_state;
 
 /*
- * True in a child we did not see being made: vfork and posix_spawn children
- * share our memory until they exec, and a raw clone's child has a copy our
- * fork() never fixed up. Neither may change the descriptor table or give
- * back bulkhead shares - those are the parent's. A system call, so only
- * the paths that change state ask.
+ * True in a child that shares our memory without our fork() having run:
+ * vfork and posix_spawn children, until they exec. Such a child must not
+ * change the descriptor table or give back bulkhead shares - those are the
+ * parent's. A child with its own copy that our fork() never saw (daemon()'s
+ * internal fork, _Fork, a raw clone) is adopted instead, on the spot
+ * (fork.c). Asked only on paths that change state: it costs system calls.
  */
-static inline bool fl_foreign_child(void)
-{
-	return (pid_t)syscall(SYS_getpid) != fl_state.pid;
-}
+bool fl_foreign_child(void);
 
-/* init.c: runs the constructor now if it has not run (idempotent). */
-void fl_init(void);
+/* fork.c: registers the atfork handler that catches forks made inside libc. */
+void fl_fork_watch(void);
 
 #endif

@@ -65,14 +65,17 @@ QUIET_WARN='-Wno-maybe-uninitialized'
 
 build() { # BUILD SANFLAGS
 	say "building into $1 with $2"
+	# A build directory is never source: keep git from ever adding it, even
+	# where the top .gitignore does not name it.
+	mkdir -p "$1" && printf '*\n' >"$1/.gitignore"
 	# shellcheck disable=SC2046 # one target per word
 	if ! make --no-print-directory -s -j"$jobs" BUILD="$1" SANFLAGS="$2" OPT=-O1 $(targets "$1") \
-		>"$1.build.log" 2>&1; then
-		cat "$1.build.log"
+		>"$1/build.log" 2>&1; then
+		cat "$1/build.log"
 		say "build into $1 failed"
 		return 1
 	fi
-	rm -f "$1.build.log"
+	rm -f "$1/build.log"
 }
 
 # reports DIR: prints every sanitizer report written there; false if any.

@@ -70,11 +70,12 @@ say "compiler: $CC ($($CC --version | head -n1))"
 # --- build --------------------------------------------------------------------
 # lib/ through the Makefile (its own flags, -Werror included), instrumented for
 # coverage (fuzzer-no-link) and the sanitizers; the harnesses link libFuzzer's main.
+mkdir -p "$out" && printf '*\n' >"$out/.gitignore" # never source: keep git from adding it
 san='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer'
 make --no-print-directory -s BUILD="$out" CC="$CC" OPT=-O1 \
-	SANFLAGS="-fsanitize=fuzzer-no-link $san" "$out/libflcore.a" >"$out.build.log" 2>&1 ||
-	{ cat "$out.build.log"; die "building lib/ for fuzzing failed"; }
-rm -f "$out.build.log"
+	SANFLAGS="-fsanitize=fuzzer-no-link $san" "$out/libflcore.a" >"$out/build.log" 2>&1 ||
+	{ cat "$out/build.log"; die "building lib/ for fuzzing failed"; }
+rm -f "$out/build.log"
 mkdir -p "$out/fuzz"
 libs=$(pkg-config --libs libconfig 2>/dev/null || echo -lconfig)
 for h in "${harnesses[@]}"; do
@@ -110,13 +111,17 @@ for h in "${harnesses[@]}"; do
 		continue
 	fi
 
+	# Artifacts of earlier runs stay (until someone turns them into
+	# regression tests and removes them); only new ones fail this run.
+	before=$(find "$arts" -maxdepth 1 -type f | wc -l)
+	[ "$before" -gt 0 ] && say "$h: $before artifact(s) of earlier runs in $arts (not counted)"
 	say "$h: fuzzing for ${each}s"
 	"$bin" "${opts[@]}" -max_total_time="$each" "$work" "$seeds" >"$out/fuzz/$h.log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/fuzz/$h.log" | tail -n1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/fuzz/$h.log" | tail -n1)
 	cov=$(grep -o 'cov: [0-9]*' "$out/fuzz/$h.log" | tail -n1)
-	found=$(find "$arts" -type f | wc -l)
+	found=$(($(find "$arts" -maxdepth 1 -type f | wc -l) - before))
 	summary+=("$(printf '%-8s %4ss %10s execs %7s/s  %-10s corpus %5s  artifacts %s' "$h" "$each" "${execs:-?}" \
 		"${rate:-?}" "${cov:-cov: ?}" "$(find "$work" -type f | wc -l)" "$found")")
 	if [ "$rc" -ne 0 ] || [ "$found" -gt 0 ]; then

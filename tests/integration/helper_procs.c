@@ -4,6 +4,7 @@
  *   helper_procs forkthreads PA PB FORKS
  *   helper_procs vfork PA PB close|keep
  *   helper_procs client PB
+ *   helper_procs reuse fork|_Fork|sysfork|daemon OUT
  *
  * PA: a server behind `bulkhead max_concurrent_requests=1` (queue allowed);
  * PB: a sink server whose sends fail by the rule
@@ -38,6 +39,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "helper.h"
@@ -258,6 +260,59 @@ static int vfork_exec(const char *self, int close_first)
 	return helper_failures ? 1 : 0;
 }
 
+/*
+ * reuse: a child made without the fork() wrapper - glibc's daemon() (its
+ * internal fork), _Fork(), or the raw system call - closes an inherited
+ * watched socket, and a pipe gets the same number. Reading the pipe must
+ * pass through untouched (the test's rule injects EIO into every read on
+ * a watched socket to 127.0.0.1). Writes "ok" or the errno to OUT.
+ */
+static int reuse(const char *how, const char *out)
+{
+	int listener = listen_on(0);
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	if (getsockname(listener, (struct sockaddr *)&a, &alen) < 0)
+		die("getsockname");
+	int c = connect_to(ntohs(a.sin_port));
+	pid_t pid;
+	if (strcmp(how, "daemon") == 0) {
+		if (daemon(1, 1) < 0) /* the parent exits 0 inside */
+			die("daemon");
+		pid = 0;
+	} else if (strcmp(how, "_Fork") == 0) {
+		pid = _Fork();
+	} else if (strcmp(how, "sysfork") == 0) {
+		pid = (pid_t)syscall(SYS_fork);
+	} else {
+		pid = fork();
+	}
+	if (pid < 0)
+		die("%s", how);
+	if (pid == 0) {
+		close(c);
+		int p[2];
+		if (pipe(p) < 0)
+			die("pipe");
+		if (p[0] != c && dup2(p[0], c) < 0)
+			die("dup2");
+		if (write(p[1], "hi", 2) != 2)
+			die("write to the pipe");
+		char buf[4];
+		ssize_t r = read(c, buf, sizeof(buf));
+		int e = errno;
+		FILE *f = fopen(out, "we");
+		if (f) {
+			fprintf(f, "%s\n", r == 2 ? "ok" : r < 0 ? ename(e) : "short");
+			fclose(f);
+		}
+		_exit(r == 2 ? 0 : 1);
+	}
+	if (reap(pid, 15) == -1)
+		die("the %s child did not finish", how);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -278,5 +333,8 @@ int main(int argc, char **argv)
 		pb = port_arg(argv[3]);
 		return vfork_exec(argv[0], strcmp(argv[4], "close") == 0);
 	}
-	die("usage: helper_procs forkthreads PA PB FORKS | vfork PA PB close|keep | client PB");
+	if (argc == 4 && strcmp(argv[1], "reuse") == 0)
+		return reuse(argv[2], argv[3]);
+	die("usage: helper_procs forkthreads PA PB FORKS | vfork PA PB close|keep | client PB | "
+	    "reuse fork|_Fork|sysfork|daemon OUT");
 }

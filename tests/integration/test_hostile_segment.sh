@@ -11,7 +11,9 @@
 # hangs, and nothing writes to the hostile file (nor to what a link points
 # at). Records that are corrupt behind a valid header cannot be seen at
 # attach time without reading every record; there the shim must stay
-# correct and quick, and the CLI must refuse.
+# correct and quick, and the CLI must refuse. Last, the other file the
+# shim opens from outside, its log (FAULTLINE_LOG_FILE), as a FIFO that
+# nobody reads: it must not hold the program up.
 #
 # Segments are forged by seg_forge.py from lib/segment.h's layout
 # (helper_seglayout), at /dev/shm/faultline.<uid>.<domain>.
@@ -343,5 +345,21 @@ took=$(($(now_ms) - start))
 no_crash "shim on a segment of stuck entries"
 printf '   (took %d ms, exit %d, %s)\n' "$took" "$RC" "$OUT"
 assert_le "time for one connect with every entry stuck in CLAIMED (ms)" 2000 "$took"
+
+# --- the other file the shim opens from outside: its log --------------------------------
+
+check "FAULTLINE_LOG_FILE naming a FIFO that nobody reads: the program still starts and runs (no wait for a reader)"
+mkfifo -m 0600 "$FL_TMP/log.fifo"
+start=$(now_ms)
+timeout 10 env FAULTLINE_DOMAIN="hs-logfifo-$$" FAULTLINE_LOG=info FAULTLINE_LOG_FILE="$FL_TMP/log.fifo" \
+	FAULTLINE_RULES="$RULES" LD_PRELOAD="$SHIM" "$PY" -c "$CLIENT" >"$FL_TMP/shim.out" 2>"$FL_TMP/shim.err"
+RC=$?
+TEST_DOMAINS+=("hs-logfifo-$$")
+OUT=$(cat "$FL_TMP/shim.out")
+ERR=$(cat "$FL_TMP/shim.err")
+[ "$RC" = 124 ] && fail "the program hung for 10 s: the shim blocks in open() on a log FIFO without a reader"
+no_crash "shim logging to a FIFO without a reader"
+assert_eq "exit status (the rule refuses the connect; stderr: $ERR)" 3 "$RC"
+assert_le "run time with the log FIFO (ms)" 5000 $(($(now_ms) - start))
 
 done_ok

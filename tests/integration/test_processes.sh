@@ -9,7 +9,9 @@
 #   2. vfork + exec: the exec'd program is under the shim; the parent's
 #      connection keeps its slot, also when the vfork child closes its copy
 #      of the descriptor before exec (helper_procs vfork), and also across
-#      Python's subprocess (which does exactly that) and posix_spawn;
+#      Python's subprocess (which does exactly that) and posix_spawn; and
+#      children made without the fork() wrapper (daemon(), _Fork(), the
+#      raw system call) keep their own descriptor table right;
 #   3. exec chains: sh -c 'sh -c "curl ..."' - the rule applies in the
 #      grandchild;
 #   4. 100 forked children through a bulkhead of 10, ending every way a
@@ -123,6 +125,25 @@ for how in subprocess-keep subprocess posix_spawn; do
 	rc=$?
 	assert_eq "exit status ($out)" 0 "$rc"
 	soft assert_eq "a non-blocking 2nd connection after $how (ECONNREFUSED: the slot is still held)" ECONNREFUSED "$out"
+done
+
+# Children made without the fork() wrapper: glibc's daemon() forks
+# internally, _Fork() and the raw system call run no fork handler. Such a
+# child has its own memory, so its close() must still empty its own table:
+# a pipe that gets the closed socket's number is not a socket.
+for how in fork daemon _Fork sysfork; do
+	new_domain "reuse-$how"
+	check "$how: the child closes an inherited watched socket; a pipe that gets its number reads untouched"
+	rm -f "$FL_TMP/reuse-$how.out"
+	FAULTLINE_DOMAIN=$DOMAIN FAULTLINE_RULES='127.0.0.1 fault on=read error=EIO' LD_PRELOAD="$SHIM" \
+		timeout 30 "$HELPERS/helper_procs" reuse "$how" "$FL_TMP/reuse-$how.out" >"$FL_TMP/reuse.log" 2>&1 ||
+		fail "helper_procs reuse $how: $(cat "$FL_TMP/reuse.log")"
+	for _ in $(seq 1 100); do
+		[ -s "$FL_TMP/reuse-$how.out" ] && break
+		sleep 0.1
+	done
+	soft assert_eq "read() on a pipe in the $how child (EIO: the shim still takes it for the closed socket)" ok \
+		"$(cat "$FL_TMP/reuse-$how.out" 2>/dev/null)"
 done
 
 # --- 3. exec chains -------------------------------------------------------------------------
