@@ -79,6 +79,7 @@ helper() { # DOMAIN ARGS...: helper_procs under the shim; RC and OUT
 
 # --- 1. fork with threads inside shim calls --------------------------------------------
 new_domain forkthreads
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "fork x 20 in a program whose threads wait in a bulkhead queue, block in recv and loop in send: children use the shim and exit, nothing deadlocks"
 helper "$DOMAIN" forkthreads "$PA" "$PB" 20
 assert_eq "helper exit status" 0 "$RC"
@@ -89,11 +90,14 @@ assert_eq "PA queue places taken after exit" 0 "$(stat_of "$DOMAIN" "127.0.0.1:$
 
 # --- 2. vfork, subprocess, posix_spawn ---------------------------------------------------------
 new_domain vfork-keep
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "vfork + exec: the exec'd program is under the shim; the parent keeps its slot"
 helper "$DOMAIN" vfork "$PA" "$PB" keep
 assert_eq "helper exit status" 0 "$RC"
 
 new_domain vfork-close
+
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "vfork + close(fd) in the child + exec: the parent's connection keeps its slot (the child closed only its copy)"
 helper "$DOMAIN" vfork "$PA" "$PB" close
 soft assert_eq "helper exit status (the vfork child's close() must not release the parent's slot)" 0 "$RC"
@@ -120,6 +124,7 @@ print(errno.errorcode.get(r, r))
 held.close()'
 for how in subprocess-keep subprocess posix_spawn; do
 	new_domain "spawn-$how"
+	TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 	check "$how from a program holding a bulkhead slot (limit 1): the slot stays held, a 2nd connection is refused"
 	out=$(FAULTLINE_DOMAIN=$DOMAIN FAULTLINE_RULES=$RULES LD_PRELOAD="$SHIM" timeout 60 "$PY" -c "$SPAWN" "$how" "$PA" 2>&1)
 	rc=$?
@@ -133,6 +138,7 @@ done
 # a pipe that gets the closed socket's number is not a socket.
 for how in fork daemon _Fork sysfork; do
 	new_domain "reuse-$how"
+	TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 	check "$how: the child closes an inherited watched socket; a pipe that gets its number reads untouched"
 	rm -f "$FL_TMP/reuse-$how.out"
 	FAULTLINE_DOMAIN=$DOMAIN FAULTLINE_RULES='127.0.0.1 fault on=read error=EIO' LD_PRELOAD="$SHIM" \
@@ -150,6 +156,7 @@ done
 start_server web http tcp4
 WEB=$SERVER_PORT
 new_domain chain
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "faultline run -- sh -c 'sh -c \"curl ...\"': the connect error is injected in the grandchild"
 before=$(accepted web)
 out=$("$CLI" run --domain "$DOMAIN" --rules "127.0.0.1:$WEB fault on=connect error=ECONNREFUSED" -- \
@@ -169,6 +176,7 @@ assert_eq "connect delays injected" 1 "$(stat_of "$DOMAIN" "127.0.0.1:$WEB" 'd["
 start_conc hundred
 PH=$CONC_PORT
 new_domain hundred
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "100 forked children through a bulkhead of 10, ending by close, exit, _exit and SIGKILL: no slot stays held"
 HUNDRED='
 import os, signal, socket, sys, time
@@ -239,6 +247,7 @@ soft wait_slots_free "$DOMAIN" "127.0.0.1:$PH" 2
 start_conc queue
 PQ=$CONC_PORT
 new_domain queue
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 RULES="127.0.0.1:$PQ bulkhead max_concurrent_requests=1 max_queue_size=1 queue_timeout_ms=20000"
 check "a client SIGKILLed while it waits in the bulkhead queue gives its queue place back"
 bh_hold holder "$PQ"
@@ -269,6 +278,7 @@ soft assert_eq "second waiter's exit status (it said: $(bh_result waiter2))" 0 "
 start_conc soak
 PS=$CONC_PORT
 new_domain soak
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 check "soak ${SOAK}s: clients hold connections through a bulkhead of 5 and are SIGKILLed at random while new ones start"
 SOAK_DRIVER='
 import os, random, signal, subprocess, sys, time

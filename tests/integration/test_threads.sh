@@ -96,12 +96,16 @@ compare() { # PROCESSES
 }
 
 new_domain one
+
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 D=$DOMAIN
 check "$THREADS threads x $ITERS rounds in one process: the counters equal what the threads counted"
 run_procs 1
 compare 1
 
 new_domain three
+
+TEST_DOMAINS+=("$DOMAIN") # removed by the EXIT trap, pass or fail
 D=$DOMAIN
 check "3 processes x $THREADS threads at once on one destination: the counters are the exact sums"
 run_procs 3
