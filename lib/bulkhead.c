@@ -308,7 +308,7 @@ uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t ge
 		if (!e || LOAD(&h->proc) != proc || LOAD(&h->proc_generation) != generation)
 			continue;
 		if (LOAD(&h->live) == FL_SHARE_WAITING)
-			leave_queue(seg, &e->bulkhead, i, FL_SHARE_GONE); /* died in the queue */
+			freed += leave_queue(seg, &e->bulkhead, i, FL_SHARE_GONE); /* died in the queue */
 		else
 			freed += release_record(seg, i);
 	}

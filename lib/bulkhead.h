@@ -67,7 +67,8 @@ void fl_bulkhead_unreserve(struct fl_seg *seg, uint32_t holder);
  * holder record). */
 void fl_bulkhead_release(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t holder);
 
-/* Releases every share held by (proc, generation); returns how many. */
+/* Releases every share and queue place held by (proc, generation);
+ * returns how many. */
 uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t generation);
 
 /* The records of the shares (proc, generation) holds: up to max into out;

@@ -40,7 +40,8 @@ void fl_proc_unregister(struct fl_seg *seg, uint32_t index);
 /* Frees the record of a process known to hold no slot (no holder scan). */
 void fl_proc_forget(struct fl_seg *seg, uint32_t index);
 
-/* Reaps every dead process; returns how many bulkhead slots were freed. */
+/* Reaps every dead process; returns how many bulkhead shares and queue
+ * places it gave back. */
 uint32_t fl_proc_reap(struct fl_seg *seg);
 
 #endif

@@ -44,13 +44,7 @@ uint64_t fl_cli_now_ms(void)
  */
 static bool reap_dead(struct fl_seg *seg)
 {
-	uint32_t queued_before = 0, queued_after = 0;
-	for (uint32_t i = 0; i < seg->capacity; i++)
-		queued_before += __atomic_load_n(&seg->entries[i].bulkhead.queued, __ATOMIC_ACQUIRE);
-	uint32_t freed = fl_proc_reap(seg);
-	for (uint32_t i = 0; i < seg->capacity; i++)
-		queued_after += __atomic_load_n(&seg->entries[i].bulkhead.queued, __ATOMIC_ACQUIRE);
-	return freed > 0 || queued_after != queued_before;
+	return fl_proc_reap(seg) > 0;
 }
 
 int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
