@@ -3,19 +3,22 @@
  *
  * The failure-rate rule uses a bucketed rolling window (as Hystrix and
  * Resilience4j do): rolling_window_ms is cut into FL_WINDOW_BUCKETS
- * buckets, each one 64-bit word packing the bucket's epoch with its call
- * and failure counts. A writer that finds a stale epoch swaps in a fresh
- * bucket with one CAS; a reader sums the buckets whose epoch lies within
- * the window. No lock, and no counter is lost under contention.
+ * buckets, each two 64-bit words: the bucket's epoch with its call count,
+ * and the epoch with its failure count. A writer that finds a stale epoch
+ * swaps in a fresh count with one CAS; a reader sums the words whose epoch
+ * lies within the window. No lock, and no counter is lost under
+ * contention. A count has 42 bits, enough for 10 M calls/s over a bucket
+ * of the longest window; should one still fill up, its failures stop with
+ * it, so the rate stays the rate of the calls counted.
  */
 #include "breaker.h"
 
 #include <errno.h>
 
-#define EPOCH_BITS 24
-#define COUNT_BITS 20
-#define COUNT_MAX ((1u << COUNT_BITS) - 1)
-#define EPOCH_MASK ((1u << EPOCH_BITS) - 1)
+#define EPOCH_BITS 22
+#define COUNT_BITS 42
+#define COUNT_MAX ((UINT64_C(1) << COUNT_BITS) - 1)
+#define EPOCH_MASK ((UINT64_C(1) << EPOCH_BITS) - 1)
 
 static const char *const state_names[] = {"closed", "open", "half_open", "forced_open", "disabled"};
 
@@ -88,41 +91,69 @@ static uint32_t bucket_ms(const struct fl_seg_breaker *b)
 	return w ? w : 1;
 }
 
-static void window_add(struct fl_seg_breaker *b, uint64_t now_ms, bool failure)
+/* Adds one to the count in *slot for epoch (starting it afresh if the word
+ * holds an older epoch). False if the count is full. */
+static bool bucket_add(uint64_t *slot, uint64_t epoch)
 {
-	uint64_t epoch = (now_ms / bucket_ms(b)) & EPOCH_MASK;
-	uint64_t *slot = &b->window[epoch % FL_WINDOW_BUCKETS];
 	uint64_t old = LOAD(slot), next;
 	do {
-		uint64_t calls = 0, fails = 0;
-		if ((old >> (2 * COUNT_BITS)) == epoch) {
-			calls = (old >> COUNT_BITS) & COUNT_MAX;
-			fails = old & COUNT_MAX;
-		}
-		calls += calls < COUNT_MAX;
-		fails += failure && fails < COUNT_MAX;
-		next = (epoch << (2 * COUNT_BITS)) | (calls << COUNT_BITS) | fails;
+		uint64_t n = (old >> COUNT_BITS) == epoch ? old & COUNT_MAX : 0;
+		if (n == COUNT_MAX)
+			return false;
+		next = (epoch << COUNT_BITS) | (n + 1);
 	} while (!__atomic_compare_exchange_n(slot, &old, next, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return true;
+}
+
+static uint64_t now_epoch(const struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	return (now_ms / bucket_ms(b)) & EPOCH_MASK;
+}
+
+/* A call (and maybe its failure) in the bucket of now_ms. */
+static void window_add(struct fl_seg_breaker *b, uint64_t now_ms, bool failure)
+{
+	uint64_t epoch = now_epoch(b, now_ms);
+	unsigned i = (unsigned)(epoch % FL_WINDOW_BUCKETS);
+	if (bucket_add(&b->window_calls[i], epoch) && failure)
+		bucket_add(&b->window_failures[i], epoch);
+}
+
+/* A failure of a call counted earlier (a broken peer). */
+static void window_add_failure(struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	uint64_t epoch = now_epoch(b, now_ms);
+	bucket_add(&b->window_failures[epoch % FL_WINDOW_BUCKETS], epoch);
+}
+
+static uint64_t window_sum(const uint64_t *words, uint64_t epoch)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++) {
+		uint64_t v = LOAD(&words[i]);
+		uint64_t age = (epoch - (v >> COUNT_BITS)) & EPOCH_MASK;
+		if (v != 0 && age < FL_WINDOW_BUCKETS)
+			sum += v & COUNT_MAX;
+	}
+	return sum;
 }
 
 void fl_breaker_window(const struct fl_seg_breaker *b, uint64_t now_ms, uint64_t *calls, uint64_t *failures)
 {
-	uint64_t now_epoch = (now_ms / bucket_ms(b)) & EPOCH_MASK;
-	*calls = *failures = 0;
-	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++) {
-		uint64_t v = LOAD(&b->window[i]);
-		uint64_t age = (now_epoch - (v >> (2 * COUNT_BITS))) & EPOCH_MASK;
-		if (v == 0 || age >= FL_WINDOW_BUCKETS)
-			continue;
-		*calls += (v >> COUNT_BITS) & COUNT_MAX;
-		*failures += v & COUNT_MAX;
-	}
+	uint64_t epoch = now_epoch(b, now_ms);
+	*calls = window_sum(b->window_calls, epoch);
+	*failures = window_sum(b->window_failures, epoch);
+	/* A broken peer's failure may land a bucket after its call. */
+	if (*failures > *calls)
+		*failures = *calls;
 }
 
 static void window_clear(struct fl_seg_breaker *b)
 {
-	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++)
-		STORE(&b->window[i], 0);
+	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++) {
+		STORE(&b->window_calls[i], 0);
+		STORE(&b->window_failures[i], 0);
+	}
 }
 
 static bool rate_tripped(const struct fl_seg_breaker *b, uint64_t now_ms)
@@ -190,11 +221,15 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 			return true;
 		}
 		if (elapsed_ns(now_ns, LOAD(&b->last_permit_ns)) >= timeout_ns) {
-			/* A trial never reported: it failed. Its permit dies with the generation. */
+			/* The trials never reported: they failed. Their permits die
+			 * with the generation, and so do their outcomes, should they
+			 * report after all (fl_breaker_record): each counts once. */
+			uint32_t gen = fl_breaker_word_generation(w);
 			if (!open_breaker(b, &w, now_ns, now_ms))
 				continue;
-			ADD(&b->calls, 1);
-			ADD(&b->failures, 1);
+			STORE(&b->reclaimed_generation, gen);
+			ADD(&b->calls, permits);
+			ADD(&b->failures, permits);
 		}
 		return reject(b);
 	}
@@ -226,11 +261,15 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 	if (!permit->active)
 		return;
 	permit->active = false;
+	uint64_t w = LOAD(&b->word);
+	/* A trial whose permit was reclaimed was already counted, as failed. */
+	if (permit->trial && fl_breaker_word_generation(w) != permit->generation &&
+	    LOAD(&b->reclaimed_generation) == permit->generation)
+		return;
 	ADD(&b->calls, 1);
 	if (failure)
 		ADD(&b->failures, 1);
 	window_add(b, now_ms, failure);
-	uint64_t w = LOAD(&b->word);
 	if (fl_breaker_word_generation(w) != permit->generation || !LOAD(&b->p.enabled))
 		return;
 	switch (fl_breaker_word_state(w)) {
@@ -268,6 +307,21 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 	default:
 		return;
 	}
+}
+
+void fl_breaker_record_late_failure(struct fl_seg_breaker *b, uint32_t generation, uint64_t now_ns,
+				    uint64_t now_ms)
+{
+	ADD(&b->failures, 1);
+	window_add_failure(b, now_ms);
+	uint64_t w = LOAD(&b->word);
+	if (fl_breaker_word_generation(w) != generation || !LOAD(&b->p.enabled) ||
+	    fl_breaker_word_state(w) != FL_BREAKER_CLOSED)
+		return;
+	STORE(&b->consecutive_successes, 0);
+	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >= LOAD(&b->p.failure_threshold) ||
+	    rate_tripped(b, now_ms))
+		open_breaker(b, &w, now_ns, now_ms);
 }
 
 /* Moves to `to` whatever the current state, bumping the generation. */

@@ -60,6 +60,14 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool failure, uint64_t now_ns,
 		       uint64_t now_ms);
 
+/*
+ * A connection whose attempt was recorded as a success later found its
+ * peer broken: the same call now failed. Counts the failure (not another
+ * call) under the generation it was admitted in.
+ */
+void fl_breaker_record_late_failure(struct fl_seg_breaker *b, uint32_t generation, uint64_t now_ns,
+				    uint64_t now_ms);
+
 /* An admitted attempt that ended without an outcome that counts (it never
  * reached the network, or failed for a local reason): its trial permit, if
  * any, goes back. Clears permit->active. */

@@ -27,7 +27,7 @@
 #include "target.h"
 
 #define FL_SEG_MAGIC UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION 2u
+#define FL_SEG_VERSION 3u
 #define FL_SEG_HEADER_SIZE 4096u
 #define FL_SEG_PROCS 1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
@@ -101,11 +101,16 @@ struct fl_seg_breaker {
 	uint64_t since_ms;	 /* Unix ms of the last transition */
 	uint32_t consecutive_failures;
 	uint32_t consecutive_successes;
+	uint32_t reclaimed_generation; /* last half-open generation whose trials were counted as failed */
+	uint32_t reserved;
 	uint64_t calls, failures, rejected, transitions;
-	/* Rolling window: epoch (24 bits) | calls (20) | failures (20) per bucket. */
-	uint64_t window[FL_WINDOW_BUCKETS];
+	/* Rolling window, per bucket: epoch (22 bits) | calls (42), and
+	 * epoch (22 bits) | failures (42): 42 bits hold 10 M calls/s for a
+	 * bucket of the longest window (2^31 ms / 10 buckets). */
+	uint64_t window_calls[FL_WINDOW_BUCKETS];
+	uint64_t window_failures[FL_WINDOW_BUCKETS];
 	struct fl_seg_breaker_params p;
-}; /* 40 + 32 + 80 + 40 = 192 bytes */
+}; /* 40 + 8 + 32 + 160 + 40 = 280 bytes */
 
 struct fl_seg_bulkhead {
 	uint32_t active;
@@ -198,7 +203,7 @@ struct fl_seg_header {
 };
 
 _Static_assert(sizeof(struct fl_seg_key) == 144, "segment key layout");
-_Static_assert(sizeof(struct fl_seg_breaker) == 192, "breaker layout");
+_Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 56, "bulkhead layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(sizeof(struct fl_seg_entry) <= 960, "4096 destinations fit in 4 MiB");

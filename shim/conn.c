@@ -84,9 +84,11 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->match = *m;
 	c->has_slot = 0;
 	c->peer_failed = 0;
+	c->counted = 0;
 	c->holder = FL_HOLDER_NONE;
 	c->fork_epoch = 0;
 	c->permit.active = false;
+	c->permit.generation = 0;
 	c->stats = c->breaker = c->bulkhead = NULL;
 	__atomic_store_n(&c->connecting, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->refs, 1, __ATOMIC_RELEASE);

@@ -26,6 +26,7 @@ struct fl_conn {
 	uint8_t connecting; /* non-blocking connect not yet resolved (atomic) */
 	uint8_t has_slot;   /* holds a bulkhead slot */
 	uint8_t peer_failed; /* a broken-peer I/O error was already counted */
+	uint8_t counted;     /* the attempt's outcome went to the breaker as a call */
 	uint32_t holder;     /* bulkhead holder record, or FL_HOLDER_NONE */
 	uint32_t fork_epoch; /* last fork that counted this connection */
 	struct fl_permit permit; /* breaker outcome owed while permit.active */

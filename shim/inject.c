@@ -192,9 +192,10 @@ void fl_conn_outcome(struct fl_conn *c, int err)
 		return;
 	struct fl_seg_breaker *b = &c->breaker->breaker;
 	uint64_t before = fl_breaker_word(c);
-	if (err == 0 || fl_breaker_is_connect_failure(err))
+	if (err == 0 || fl_breaker_is_connect_failure(err)) {
 		fl_breaker_record(b, &c->permit, err != 0, fl_now_ns(), fl_now_ms());
-	else
+		c->counted = 1;
+	} else
 		fl_breaker_cancel(b, &c->permit);
 	fl_breaker_note(c, before);
 }
@@ -207,16 +208,23 @@ void fl_conn_settle(struct fl_conn *c, int err)
 }
 
 /* A broken peer on an established connection: one failure per connection,
- * under the generation the connection was admitted in. */
+ * under the generation the connection was admitted in. The attempt was
+ * already counted as a call (its success): it is the same call, now
+ * failed, not a second one. A connection whose attempt this process never
+ * counted (adopted after exec) counts a call that failed. */
 static void peer_failed(struct fl_conn *c)
 {
 	uint8_t was = 0;
 	if (!c->breaker ||
 	    !__atomic_compare_exchange_n(&c->peer_failed, &was, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
-	struct fl_permit p = {.generation = c->permit.generation, .trial = false, .active = true};
 	uint64_t before = fl_breaker_word(c);
-	fl_breaker_record(&c->breaker->breaker, &p, true, fl_now_ns(), fl_now_ms());
+	if (c->counted) {
+		fl_breaker_record_late_failure(&c->breaker->breaker, c->permit.generation, fl_now_ns(), fl_now_ms());
+	} else {
+		struct fl_permit p = {.generation = c->permit.generation, .trial = false, .active = true};
+		fl_breaker_record(&c->breaker->breaker, &p, true, fl_now_ns(), fl_now_ms());
+	}
 	fl_breaker_note(c, before);
 }
 

@@ -368,6 +368,96 @@ START_TEST(breaker_unreported_trial_reopens_after_timeout)
 }
 END_TEST
 
+/* Issue 10 item 14: one attempt is one call with one outcome. A trial
+ * whose permit was reclaimed (counted as a failure) and that reports after
+ * all must not count again. */
+START_TEST(breaker_late_report_of_reclaimed_trial_counts_nothing)
+{
+	struct fl_breaker_params p = defaults();
+	p.timeout_ms = 1000;
+	start(&p);
+	struct fl_permit slow, next;
+	half_open_it(&slow);
+	uint64_t calls0 = brk.calls, failures0 = brk.failures;
+	advance(1000);
+	ck_assert(!admit(&next)); /* reclaims: the slow trial counts as failed */
+	ck_assert_uint_eq(brk.calls, calls0 + 1);
+	ck_assert_uint_eq(brk.failures, failures0 + 1);
+	record(&slow, true); /* its real outcome, late */
+	ck_assert_uint_eq(brk.calls, calls0 + 1);
+	ck_assert_uint_eq(brk.failures, failures0 + 1);
+	uint64_t c, f;
+	fl_breaker_window(&brk, clk.ms, &c, &f);
+	ck_assert_uint_eq(c, calls0); /* the window did not see it either */
+	ck_assert_uint_eq(f, failures0);
+}
+END_TEST
+
+/* A reclaim counts every trial it voids, and none of them again. */
+START_TEST(breaker_reclaim_counts_each_outstanding_trial_once)
+{
+	struct fl_breaker_params p = defaults();
+	p.timeout_ms = 1000;
+	p.half_open_max_requests = 2;
+	start(&p);
+	struct fl_permit t1, t2, next;
+	half_open_it(&t1);
+	ck_assert(admit(&t2));
+	uint64_t calls0 = brk.calls, failures0 = brk.failures;
+	advance(1000);
+	ck_assert(!admit(&next));
+	ck_assert_uint_eq(brk.calls, calls0 + 2);
+	ck_assert_uint_eq(brk.failures, failures0 + 2);
+	record(&t1, false);
+	record(&t2, true);
+	ck_assert_uint_eq(brk.calls, calls0 + 2);
+	ck_assert_uint_eq(brk.failures, failures0 + 2);
+}
+END_TEST
+
+/* A trial of a generation that ended otherwise (another trial failed)
+ * still counts its outcome in the statistics. */
+START_TEST(breaker_late_trial_of_generation_ended_by_failure_still_counts)
+{
+	struct fl_breaker_params p = defaults();
+	p.half_open_max_requests = 2;
+	start(&p);
+	struct fl_permit t1, t2;
+	half_open_it(&t1);
+	ck_assert(admit(&t2));
+	record(&t1, true); /* reopens */
+	uint64_t calls0 = brk.calls;
+	record(&t2, false);
+	ck_assert_uint_eq(brk.calls, calls0 + 1);
+}
+END_TEST
+
+/* Item 14, second half: a connection that succeeded and whose peer later
+ * broke is one call that failed, not two calls. */
+START_TEST(breaker_late_failure_of_success_is_the_same_call)
+{
+	struct fl_breaker_params p = defaults();
+	p.failure_threshold = 3;
+	start(&p);
+	uint32_t gen[3];
+	for (int i = 0; i < 3; i++) {
+		struct fl_permit k;
+		ck_assert(admit(&k));
+		gen[i] = k.generation;
+		record(&k, false);
+	}
+	for (int i = 0; i < 3; i++)
+		fl_breaker_record_late_failure(&brk, gen[i], clk.ns, clk.ms);
+	ck_assert_uint_eq(brk.calls, 3);
+	ck_assert_uint_eq(brk.failures, 3);
+	ck_assert_uint_eq(state(), FL_BREAKER_OPEN);
+	uint64_t c, f;
+	fl_breaker_window(&brk, clk.ms, &c, &f);
+	ck_assert_uint_eq(c, 3);
+	ck_assert_uint_eq(f, 3);
+}
+END_TEST
+
 START_TEST(breaker_trial_expiry_counts_from_newest_permit)
 {
 	struct fl_breaker_params p = defaults();
@@ -701,6 +791,33 @@ END_TEST
 
 /* ---- operator controls ----------------------------------------------- */
 
+/* Issue 10 item 15: a bucket's call count used to stop at 2^20 - 1 while
+ * failures went on, so a real 32% rate read as over 50%. 1.8 M calls in
+ * one bucket (a 10 s window at 1.8 M calls/s), 8 of every 25 failing. */
+START_TEST(breaker_rate_stays_right_past_a_million_calls_a_bucket)
+{
+	rate_only(100, 50.0);
+	const uint32_t n = 1800000;
+	uint64_t failed = 0;
+	uint32_t rejected = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		bool failure = i % 25 < 8;
+		failed += failure;
+		struct fl_permit k;
+		if (!admit(&k))
+			rejected++;
+		else
+			record(&k, failure);
+	}
+	ck_assert_uint_eq(rejected, 0);
+	ck_assert_uint_eq(state(), FL_BREAKER_CLOSED);
+	uint64_t c, f;
+	fl_breaker_window(&brk, clk.ms, &c, &f);
+	ck_assert_uint_eq(c, n);
+	ck_assert_uint_eq(f, failed);
+}
+END_TEST
+
 START_TEST(breaker_trip_forces_open_and_rejects)
 {
 	fl_breaker_trip(&brk, clk.ms);
@@ -965,6 +1082,10 @@ static Suite *breaker_suite(void)
 	tcase_add_test(half, breaker_trial_failure_after_a_trial_success_reopens);
 	tcase_add_test(half, breaker_unreported_trial_reopens_after_timeout);
 	tcase_add_test(half, breaker_trial_expiry_counts_from_newest_permit);
+	tcase_add_test(half, breaker_late_report_of_reclaimed_trial_counts_nothing);
+	tcase_add_test(half, breaker_reclaim_counts_each_outstanding_trial_once);
+	tcase_add_test(half, breaker_late_trial_of_generation_ended_by_failure_still_counts);
+	tcase_add_test(half, breaker_late_failure_of_success_is_the_same_call);
 	tcase_add_test(half, breaker_caller_with_older_clock_reading_does_not_expire_a_fresh_trial);
 	tcase_add_test(half, breaker_cancel_gives_trial_permit_back);
 	tcase_add_test(half, breaker_cancel_of_closed_permit_changes_nothing);
@@ -990,6 +1111,7 @@ static Suite *breaker_suite(void)
 	tcase_add_test(rate, breaker_old_buckets_fall_out_of_rolling_window);
 	tcase_add_test(rate, breaker_rolling_window_slides_bucket_by_bucket);
 	tcase_add_test(rate, breaker_failures_before_window_cannot_combine_with_new_ones);
+	tcase_add_test(rate, breaker_rate_stays_right_past_a_million_calls_a_bucket);
 	suite_add_tcase(s, rate);
 
 	TCase *ops = tcase_create("controls");
