@@ -13,6 +13,7 @@
 
 #include "bulkhead.h"
 #include "domain.h"
+#include "inject.h"
 
 #define CHUNK_BITS 6u /* 64 objects (~27 KiB) a chunk: a small first bite of RSS */
 #define CHUNK (1u << CHUNK_BITS)
@@ -105,7 +106,18 @@ void fl_conn_unref(struct fl_conn *c)
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	/* After the exit destructor our holders are gone (maybe reused): hands off. */
-	if (c->has_slot && !__atomic_load_n(&fl_domain.detached, __ATOMIC_ACQUIRE)) {
+	bool attached = !__atomic_load_n(&fl_domain.detached, __ATOMIC_ACQUIRE);
+	uint8_t was = 1;
+	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    attached) {
+		/* The program gave up on its connect (closed the socket while it
+		 * was pending, or jumped out of it): that is how most clients'
+		 * connect timeouts end, and the breaker counts it as one (SPEC 5). */
+		int saved = errno;
+		fl_conn_outcome(c, ETIMEDOUT);
+		errno = saved;
+	}
+	if (c->has_slot && attached) {
 		int saved = errno;
 		fl_bulkhead_release(&fl_domain.seg, c->bulkhead, c->holder);
 		__atomic_fetch_sub(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
@@ -113,4 +125,19 @@ void fl_conn_unref(struct fl_conn *c)
 		c->has_slot = 0;
 	}
 	push_free(c);
+}
+
+void fl_conn_fork_child(void)
+{
+	uint32_t used = __atomic_load_n(&chunks_used, __ATOMIC_ACQUIRE);
+	if (used > MAX_CHUNKS)
+		used = MAX_CHUNKS;
+	for (uint32_t n = 0; n < used; n++) {
+		struct fl_conn *chunk = __atomic_load_n(&chunks[n], __ATOMIC_ACQUIRE);
+		if (!chunk)
+			continue;
+		for (uint32_t i = 0; i < CHUNK; i++)
+			if (__atomic_load_n(&chunk[i].refs, __ATOMIC_ACQUIRE) != 0)
+				chunk[i].permit.active = false;
+	}
 }

@@ -41,8 +41,16 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m);
 
 void fl_conn_ref(struct fl_conn *c);
 
-/* Drops one reference; the last one gives back the bulkhead slot and
+/* Drops one reference; the last one gives back the bulkhead slot, counts
+ * a connect still pending as given up on (a failure, ETIMEDOUT), and
  * returns the object to the pool. */
 void fl_conn_unref(struct fl_conn *c);
+
+/*
+ * In a forked child: the outcomes of inherited attempts are the parent's
+ * to report (it made them), so the child's copies owe none - closing an
+ * inherited connecting socket in the child counts nothing.
+ */
+void fl_conn_fork_child(void);
 
 #endif

@@ -6,11 +6,15 @@
  * breaker may reject at once (no system call); the bulkhead takes a slot
  * (a blocking socket may queue for one); connect faults apply; then the
  * real connect. Its outcome goes to the breaker now (blocking) or later
- * (non-blocking: SO_ERROR or the first I/O, see inject.c).
+ * (non-blocking: SO_ERROR or the first I/O, see inject.c; or the close of
+ * a socket whose connect was given up on, see conn.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "domain.h"
@@ -92,6 +96,56 @@ static int admit(struct fl_conn *c, int fd)
 	}
 }
 
+/* fd is beyond what the table can hold: the attempt is settled here if it
+ * ends here, else nothing can learn its outcome and the permit goes back. */
+static int connect_untracked(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
+	int r = err ? -1 : fl_real.connect(fd, sa, len);
+	int saved = err ? err : errno;
+	if (r == 0 || (saved != EINPROGRESS && saved != EINTR)) {
+		fl_conn_settle(c, r == 0 ? 0 : saved);
+	} else {
+		__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+		if (c->breaker)
+			fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+	}
+	fl_conn_unref(c);
+	errno = saved;
+	return r;
+}
+
+/* Puts c in fd's slot; false if the table cannot hold fd (c stays ours). */
+static bool install(int fd, struct fl_conn *c)
+{
+	struct fl_conn *old = fl_fdtab_exchange(fd, c);
+	if (old == FL_FDTAB_FAILED)
+		return false;
+	if (old)
+		fl_conn_unref(old);
+	return true;
+}
+
+/* The attempt failed before or in the real call: out of the table. */
+static void uninstall(int fd, struct fl_conn *c)
+{
+	if (fl_fdtab_lookup(fd) != c)
+		return; /* closed meanwhile: that close dropped it */
+	struct fl_conn *old = fl_fdtab_exchange(fd, NULL);
+	if (old && old != FL_FDTAB_FAILED)
+		fl_conn_unref(old);
+}
+
+/*
+ * The attempt is put in the descriptor table, marked connecting (permit
+ * owed, slot held), before the real connect: a program may never come
+ * back from that call (siglongjmp out of a blocking connect, as wget's
+ * alarm timeout does), and then the close that follows must find it, give
+ * the slot back and count the abandoned attempt (conn.c). The table's
+ * reference is the only one, so a concurrent close of fd may end the
+ * object while we wait: after the call, c is touched only if fd still
+ * refers to it.
+ */
 static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, const struct fl_dest *d,
 			   const struct fl_match *m)
 {
@@ -110,22 +164,27 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	int err = admit(c, fd);
 	if (err)
 		return refuse(c, err);
+	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
+	if (!install(fd, c))
+		return connect_untracked(c, fd, sa, len);
 	err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
 	if (err) {
-		fl_conn_outcome(c, err);
-		return refuse(c, err);
+		if (fl_fdtab_lookup(fd) == c) {
+			fl_conn_settle(c, err);
+			uninstall(fd, c);
+		}
+		errno = err;
+		return -1;
 	}
 	int r = fl_real.connect(fd, sa, len);
 	int saved = errno;
-	if (r == 0) {
-		fl_conn_outcome(c, 0);
-		fdtab_replace(fd, c);
-	} else if (saved == EINPROGRESS || saved == EINTR) {
-		__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
-		fdtab_replace(fd, c);
-	} else {
-		fl_conn_outcome(c, saved);
-		fl_conn_unref(c);
+	if (fl_fdtab_lookup(fd) == c) {
+		if (r == 0) {
+			fl_conn_settle(c, 0);
+		} else if (saved != EINPROGRESS && saved != EINTR) {
+			fl_conn_settle(c, saved);
+			uninstall(fd, c);
+		}
 	}
 	errno = saved;
 	return r;
@@ -192,6 +251,55 @@ static bool same_dest(const struct fl_dest *a, const struct fl_dest *b)
 	       a->path_len == b->path_len && memcmp(a->path, b->path, a->path_len) == 0;
 }
 
+/* Is fd connected to a peer (a TCP connection up, a UDP socket connected)? */
+static bool peer_connected(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int saved = errno;
+	bool yes = syscall(SYS_getpeername, fd, &ss, &len) == 0;
+	errno = saved;
+	return yes;
+}
+
+static bool is_datagram(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	int saved = errno;
+	bool yes = syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+	errno = saved;
+	return yes;
+}
+
+/*
+ * connect() on a socket that already has a connection: the same socket to
+ * the same destination is the same connection (one slot, one call), and a
+ * stream socket cannot change destination (the kernel answers EISCONN or
+ * EALREADY); both go to the kernel as they are. Returns false when this is
+ * a new attempt: a datagram socket re-connected elsewhere (the old
+ * connection is released when the new one takes fd's slot), or a socket
+ * whose earlier attempt failed.
+ */
+static bool reconnect(struct fl_conn *prev, int fd, const struct fl_dest *d, const struct sockaddr *sa,
+		      socklen_t len, int *r)
+{
+	bool same = same_dest(&prev->dest, d);
+	if (__atomic_load_n(&prev->connecting, __ATOMIC_ACQUIRE)) {
+		if (same)
+			*r = connect_again(prev, fd, sa, len);
+		else if (!is_datagram(fd))
+			*r = fl_real.connect(fd, sa, len);
+		else
+			return false;
+		return true;
+	}
+	if (!peer_connected(fd) || (!same && is_datagram(fd)))
+		return false;
+	*r = fl_real.connect(fd, sa, len);
+	return true;
+}
+
 FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fl_dest d;
@@ -206,8 +314,9 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return fl_real.connect(fd, sa, len);
 	}
 	struct fl_conn *prev = fl_fdtab_lookup(fd);
-	if (prev && __atomic_load_n(&prev->connecting, __ATOMIC_ACQUIRE) && same_dest(&prev->dest, &d))
-		return connect_again(prev, fd, sa, len);
+	int r;
+	if (prev && reconnect(prev, fd, &d, sa, len, &r))
+		return r;
 	drop_dead_faults(&m);
 	if (FL_UNLIKELY(m.truncated))
 		warn_truncated(&d);

@@ -30,6 +30,7 @@ static void become_child(bool seen_by_fork)
 		return;
 	memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));
 	fl_thread_rng_fork();
+	fl_conn_fork_child();
 	if (!seen_by_fork)
 		fl_domain_fork_unseen();
 }
