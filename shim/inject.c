@@ -8,7 +8,13 @@
 #include "inject.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "breaker.h"
 #include "domain.h"
@@ -23,20 +29,54 @@ static TLS struct fl_rng thread_rng;
 static TLS int thread_seeded;
 static uint64_t thread_ordinals; /* atomic */
 
+/*
+ * Streams of forked processes. Every fork gets an ordinal in its parent
+ * (counted by an atfork prepare handler, in the forking thread, so two
+ * threads forking at once get two ordinals); the child mixes it into its
+ * stream and into process_salt, from which its later threads seed theirs.
+ * Siblings therefore draw different faults, and the same program under
+ * the same FAULTLINE_SEED draws the same ones run after run. Without a
+ * seed the child's pid is mixed in too (a raw clone runs no handler).
+ */
+static uint64_t process_salt; /* 0 in the process that loaded the rules */
+static uint64_t fork_ordinals; /* atomic */
+static TLS uint64_t this_fork;
+
+static void count_fork(void)
+{
+	this_fork = __atomic_add_fetch(&fork_ordinals, 1, __ATOMIC_RELAXED);
+}
+
+__attribute__((constructor)) static void watch_forks(void)
+{
+	pthread_atfork(count_fork, NULL, NULL);
+}
+
 struct fl_rng *fl_thread_rng(void)
 {
 	if (FL_UNLIKELY(!thread_seeded)) {
 		uint64_t ordinal = __atomic_fetch_add(&thread_ordinals, 1, __ATOMIC_RELAXED);
-		fl_rng_seed(&thread_rng, fl_state.seed, ordinal);
+		fl_rng_seed(&thread_rng, fl_state.seed ^ process_salt, ordinal);
 		thread_seeded = 1;
 	}
 	return &thread_rng;
 }
 
+static bool seeded_by_user(void)
+{
+	const char *env = getenv("FAULTLINE_SEED");
+	return fl_state.rules.has_seed || (env && *env);
+}
+
 void fl_thread_rng_fork(void)
 {
 	struct fl_rng *g = fl_thread_rng();
-	g->state = fl_rng_mix(g->state ^ 0x666f726bULL); /* "fork" */
+	uint64_t salt = fl_rng_mix(process_salt ^ fl_rng_mix(this_fork + 0x666f726bULL)); /* "fork" */
+	if (!seeded_by_user())
+		salt = fl_rng_mix(salt ^ (uint64_t)syscall(SYS_getpid));
+	process_salt = salt;
+	fork_ordinals = 0;
+	g->state = fl_rng_mix(g->state ^ salt);
 }
 
 /* Sleeps ms on the monotonic clock to an absolute deadline, so signals that
@@ -157,6 +197,23 @@ int fl_io_injected(struct fl_conn *c, int err)
 {
 	errno = err;
 	fl_io_outcome(c, -1);
+	return -1;
+}
+
+/*
+ * A reset, a broken pipe, an abort or a timeout ends a real connection for
+ * every later call, and for the peer. Shutting the socket down both ways
+ * makes the kernel give exactly those answers from now on: sends fail
+ * with EPIPE (SIGPIPE unless MSG_NOSIGNAL, as the kernel decides), reads
+ * return 0, and the peer reads end of file.
+ */
+__attribute__((cold)) int fl_io_refused(int fd)
+{
+	int err = errno;
+	if (err == ECONNRESET || err == EPIPE || err == ECONNABORTED || err == ETIMEDOUT) {
+		syscall(SYS_shutdown, fd, SHUT_RDWR);
+		errno = err;
+	}
 	return -1;
 }
 

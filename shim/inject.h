@@ -21,6 +21,15 @@ int fl_io_inject(struct fl_conn *c, enum fl_op op);
 /* An injected error on an I/O call: sets errno, tells the breaker, -1. */
 int fl_io_injected(struct fl_conn *c, int err);
 
+/*
+ * fl_io_before refused the call on fd with the injected errno: an error
+ * that breaks a connection (ECONNRESET, EPIPE, ECONNABORTED, ETIMEDOUT)
+ * shuts the socket down, as the real error would have ended it (SPEC 5).
+ * Returns -1, errno kept. Called by the wrapper, where fd is at hand and
+ * nothing else is live, so the path without a fault pays nothing for it.
+ */
+int fl_io_refused(int fd);
+
 /* Counts one call of op in the destination's statistics. */
 static inline void fl_io_count(struct fl_conn *c, enum fl_op op)
 {

@@ -15,7 +15,7 @@ static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, 
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.write(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -31,7 +31,7 @@ static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iov
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.writev(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -47,7 +47,7 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_READ) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.read(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -63,7 +63,7 @@ static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iove
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_READ) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.readv(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -79,7 +79,7 @@ static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, siz
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_READ) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.read_chk(fd, buf, n, buflen);
 	return c ? fl_io_after(c, r) : r;
 }

@@ -15,7 +15,7 @@ static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, s
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_SEND) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.send(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -32,7 +32,7 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_SEND) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.sendto(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -49,7 +49,7 @@ static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct ms
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_SEND) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.sendmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -65,7 +65,7 @@ static __attribute__((noinline)) int sendmmsg_watched(int fd, struct mmsghdr *ve
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_SEND) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	int r = fl_real.sendmmsg(fd, vec, n, flags);
 	return c ? (int)fl_io_after(c, r) : r;
 }
@@ -81,7 +81,7 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.recv(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -98,7 +98,7 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvfrom(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -115,7 +115,7 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -132,7 +132,7 @@ static __attribute__((noinline)) int recvmmsg_watched(int fd, struct mmsghdr *ve
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	int r = fl_real.recvmmsg(fd, vec, n, flags, timeout);
 	return c ? (int)fl_io_after(c, r) : r;
 }
@@ -149,7 +149,7 @@ static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, siz
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.recv_chk(fd, buf, n, buflen, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -166,7 +166,7 @@ static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf,
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	if (c && fl_io_before(c, FL_OP_RECV) < 0)
-		return -1;
+		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
