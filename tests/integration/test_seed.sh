@@ -15,7 +15,7 @@ out = ""
 for i in range(200):
     try:
         s.send(b"p"); out += "o"
-    except ConnectionResetError:
+    except OSError:  # the injected ENOBUFS: transient, the socket stays usable
         out += "X"
 print(out)
 s.close()'
@@ -27,7 +27,7 @@ pattern() {
 	env "$@" FAULTLINE_RULES="$rules" LD_PRELOAD="$SHIM" "$PY" -c "$SENDS" "$SINK"
 }
 
-COIN="127.0.0.1:$SINK fault on=send error=ECONNRESET probability=0.5"
+COIN="127.0.0.1:$SINK fault on=send error=ENOBUFS probability=0.5"
 
 check "same seed, same calls: the same 200-call fault pattern"
 p1=$(pattern "$COIN" FAULTLINE_SEED=12345)
@@ -54,7 +54,7 @@ cat >"$FL_TMP/seeded.cfg" <<EOF
 seed = 12345;
 destinations = (
   { match = "127.0.0.1:$SINK";
-    faults = ( { on = ["send"]; error = "ECONNRESET"; probability = 0.5; } ); }
+    faults = ( { on = ["send"]; error = "ENOBUFS"; probability = 0.5; } ); }
 );
 EOF
 from_file=$(env FAULTLINE_CONFIG="$FL_TMP/seeded.cfg" LD_PRELOAD="$SHIM" "$PY" -c "$SENDS" "$SINK")
