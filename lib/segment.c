@@ -9,6 +9,7 @@
  * nobody can swap the file between check and use.
  */
 #include "segment.h"
+#include "sysio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,7 +136,7 @@ static void pause_ms(unsigned ms)
 /* Owner, mode and type of an open segment file. */
 static int check_file(int fd, const char *path, struct stat *st, struct fl_diag *d)
 {
-	if (fstat(fd, st) < 0)
+	if (fl_sys_fstat(fd, st) < 0)
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return fl_diag_error(d, NULL, "%s: refused: not a regular file", path);
@@ -203,10 +204,10 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	int fd = -1;
 	if (create) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = fl_sys_open_nofollow(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		if (fd >= 0) {
 			int r = create_segment(fd, path, domain, capacity, now_ms, seg, d);
-			close(fd);
+			fl_sys_close(fd);
 			if (r < 0)
 				unlink(path);
 			return r;
@@ -214,7 +215,7 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 		if (errno != EEXIST)
 			return fl_diag_error(d, NULL, "%s: cannot create: %s", path, strerror(errno));
 	}
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = fl_sys_open_nofollow(path, O_RDWR, 0);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return fl_diag_error(d, NULL, "%s: refused: it is a symbolic link", path);
@@ -223,7 +224,7 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
 	}
 	int r = attach_segment(fd, path, seg, d);
-	close(fd);
+	fl_sys_close(fd);
 	return r;
 }
 
