@@ -226,6 +226,9 @@ void fl_domain_fork_child(uint32_t epoch)
 {
 	if (!fl_domain.attached)
 		return;
+	/* The inherited descriptor shares the parent's open file description,
+	 * and with it the parent's liveness lock: take one of our own first. */
+	fl_seg_reopen(&fl_domain.seg);
 	char cmd[FL_SEG_CMD_MAX];
 	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();

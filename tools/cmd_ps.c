@@ -31,7 +31,7 @@ int fl_cmd_ps(const struct fl_cli *cli)
 	} else {
 		bool any_dead = false;
 		for (size_t i = 0; i < snap.nprocs; i++) {
-			alive[i] = fl_proc_alive(&snap.procs[i].rec);
+			alive[i] = fl_proc_alive(&seg, snap.procs[i].index, &snap.procs[i].rec);
 			any_dead |= !alive[i];
 		}
 		struct fl_out o;
