@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bulkhead.h"
+#include "sysio.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -35,14 +36,8 @@ static uint64_t read_stat(pid_t pid, char *state, unsigned long long *threads)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fl_sys_read_file(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
@@ -63,7 +58,55 @@ uint64_t fl_proc_start_ticks(pid_t pid)
 	return read_stat(pid, NULL, NULL);
 }
 
-bool fl_proc_alive(const struct fl_seg_proc *p)
+/* One byte of the segment file per record: F_OFD_* on it. */
+static int token_lock(const struct fl_seg *seg, uint32_t index, int cmd, short type, struct flock *fl)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)(FL_PROC_LOCK_BASE + index);
+	fl->l_len = 1;
+	return fl_sys_fcntl(seg->fd, cmd, fl);
+}
+
+bool fl_proc_token_held(const struct fl_seg *seg, uint32_t index)
+{
+	if (!seg || seg->fd <= 2 || index >= FL_SEG_PROCS)
+		return false;
+	struct flock fl;
+	int saved = errno;
+	/* A read lock conflicts with the holder's write lock: GETLK reports it.
+	 * Our own description's locks never conflict, so a process cannot see
+	 * its own token; it needs none to know it is alive. */
+	bool held = token_lock(seg, index, F_OFD_GETLK, F_RDLCK, &fl) == 0 && fl.l_type != F_UNLCK;
+	errno = saved;
+	return held;
+}
+
+/* Takes index's token for this process; its record says whether it has it. */
+static void take_token(struct fl_seg *seg, uint32_t index)
+{
+	struct fl_seg_proc *p = &seg->procs[index];
+	struct flock fl;
+	int saved = errno;
+	bool got = seg->fd > 2 && token_lock(seg, index, F_OFD_SETLK, F_WRLCK, &fl) == 0;
+	errno = saved;
+	STORE(&p->token, got ? FL_PROC_TOKEN_OFD : FL_PROC_TOKEN_NONE);
+}
+
+/* Gives index's token back before its record is freed, so the next process
+ * to claim the record can take it. A no-op if another description holds it. */
+static void drop_token(struct fl_seg *seg, uint32_t index)
+{
+	struct flock fl;
+	int saved = errno;
+	if (seg->fd > 2)
+		token_lock(seg, index, F_OFD_SETLK, F_UNLCK, &fl);
+	errno = saved;
+}
+
+/* The pid runs, and started when the record says. */
+static bool pid_alive(const struct fl_seg_proc *p)
 {
 	pid_t pid = (pid_t)LOAD(&p->pid);
 	if (pid <= 0)
@@ -85,8 +128,18 @@ bool fl_proc_alive(const struct fl_seg_proc *p)
 	return start == 0 || start == LOAD(&p->start_ticks);
 }
 
-static void fill(struct fl_seg_proc *p, pid_t pid, uint64_t start_ticks, const char *cmd, uint64_t now_ms)
+bool fl_proc_alive(const struct fl_seg *seg, uint32_t index, const struct fl_seg_proc *p)
 {
+	if (LOAD(&p->token) == FL_PROC_TOKEN_OFD && fl_proc_token_held(seg, index))
+		return true;
+	return pid_alive(p);
+}
+
+static void fill(struct fl_seg *seg, uint32_t index, pid_t pid, uint64_t start_ticks, const char *cmd,
+		 uint64_t now_ms)
+{
+	struct fl_seg_proc *p = &seg->procs[index];
+	take_token(seg, index); /* before LIVE: no reaper ever sees it live without */
 	STORE(&p->pid, (uint32_t)pid);
 	STORE(&p->start_ticks, start_ticks);
 	STORE(&p->attach_ms, now_ms);
@@ -101,7 +154,7 @@ static uint32_t claim(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const
 		struct fl_seg_proc *p = &seg->procs[i];
 		uint32_t expected = FL_PROC_FREE;
 		if (LOAD(&p->status) == FL_PROC_FREE && CAS(&p->status, &expected, FL_PROC_CLAIMED)) {
-			fill(p, pid, start_ticks, cmd, now_ms);
+			fill(seg, i, pid, start_ticks, cmd, now_ms);
 			return i;
 		}
 	}
@@ -127,6 +180,7 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 		if (LOAD(&p->status) == FL_PROC_LIVE && LOAD(&p->pid) == (uint32_t)pid &&
 		    LOAD(&p->start_ticks) == start_ticks) {
 			snprintf(p->cmd, sizeof(p->cmd), "%s", cmd ? cmd : ""); /* exec: a new command */
+			take_token(seg, i); /* the old image's went with its descriptor */
 			return i;
 		}
 	}
@@ -147,6 +201,7 @@ static uint32_t retire(struct fl_seg *seg, uint32_t index)
 	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
 		return 0;
 	uint32_t freed = fl_bulkhead_release_proc(seg, index, LOAD(&p->generation));
+	drop_token(seg, index);
 	STORE(&p->pid, 0);
 	STORE(&p->status, FL_PROC_FREE);
 	return freed;
@@ -160,6 +215,7 @@ void fl_proc_forget(struct fl_seg *seg, uint32_t index)
 	uint32_t expected = FL_PROC_LIVE;
 	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
 		return;
+	drop_token(seg, index);
 	STORE(&p->pid, 0);
 	STORE(&p->status, FL_PROC_FREE);
 }
@@ -175,7 +231,7 @@ uint32_t fl_proc_reap(struct fl_seg *seg)
 	uint32_t freed = 0;
 	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
 		struct fl_seg_proc *p = &seg->procs[i];
-		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(p))
+		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(seg, i, p))
 			freed += retire(seg, i);
 	}
 	return freed;

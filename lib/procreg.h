@@ -5,6 +5,23 @@
  * because pids are reused: a slot held by a dead process must never be
  * mistaken for one held by a new process that got the same pid. Reaping a
  * dead process releases every bulkhead slot it held.
+ *
+ * The pid alone cannot say a process is alive when it runs in another PID
+ * namespace (containers sharing /dev/shm: docs/fleet.md): there its
+ * number is invisible, or someone else's. So a registered process also
+ * holds a token the kernel gives back when it ends: an open-file-
+ * description lock (F_OFD_SETLK, write) on byte FL_PROC_LOCK_BASE + index
+ * of the segment file, through the descriptor struct fl_seg keeps. OFD
+ * locks, not classic POSIX ones: those are per pid and drop when the
+ * process closes *any* descriptor of the file. Anyone who has the segment
+ * open can test the lock (F_OFD_GETLK), in any namespace.
+ *
+ * Alive = the token is held, or the pid runs with the recorded start
+ * time. The second proof covers what the token cannot: exec (the
+ * close-on-exec descriptor goes, the lock with it, until the new image
+ * attaches again), a program that closed the shim's descriptor, records
+ * without a token. Its limit: a holder in another namespace during such a
+ * gap is judged by its pid alone.
  */
 #ifndef FL_PROCREG_H
 #define FL_PROCREG_H
@@ -20,13 +37,23 @@
 /* Start time of pid in clock ticks since boot; 0 if it does not exist. */
 uint64_t fl_proc_start_ticks(pid_t pid);
 
-/* Is the process recorded in p still the one running? */
-bool fl_proc_alive(const struct fl_seg_proc *p);
+#define FL_PROC_LOCK_BASE (INT64_C(1) << 40) /* far past the data: locks only */
+
+/*
+ * Is the process recorded in p (the record at index of seg, or a copy of
+ * it) still the one running? seg->fd, if open, is where its token is
+ * tested. Async-signal-safe.
+ */
+bool fl_proc_alive(const struct fl_seg *seg, uint32_t index, const struct fl_seg_proc *p);
+
+/* Does someone (another open file description) hold index's token? */
+bool fl_proc_token_held(const struct fl_seg *seg, uint32_t index);
 
 /*
  * Records this process (or finds its record again after exec: same pid and
- * start time). Returns its index, or FL_PROC_NONE when the registry is full
- * even after reaping.
+ * start time) and takes its token through seg->fd (after fork, only once
+ * fl_seg_reopen gave the child a description of its own). Returns its
+ * index, or FL_PROC_NONE when the registry is full even after reaping.
  */
 uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd,
 			  uint64_t now_ms);
@@ -34,7 +61,8 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 /* The live record of (pid, start_ticks), or FL_PROC_NONE. */
 uint32_t fl_proc_find(const struct fl_seg *seg, pid_t pid, uint64_t start_ticks);
 
-/* Releases what the process at index holds and frees its record. */
+/* Releases what the process at index holds and frees its record (and the
+ * token, if this process holds it). */
 void fl_proc_unregister(struct fl_seg *seg, uint32_t index);
 
 /* Frees the record of a process known to hold no slot (no holder scan). */

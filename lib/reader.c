@@ -255,6 +255,7 @@ static int read_procs(const struct fl_seg *seg, const struct reading *rd, struct
 		s->rec.status = status;
 		s->rec.pid = LOAD(&p->pid);
 		s->rec.generation = LOAD(&p->generation);
+		s->rec.token = LOAD(&p->token);
 		s->rec.start_ticks = LOAD(&p->start_ticks);
 		s->rec.attach_ms = LOAD(&p->attach_ms);
 		copy_text(s->rec.cmd, p->cmd, sizeof(s->rec.cmd));
@@ -263,6 +264,8 @@ static int read_procs(const struct fl_seg *seg, const struct reading *rd, struct
 			continue;
 		if (s->rec.pid > FL_PID_MAX)
 			return CORRUPT(rd, "process %u: pid %u is out of range", i, s->rec.pid);
+		if (s->rec.token > FL_PROC_TOKEN_OFD)
+			return CORRUPT(rd, "process %u: liveness token kind %u is unknown", i, s->rec.token);
 		if (!fl_text_terminated(s->rec.cmd, sizeof(s->rec.cmd)))
 			return CORRUPT(rd, "process %u: command text is not terminated", i);
 		out->nprocs++;

@@ -9,6 +9,7 @@
  * nobody can swap the file between check and use.
  */
 #include "segment.h"
+#include "sysio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +68,7 @@ int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain)
 static void carve(struct fl_seg *seg, void *mem, size_t size, uint32_t capacity)
 {
 	char *base = mem;
+	seg->fd = -1;
 	seg->hdr = mem;
 	seg->size = size;
 	seg->capacity = capacity;
@@ -135,7 +137,7 @@ static void pause_ms(unsigned ms)
 /* Owner, mode and type of an open segment file. */
 static int check_file(int fd, const char *path, struct stat *st, struct fl_diag *d)
 {
-	if (fstat(fd, st) < 0)
+	if (fl_sys_fstat(fd, st) < 0)
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return fl_diag_error(d, NULL, "%s: refused: not a regular file", path);
@@ -192,29 +194,60 @@ static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct f
 	return 0;
 }
 
+/*
+ * The descriptor is kept (procreg.h: liveness locks), out of the way: a
+ * program that expects open() to return the lowest free number, or that
+ * dup2()s onto 3..9 as shells do, must not find it there.
+ */
+#define SEG_FD_AT 768
+
+static void keep_fd(struct fl_seg *seg, int fd)
+{
+	struct stat st;
+	if (fl_sys_fstat(fd, &st) < 0) {
+		fl_sys_close(fd);
+		return;
+	}
+	seg->fd = fl_sys_move_high(fd, SEG_FD_AT);
+	seg->dev = (uint64_t)st.st_dev;
+	seg->ino = (uint64_t)st.st_ino;
+}
+
+static int seg_path(char *path, size_t size, const char *domain)
+{
+	char name[128];
+	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
+		return -1;
+	snprintf(path, size, "/dev/shm%s", name);
+	return 0;
+}
+
 int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
 		uint64_t now_ms, struct fl_diag *d)
 {
-	char name[128], path[160];
+	char path[160];
 	memset(seg, 0, sizeof(*seg));
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
+	seg->fd = -1;
+	if (seg_path(path, sizeof(path), domain) < 0)
 		return fl_diag_error(d, NULL, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)",
 				     domain);
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	int fd = -1;
 	if (create) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = fl_sys_open_nofollow(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		if (fd >= 0) {
 			int r = create_segment(fd, path, domain, capacity, now_ms, seg, d);
-			close(fd);
-			if (r < 0)
+			if (r < 0) {
+				fl_sys_close(fd);
 				unlink(path);
+			} else {
+				keep_fd(seg, fd);
+			}
 			return r;
 		}
 		if (errno != EEXIST)
 			return fl_diag_error(d, NULL, "%s: cannot create: %s", path, strerror(errno));
 	}
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = fl_sys_open_nofollow(path, O_RDWR, 0);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return fl_diag_error(d, NULL, "%s: refused: it is a symbolic link", path);
@@ -223,15 +256,47 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
 	}
 	int r = attach_segment(fd, path, seg, d);
-	close(fd);
+	if (r < 0)
+		fl_sys_close(fd);
+	else
+		keep_fd(seg, fd);
 	return r;
+}
+
+bool fl_seg_has_fd(const struct fl_seg *seg)
+{
+	struct stat st;
+	return seg->fd > 2 && fl_sys_fstat(seg->fd, &st) == 0 && (uint64_t)st.st_dev == seg->dev &&
+	       (uint64_t)st.st_ino == seg->ino;
+}
+
+void fl_seg_reopen(struct fl_seg *seg)
+{
+	if (seg->fd <= 2 || !seg->hdr)
+		return;
+	char domain[sizeof(seg->hdr->domain)], path[160];
+	memcpy(domain, seg->hdr->domain, sizeof(domain));
+	domain[sizeof(domain) - 1] = '\0';
+	int fd = seg_path(path, sizeof(path), domain) < 0 ? -1 : fl_sys_open_nofollow(path, O_RDWR, 0);
+	struct stat st;
+	if (fd >= 0 && (fl_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != seg->dev ||
+			(uint64_t)st.st_ino != seg->ino)) {
+		fl_sys_close(fd); /* removed and created again: not our segment */
+		fd = -1;
+	}
+	if (fl_seg_has_fd(seg))
+		fl_sys_close(seg->fd); /* our copy only; the parent keeps its own */
+	seg->fd = fd < 0 ? -1 : fl_sys_move_high(fd, SEG_FD_AT);
 }
 
 void fl_seg_close(struct fl_seg *seg)
 {
 	if (seg->hdr)
 		munmap(seg->hdr, seg->size);
+	if (seg->fd > 2)
+		fl_sys_close(seg->fd);
 	memset(seg, 0, sizeof(*seg));
+	seg->fd = -1;
 }
 
 void fl_seg_key_dest(struct fl_seg_key *k, const struct fl_dest *d)

@@ -152,11 +152,21 @@ enum fl_proc_status {
 	FL_PROC_LIVE = 2,
 };
 
+/*
+ * A liveness token the kernel gives back when the process ends, so that a
+ * process whose pid cannot be seen (another PID namespace) is not taken
+ * for dead: see procreg.h.
+ */
+enum fl_proc_token {
+	FL_PROC_TOKEN_NONE = 0, /* only the pid and start time tell */
+	FL_PROC_TOKEN_OFD = 1,	/* holds an OFD lock on its byte of the segment file */
+};
+
 struct fl_seg_proc {
 	uint32_t status; /* enum fl_proc_status */
 	uint32_t pid;
 	uint32_t generation; /* bumped each time the slot is reused */
-	uint32_t reserved;
+	uint32_t token;	     /* enum fl_proc_token: how else to tell it is alive */
 	uint64_t start_ticks; /* /proc/PID/stat field 22: tells a reused pid apart */
 	uint64_t attach_ms;
 	char cmd[FL_SEG_CMD_MAX];
@@ -213,6 +223,12 @@ _Static_assert(sizeof(struct fl_seg_header) <= FL_SEG_HEADER_SIZE, "header fits 
 
 /* A mapped, validated segment. */
 struct fl_seg {
+	/* The segment file, kept open (close-on-exec, at a high number) for the
+	 * liveness locks of procreg.h; -1 (or 0, in a zeroed struct) when there
+	 * is none: fl_seg_open always moves it to 3 or above. dev and ino
+	 * identify the file, to find it again after fork. */
+	int fd;
+	uint64_t dev, ino;
 	struct fl_seg_header *hdr;
 	struct fl_seg_entry *entries;
 	struct fl_seg_proc *procs;
@@ -251,6 +267,18 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
 		uint64_t now_ms, struct fl_diag *d);
 void fl_seg_close(struct fl_seg *seg);
+
+/* Is seg->fd a descriptor of the segment file? */
+bool fl_seg_has_fd(const struct fl_seg *seg);
+
+/*
+ * After fork: gives this process an open file description of its own for
+ * the segment file (the inherited one is shared with the parent, and with
+ * it the parent's liveness lock). Closes this process's copy of the old
+ * one. Without /dev/shm access (or if the file was replaced) seg->fd
+ * becomes -1: liveness falls back to the pid. Async-signal-safe.
+ */
+void fl_seg_reopen(struct fl_seg *seg);
 
 /* Key of a destination / of a statement's target, with its hash. */
 void fl_seg_key_dest(struct fl_seg_key *k, const struct fl_dest *d);

@@ -14,6 +14,7 @@
 #include "fdtab.h"
 #include "procreg.h"
 #include "shim.h"
+#include "sysio.h"
 
 struct fl_domain fl_domain = {.proc = FL_PROC_NONE};
 
@@ -37,11 +38,7 @@ uint64_t fl_now_ms(void)
 static void read_cmdline(char *out, size_t size)
 {
 	out[0] = '\0';
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, out, size - 1);
-	close(fd);
+	ssize_t n = fl_sys_read_file("/proc/self/cmdline", out, size);
 	if (n <= 0)
 		return;
 	for (ssize_t i = 0; i < n; i++)
@@ -229,6 +226,9 @@ void fl_domain_fork_child(uint32_t epoch)
 {
 	if (!fl_domain.attached)
 		return;
+	/* The inherited descriptor shares the parent's open file description,
+	 * and with it the parent's liveness lock: take one of our own first. */
+	fl_seg_reopen(&fl_domain.seg);
 	char cmd[FL_SEG_CMD_MAX];
 	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();

@@ -25,14 +25,14 @@
 
 #define SHM_DIR "/dev/shm"
 
-static uint32_t count_alive(const struct fl_snapshot *snap, char *pids, size_t size)
+static uint32_t count_alive(const struct fl_seg *seg, const struct fl_snapshot *snap, char *pids, size_t size)
 {
 	uint32_t live = 0;
 	size_t used = 0;
 	if (size)
 		pids[0] = '\0';
 	for (size_t i = 0; i < snap->nprocs; i++) {
-		if (!fl_proc_alive(&snap->procs[i].rec))
+		if (!fl_proc_alive(seg, snap->procs[i].index, &snap->procs[i].rec))
 			continue;
 		if (live < 8 && used < size) {
 			int n = snprintf(pids + used, size - used, "%s%u", live ? ", " : "",
@@ -74,7 +74,7 @@ static void describe(const char *domain, const struct stat *st, struct item *it)
 	row->used = snap.entries_used;
 	row->capacity = snap.capacity;
 	row->created_ms = snap.created_ms;
-	row->live = count_alive(&snap, NULL, 0);
+	row->live = count_alive(&seg, &snap, NULL, 0);
 	fl_snapshot_free(&snap);
 	fl_seg_close(&seg);
 }
@@ -169,7 +169,7 @@ int fl_cmd_clear(const struct fl_cli *cli)
 	if (fl_cli_snapshot(domain, &seg, &snap, msg, sizeof(msg), false) != FL_EXIT_OK) {
 		fprintf(stderr, "faultline: warning: removing a segment that cannot be read: %s\n", msg);
 	} else {
-		uint32_t live = count_alive(&snap, pids, sizeof(pids));
+		uint32_t live = count_alive(&seg, &snap, pids, sizeof(pids));
 		fl_snapshot_free(&snap);
 		fl_seg_close(&seg);
 		if (live && !cli->force)

@@ -1,9 +1,11 @@
 /*
  * cmd_ps.c - `faultline ps`: the processes attached to a domain.
  *
- * A record is "alive" only if its pid runs *and* started when the record
- * says (fl_proc_alive), so a reused pid is not mistaken for the process
- * that registered. Dead records are shown as dead once, then reaped, which
+ * A record is "alive" if its process still holds its liveness token, or
+ * if its pid runs *and* started when the record says (fl_proc_alive): a
+ * reused pid is not mistaken for the process that registered, and a
+ * process in another PID namespace, whose pid means nothing here, is not
+ * taken for dead. Dead records are shown as dead once, then reaped, which
  * also gives back any bulkhead slots they still held.
  */
 #include <stdlib.h>
@@ -31,7 +33,7 @@ int fl_cmd_ps(const struct fl_cli *cli)
 	} else {
 		bool any_dead = false;
 		for (size_t i = 0; i < snap.nprocs; i++) {
-			alive[i] = fl_proc_alive(&snap.procs[i].rec);
+			alive[i] = fl_proc_alive(&seg, snap.procs[i].index, &snap.procs[i].rec);
 			any_dead |= !alive[i];
 		}
 		struct fl_out o;

@@ -110,11 +110,11 @@ static void terminal_size(unsigned *rows, unsigned *cols)
 	}
 }
 
-static unsigned alive_count(const struct fl_snapshot *snap)
+static unsigned alive_count(const struct fl_seg *seg, const struct fl_snapshot *snap)
 {
 	unsigned n = 0;
 	for (size_t i = 0; i < snap->nprocs; i++)
-		n += fl_proc_alive(&snap->procs[i].rec);
+		n += fl_proc_alive(seg, snap->procs[i].index, &snap->procs[i].rec);
 	return n;
 }
 
@@ -139,8 +139,8 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 		fl_out_printf(body, "%.*s (waiting)\n", (int)(width > 10 ? width - 10 : 1), safe);
 		return;
 	}
+	unsigned alive = alive_count(&seg, &snap);
 	fl_seg_close(&seg);
-	unsigned alive = alive_count(&snap);
 	snprintf(
 	    title, sizeof(title),
 	    "faultline top - domain %s - %s - %zu destination%s, %u process%s attached - every %gs - q quits",

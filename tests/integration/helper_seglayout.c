@@ -65,6 +65,7 @@ int main(void)
 	OFF(fl_seg_op_stats, errors_injected);
 	OFF(fl_seg_proc, status);
 	OFF(fl_seg_proc, pid);
+	OFF(fl_seg_proc, token);
 	OFF(fl_seg_proc, cmd);
 	OFF(fl_seg_holder, entry_plus1);
 	OFF(fl_seg_holder, proc);

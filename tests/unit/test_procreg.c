@@ -179,7 +179,7 @@ END_TEST
 START_TEST(proc_record_of_self_is_alive)
 {
 	struct fl_seg_proc p = record_of(getpid(), my_start());
-	ck_assert(fl_proc_alive(&p));
+	ck_assert(fl_proc_alive(&seg, 0, &p));
 }
 END_TEST
 
@@ -187,7 +187,7 @@ START_TEST(proc_record_of_reaped_child_is_not_alive)
 {
 	struct gone g = exited_child(true);
 	struct fl_seg_proc p = record_of(g.pid, g.start_ticks);
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 }
 END_TEST
 
@@ -196,7 +196,7 @@ START_TEST(proc_record_of_exited_unreaped_child_is_not_alive)
 	/* A zombie holds no descriptors, so it holds no connections. */
 	struct gone g = exited_child(false);
 	struct fl_seg_proc p = record_of(g.pid, g.start_ticks);
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 	waitpid(g.pid, NULL, 0);
 }
 END_TEST
@@ -241,7 +241,7 @@ START_TEST(proc_record_of_process_whose_main_thread_exited_is_alive)
 		usleep(1000);
 	char st = proc_state(pid);
 	struct fl_seg_proc p = record_of(pid, start);
-	bool alive = fl_proc_alive(&p);
+	bool alive = fl_proc_alive(&seg, 0, &p);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	ck_assert_int_eq(st, 'Z');
@@ -252,16 +252,16 @@ END_TEST
 START_TEST(proc_record_with_reused_pid_is_not_alive)
 {
 	struct fl_seg_proc p = record_of(getpid(), my_start() + 1);
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 	p.start_ticks = my_start() - 1;
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 }
 END_TEST
 
 START_TEST(proc_record_without_pid_is_not_alive)
 {
 	struct fl_seg_proc p = record_of(0, 0);
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 }
 END_TEST
 
@@ -270,7 +270,7 @@ START_TEST(proc_alive_keeps_errno)
 	struct gone g = exited_child(true);
 	struct fl_seg_proc p = record_of(g.pid, g.start_ticks);
 	errno = EINTR;
-	ck_assert(!fl_proc_alive(&p));
+	ck_assert(!fl_proc_alive(&seg, 0, &p));
 	ck_assert_int_eq(errno, EINTR);
 }
 END_TEST
@@ -287,7 +287,7 @@ START_TEST(register_records_pid_start_command_and_time)
 	ck_assert_uint_eq(p->attach_ms, NOW_MS);
 	ck_assert_str_eq(p->cmd, "redis-cli");
 	ck_assert_uint_eq(p->generation, 1);
-	ck_assert(fl_proc_alive(p));
+	ck_assert(fl_proc_alive(&seg, i, p));
 }
 END_TEST
 
@@ -459,6 +459,210 @@ START_TEST(registry_full_reuses_the_record_of_a_dead_process)
 }
 END_TEST
 
+/* ---- liveness token -------------------------------------------------- */
+
+/*
+ * A process in another PID namespace is one whose recorded pid this
+ * process cannot see, or sees as someone else: here, the pid of a child
+ * that has exited. Its token must keep it alive; the kernel must give the
+ * token back when it ends. Each process attaches with fl_seg_open, as the
+ * shim does, so each has its own open file description.
+ */
+static char token_domain[64];
+
+static void open_real(struct fl_seg *s)
+{
+	struct fl_diag d;
+	fl_diag_clear(&d);
+	ck_assert_msg(fl_seg_open(s, token_domain, 16, true, NOW_MS, &d) == 0, "%s", d.error);
+	ck_assert_int_gt(s->fd, 2);
+}
+
+static void token_setup(void)
+{
+	snprintf(token_domain, sizeof token_domain, "unit-procreg-%d", (int)getpid());
+	open_real(&seg);
+}
+
+static void token_teardown(void)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/faultline.%u.%s", (unsigned)getuid(), token_domain);
+	unlink(path);
+	fl_seg_close(&seg);
+}
+
+/* Registers as `invisible` (a pid nobody can see) through its own
+ * description, reports the index on fd `to`, then waits for EOF on `from`. */
+static void holder(struct fl_seg *s, struct gone invisible, int to, int from)
+{
+	uint32_t i = fl_proc_register(s, invisible.pid, invisible.start_ticks, "holder", NOW_MS);
+	if (write(to, &i, sizeof i) != sizeof i)
+		_exit(1);
+	char c;
+	while (read(from, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/* Starts a holder in a child; returns its pid and record index. */
+static pid_t start_holder(struct gone invisible, uint32_t *index, int *release)
+{
+	int up[2], down[2];
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		struct fl_seg own;
+		open_real(&own);
+		holder(&own, invisible, up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	ck_assert_int_eq(read(up[0], index, sizeof *index), sizeof *index);
+	close(up[0]);
+	*release = down[1];
+	return pid;
+}
+
+START_TEST(token_keeps_a_process_whose_pid_is_invisible_alive)
+{
+	struct gone g = exited_child(true);
+	uint32_t i;
+	int release;
+	pid_t pid = start_holder(g, &i, &release);
+	ck_assert_uint_eq(seg.procs[i].token, FL_PROC_TOKEN_OFD);
+	ck_assert(fl_proc_token_held(&seg, i));
+	ck_assert(fl_proc_alive(&seg, i, &seg.procs[i]));
+	ck_assert_uint_eq(fl_proc_reap(&seg), 0);
+	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_LIVE);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	close(release);
+	/* The kernel gave the token back: now only the pid speaks, and it says dead. */
+	ck_assert(!fl_proc_token_held(&seg, i));
+	ck_assert(!fl_proc_alive(&seg, i, &seg.procs[i]));
+	fl_proc_reap(&seg);
+	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
+}
+END_TEST
+
+START_TEST(token_is_not_taken_through_a_copy_of_the_record)
+{
+	/* The CLI judges snapshot copies: the index says which token. */
+	struct gone g = exited_child(true);
+	uint32_t i;
+	int release;
+	pid_t pid = start_holder(g, &i, &release);
+	struct fl_seg_proc copy = seg.procs[i];
+	ck_assert(fl_proc_alive(&seg, i, &copy));
+	ck_assert(!fl_proc_alive(&seg, i + 1, &copy)); /* nobody holds that one */
+	close(release);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
+/*
+ * fork: the child inherits the parent's open file description, and with
+ * it the parent's lock. Once it reopened the segment, its token is its own:
+ * it goes when the child dies, while the parent's stays.
+ */
+START_TEST(token_of_a_forked_child_is_its_own)
+{
+	struct gone g = exited_child(true);
+	int up[2];
+	ck_assert_int_eq(pipe(up), 0);
+	pid_t parent = fork();
+	ck_assert_int_ge(parent, 0);
+	if (parent == 0) {
+		struct fl_seg own;
+		open_real(&own);
+		uint32_t pi = fl_proc_register(&own, g.pid, g.start_ticks, "parent", NOW_MS);
+		pid_t child = fork();
+		if (child == 0) {
+			fl_seg_reopen(&own);
+			uint32_t ci = fl_proc_register(&own, g.pid, g.start_ticks + 1, "child", NOW_MS);
+			uint32_t both[2] = {pi, ci};
+			if (write(up[1], both, sizeof both) != sizeof both)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		pause(); /* killed by the test */
+		_exit(0);
+	}
+	close(up[1]);
+	uint32_t both[2];
+	ck_assert_int_eq(read(up[0], both, sizeof both), sizeof both);
+	ck_assert_uint_ne(both[0], both[1]);
+	ck_assert(fl_proc_token_held(&seg, both[0]));
+	ck_assert(fl_proc_token_held(&seg, both[1]));
+	/* The child ends: its token goes; the parent's stays with the parent. */
+	char path[64];
+	pid_t child = 0;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &child), 1);
+	fclose(f);
+	kill(child, SIGKILL);
+	bool child_token = true;
+	for (int n = 0; n < 5000 && child_token; n++) {
+		child_token = fl_proc_token_held(&seg, both[1]);
+		if (child_token)
+			usleep(1000);
+	}
+	bool parent_token = fl_proc_token_held(&seg, both[0]);
+	kill(parent, SIGKILL);
+	waitpid(parent, NULL, 0);
+	ck_assert(!child_token);
+	ck_assert(parent_token);
+}
+END_TEST
+
+START_TEST(unregister_gives_the_token_back_for_the_next_process)
+{
+	struct gone g = exited_child(true);
+	int up[2];
+	ck_assert_int_eq(pipe(up), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct fl_seg own;
+		open_real(&own);
+		uint32_t i = fl_proc_register(&own, g.pid, g.start_ticks, "first", NOW_MS);
+		fl_proc_unregister(&own, i);
+		uint32_t j = fl_proc_register(&own, getpid(), fl_proc_start_ticks(getpid()), "second", NOW_MS);
+		uint32_t both[2] = {i, j};
+		if (write(up[1], both, sizeof both) != sizeof both)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(up[1]);
+	uint32_t both[2];
+	ck_assert_int_eq(read(up[0], both, sizeof both), sizeof both);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ck_assert_uint_eq(both[0], both[1]); /* the freed record was the first free one */
+	ck_assert(!fl_proc_token_held(&seg, both[0]));
+	(void)g;
+}
+END_TEST
+
+START_TEST(record_without_a_descriptor_has_no_token)
+{
+	struct fl_seg anon = shared_seg(16);
+	uint32_t i = fl_proc_register(&anon, getpid(), my_start(), "anon", NOW_MS);
+	ck_assert_uint_eq(anon.procs[i].token, FL_PROC_TOKEN_NONE);
+	ck_assert(fl_proc_alive(&anon, i, &anon.procs[i])); /* the pid says so */
+	fl_seg_close(&anon);
+}
+END_TEST
+
 static Suite *procreg_suite(void)
 {
 	Suite *s = suite_create("procreg");
@@ -498,6 +702,16 @@ static Suite *procreg_suite(void)
 	tcase_add_test(reap, registry_full_returns_none_when_nobody_is_dead);
 	tcase_add_test(reap, registry_full_reuses_the_record_of_a_dead_process);
 	suite_add_tcase(s, reap);
+
+	TCase *tok = tcase_create("token");
+	tcase_add_checked_fixture(tok, token_setup, token_teardown);
+	tcase_set_timeout(tok, 10);
+	tcase_add_test(tok, token_keeps_a_process_whose_pid_is_invisible_alive);
+	tcase_add_test(tok, token_is_not_taken_through_a_copy_of_the_record);
+	tcase_add_test(tok, token_of_a_forked_child_is_its_own);
+	tcase_add_test(tok, unregister_gives_the_token_back_for_the_next_process);
+	tcase_add_test(tok, record_without_a_descriptor_has_no_token);
+	suite_add_tcase(s, tok);
 	return s;
 }
 

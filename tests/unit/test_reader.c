@@ -347,6 +347,11 @@ START_TEST(processes_are_copied_and_checked)
 	p->pid = FL_PID_MAX + 1;
 	assert_refused("process 5: pid 4194305");
 	p->pid = 1;
+	p->token = FL_PROC_TOKEN_OFD + 1;
+	assert_refused("process 5: liveness token kind 2 is unknown");
+	p->token = FL_PROC_TOKEN_OFD;
+	ck_assert_int_eq(take(), 0);
+	ck_assert_uint_eq(snap.procs[0].rec.token, FL_PROC_TOKEN_OFD);
 	p->status = 6;
 	assert_refused("process 5: status 6");
 }
