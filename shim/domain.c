@@ -306,6 +306,22 @@ static void init_entry(struct fl_seg_entry *e, void *arg)
 	e->created_ms = fl_now_ms();
 }
 
+/*
+ * Places kept for rule entries: a destination entry may not take the last
+ * of them, so when the table fills, the entry its statement's overflow
+ * goes to can still be created and is shared by every process (not a
+ * private stand-in each). One per statement of this process's rule set,
+ * at most a quarter of the table (at least one).
+ */
+static uint32_t dest_limit(void)
+{
+	uint32_t cap = fl_domain.seg.capacity;
+	uint32_t keep = cap / 4 ? cap / 4 : 1;
+	if (fl_state.rules.count < keep)
+		keep = (uint32_t)fl_state.rules.count;
+	return cap - keep;
+}
+
 /* The entry shared by every destination of a statement (scope=rule, and
  * overflow); the process-local stand-in if even that cannot be had. */
 static struct fl_seg_entry *rule_entry(uint32_t rule)
@@ -340,7 +356,7 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		return;
 	struct fl_seg_key key;
 	fl_seg_key_dest(&key, d);
-	struct fl_seg_entry *dest = fl_seg_lookup(&fl_domain.seg, &key, init_entry, NULL);
+	struct fl_seg_entry *dest = fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 	if (!dest) {
 		/* Table full: this destination shares its statement's entry. */
 		dest = rule_entry(first_rule(m));
