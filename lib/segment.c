@@ -378,8 +378,22 @@ static uint32_t wait_ready(struct fl_seg_entry *e, uint32_t *budget)
 	return st;
 }
 
-struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *key,
-				   void (*init)(struct fl_seg_entry *, void *), void *arg)
+/* Counts one more claimed entry if fewer than limit are: an entry is
+ * counted before it is claimed, so no moment sees more than limit. */
+static bool take_count(struct fl_seg *seg, uint32_t limit)
+{
+	uint32_t used = __atomic_load_n(&seg->hdr->entries_used, __ATOMIC_RELAXED);
+	do {
+		if (used >= limit)
+			return false;
+	} while (!__atomic_compare_exchange_n(&seg->hdr->entries_used, &used, used + 1, true,
+					      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+	return true;
+}
+
+struct fl_seg_entry *fl_seg_lookup_limited(struct fl_seg *seg, const struct fl_seg_key *key,
+					   void (*init)(struct fl_seg_entry *, void *), void *arg,
+					   uint32_t limit)
 {
 	uint32_t h = fl_seg_key_hash(key);
 	uint32_t cap = seg->capacity;
@@ -388,6 +402,9 @@ struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *
 		struct fl_seg_entry *e = &seg->entries[(h + probe) % cap];
 		uint32_t st = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
 		if (st == FL_ENTRY_EMPTY) {
+			/* The key is not in the table: create it, if the limit allows. */
+			if (!take_count(seg, limit))
+				return NULL;
 			if (__atomic_compare_exchange_n(&e->status, &st, FL_ENTRY_CLAIMED, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				e->hash = h;
@@ -395,9 +412,9 @@ struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *
 				if (init)
 					init(e, arg);
 				__atomic_store_n(&e->status, FL_ENTRY_READY, __ATOMIC_RELEASE);
-				__atomic_fetch_add(&seg->hdr->entries_used, 1, __ATOMIC_RELAXED);
 				return e;
 			}
+			__atomic_fetch_sub(&seg->hdr->entries_used, 1, __ATOMIC_RELAXED); /* lost the race */
 		}
 		if (st == FL_ENTRY_CLAIMED)
 			st = wait_ready(e, &budget);
@@ -405,6 +422,12 @@ struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *
 			return e;
 	}
 	return NULL;
+}
+
+struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *key,
+				   void (*init)(struct fl_seg_entry *, void *), void *arg)
+{
+	return fl_seg_lookup_limited(seg, key, init, arg, seg->capacity);
 }
 
 struct fl_seg_entry *fl_seg_entry_at(const struct fl_seg *seg, uint32_t i)

@@ -296,6 +296,13 @@ size_t fl_seg_key_format(const struct fl_seg_key *k, char *buf, size_t size);
 struct fl_seg_entry *fl_seg_lookup(struct fl_seg *seg, const struct fl_seg_key *key,
 				   void (*init)(struct fl_seg_entry *, void *), void *arg);
 
+/* The same, but creates an entry only while fewer than limit are in use:
+ * destinations stop short of the places kept for the rules' own entries
+ * (overflow and scope=rule), so those can always be created. */
+struct fl_seg_entry *fl_seg_lookup_limited(struct fl_seg *seg, const struct fl_seg_key *key,
+					   void (*init)(struct fl_seg_entry *, void *), void *arg,
+					   uint32_t limit);
+
 /* The ready entry at index i, or NULL (bounds- and status-checked). */
 struct fl_seg_entry *fl_seg_entry_at(const struct fl_seg *seg, uint32_t i);
 

@@ -3,7 +3,11 @@
  *
  * The slot is emptied before the real close: once the kernel frees the
  * number, another thread may get it from socket() and connect it, and
- * clearing afterwards would wipe that new entry. A vfork child closing its
+ * clearing afterwards would wipe that new entry. The same holds for
+ * close_range and closefrom (glibc's closefrom calls its internal
+ * close_range, which we cannot see, so it is wrapped itself); a lingering
+ * socket (SO_LINGER) keeps the real call busy for seconds after its number
+ * is free, so the window is not small. A vfork child closing its
  * copies (posix_spawn, subprocess) leaves our table alone: it is the
  * parent's memory.
  */
@@ -39,15 +43,29 @@ FL_EXPORT int close(int fd)
 	return close_watched(fd);
 }
 
+/* Empties [lo, hi] before the descriptors are closed. Nothing to do with
+ * CLOSE_RANGE_CLOEXEC: those close at exec (exec.c), and stay open until. */
+static void forget_range(unsigned int lo, unsigned int hi)
+{
+	if (fl_foreign_child())
+		return;
+	int saved = errno;
+	fl_fdtab_clear_range(lo, hi);
+	errno = saved;
+}
+
 FL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
-	int r = fl_real.close_range(lo, hi, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !fl_foreign_child()) {
-		int saved = errno;
-		fl_fdtab_clear_range(lo, hi);
-		errno = saved;
-	}
-	return r;
+	if (lo <= hi && !(flags & CLOSE_RANGE_CLOEXEC))
+		forget_range(lo, hi);
+	return fl_real.close_range(lo, hi, flags);
+}
+
+FL_EXPORT void closefrom(int lo)
+{
+	if (lo >= 0)
+		forget_range((unsigned int)lo, ~0u);
+	fl_real.closefrom(lo);
 }
 
 FL_EXPORT int fclose(FILE *f)

@@ -146,54 +146,68 @@ void fl_domain_detach(void)
 
 /*
  * fork. Every distinct connection that holds a bulkhead slot gets, before
- * the real fork, a share reserved for the child (marked with this fork's
- * epoch, so a connection behind several descriptors counts once); the
- * child then turns each reservation into a record of its own.
+ * the real fork, a share reserved for the child, recorded in the caller's
+ * array (on the forking thread's stack, which the child inherits: no
+ * allocation, and two threads forking at once keep separate records). The
+ * child turns each record whose connection it still has into a record of
+ * its own and gives back the others: another thread may have closed that
+ * connection between the reservation and the real fork, and the child's
+ * copy of the table then no longer has it. A connection found in the
+ * child's table with no record (connected after the reservation, or beyond
+ * the array) stays the parent's alone.
  */
-static uint32_t fork_epoch; /* atomic */
+static struct fl_fork_share *find_share(struct fl_fork_share *res, uint32_t n, const struct fl_conn *c)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (res[i].conn == c)
+			return &res[i];
+	return NULL;
+}
 
 struct fork_pass {
-	uint32_t epoch;
-	enum { FORK_RESERVE, FORK_ADOPT, FORK_UNRESERVE } step;
+	struct fl_fork_share *res;
+	uint32_t n, max;
 };
 
-static void fork_visit(int fd, struct fl_conn *c, void *arg)
+static void fork_reserve(int fd, struct fl_conn *c, void *arg)
 {
-	const struct fork_pass *pass = arg;
+	struct fork_pass *pass = arg;
+	(void)fd;
+	if (!c->has_slot || c->holder == FL_HOLDER_NONE || pass->n >= pass->max ||
+	    find_share(pass->res, pass->n, c))
+		return;
+	struct fl_fork_share *r = &pass->res[pass->n++];
+	r->conn = c;
+	r->holder = c->holder;
+	r->adopted = 0;
+	fl_bulkhead_reserve(&fl_domain.seg, r->holder);
+}
+
+static void fork_adopt(int fd, struct fl_conn *c, void *arg)
+{
+	struct fork_pass *pass = arg;
 	(void)fd;
 	if (!c->has_slot)
 		return;
-	if (pass->step == FORK_RESERVE) {
-		if (c->fork_epoch == pass->epoch)
-			return;
-		c->fork_epoch = pass->epoch;
-		if (c->holder == FL_HOLDER_NONE)
-			return;
-		fl_bulkhead_reserve(&fl_domain.seg, c->holder);
+	struct fl_fork_share *r = find_share(pass->res, pass->n, c);
+	if (r && r->adopted)
+		return; /* another descriptor of the same connection */
+	if (r && r->holder == c->holder) {
+		c->holder = fl_bulkhead_adopt(&fl_domain.seg, r->holder, fl_domain.proc);
+		r->adopted = 1;
 		return;
 	}
-	if (c->fork_epoch != pass->epoch)
-		return;
-	c->fork_epoch = 0;
-	if (pass->step == FORK_UNRESERVE) {
-		if (c->holder != FL_HOLDER_NONE)
-			fl_bulkhead_unreserve(&fl_domain.seg, c->holder);
-	} else if (c->holder == FL_HOLDER_NONE) {
-		c->has_slot = 0; /* an untracked slot stays the parent's alone */
-	} else {
-		c->holder = fl_bulkhead_adopt(&fl_domain.seg, c->holder, fl_domain.proc);
-	}
+	c->has_slot = 0; /* no share was reserved for us: the slot stays the parent's */
+	__atomic_fetch_sub(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
 }
 
-uint32_t fl_domain_fork_prepare(void)
+uint32_t fl_domain_fork_prepare(struct fl_fork_share *res, uint32_t max)
 {
 	if (!fl_domain.attached || __atomic_load_n(&fl_domain.slot_conns, __ATOMIC_ACQUIRE) == 0)
 		return 0;
-	struct fork_pass pass = {__atomic_add_fetch(&fork_epoch, 1, __ATOMIC_ACQ_REL), FORK_RESERVE};
-	if (pass.epoch == 0)
-		pass.epoch = __atomic_add_fetch(&fork_epoch, 1, __ATOMIC_ACQ_REL);
-	fl_fdtab_each(fork_visit, &pass);
-	return pass.epoch;
+	struct fork_pass pass = {res, 0, max};
+	fl_fdtab_each(fork_reserve, &pass);
+	return pass.n;
 }
 
 static void drop_inherited_slot(int fd, struct fl_conn *c, void *arg)
@@ -211,18 +225,16 @@ void fl_domain_fork_unseen(void)
 	if (!fl_domain.attached)
 		return;
 	fl_fdtab_each(drop_inherited_slot, NULL);
-	fl_domain_fork_child(0);
+	fl_domain_fork_child(NULL, 0);
 }
 
-void fl_domain_fork_failed(uint32_t epoch)
+void fl_domain_fork_failed(struct fl_fork_share *res, uint32_t n)
 {
-	if (epoch == 0)
-		return;
-	struct fork_pass pass = {epoch, FORK_UNRESERVE};
-	fl_fdtab_each(fork_visit, &pass);
+	for (uint32_t i = 0; i < n; i++)
+		fl_bulkhead_unreserve(&fl_domain.seg, res[i].holder);
 }
 
-void fl_domain_fork_child(uint32_t epoch)
+void fl_domain_fork_child(struct fl_fork_share *res, uint32_t n)
 {
 	if (!fl_domain.attached)
 		return;
@@ -233,11 +245,15 @@ void fl_domain_fork_child(uint32_t epoch)
 	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();
 	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
-	if (epoch == 0)
+	if (__atomic_load_n(&fl_domain.slot_conns, __ATOMIC_ACQUIRE) == 0 && n == 0)
 		return;
-	__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
-	struct fork_pass pass = {epoch, FORK_ADOPT};
-	fl_fdtab_each(fork_visit, &pass);
+	struct fork_pass pass = {res, n, n};
+	fl_fdtab_each(fork_adopt, &pass);
+	for (uint32_t i = 0; i < n; i++)
+		if (!res[i].adopted)
+			fl_bulkhead_unreserve(&fl_domain.seg, res[i].holder);
+	if (n > 0)
+		__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
 }
 
 /* Statement text for display, truncated to the entry's field. */
@@ -290,6 +306,22 @@ static void init_entry(struct fl_seg_entry *e, void *arg)
 	e->created_ms = fl_now_ms();
 }
 
+/*
+ * Places kept for rule entries: a destination entry may not take the last
+ * of them, so when the table fills, the entry its statement's overflow
+ * goes to can still be created and is shared by every process (not a
+ * private stand-in each). One per statement of this process's rule set,
+ * at most a quarter of the table (at least one).
+ */
+static uint32_t dest_limit(void)
+{
+	uint32_t cap = fl_domain.seg.capacity;
+	uint32_t keep = cap / 4 ? cap / 4 : 1;
+	if (fl_state.rules.count < keep)
+		keep = (uint32_t)fl_state.rules.count;
+	return cap - keep;
+}
+
 /* The entry shared by every destination of a statement (scope=rule, and
  * overflow); the process-local stand-in if even that cannot be had. */
 static struct fl_seg_entry *rule_entry(uint32_t rule)
@@ -324,7 +356,7 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		return;
 	struct fl_seg_key key;
 	fl_seg_key_dest(&key, d);
-	struct fl_seg_entry *dest = fl_seg_lookup(&fl_domain.seg, &key, init_entry, NULL);
+	struct fl_seg_entry *dest = fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 	if (!dest) {
 		/* Table full: this destination shares its statement's entry. */
 		dest = rule_entry(first_rule(m));

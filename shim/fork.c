@@ -8,7 +8,9 @@
  * decisions in lockstep. It registers in the domain as a process of its
  * own, and takes a share of each inherited connection's bulkhead slot -
  * reserved by the parent before the real fork, so that the parent closing
- * its copy at once cannot free a slot the child still holds.
+ * its copy at once cannot free a slot the child still holds. The
+ * reservations are recorded on the forking thread's stack, so the child
+ * knows exactly which ones were made for it (domain.c).
  */
 #include <errno.h>
 #include <linux/kcmp.h>
@@ -71,7 +73,9 @@ bool fl_foreign_child(void)
 
 FL_EXPORT pid_t fork(void)
 {
-	uint32_t token = fl_state.active ? fl_domain_fork_prepare() : 0;
+	/* The reservations live on this stack, which the child inherits. */
+	struct fl_fork_share res[FL_FORK_SHARES_MAX];
+	uint32_t n = fl_state.active ? fl_domain_fork_prepare(res, FL_FORK_SHARES_MAX) : 0;
 	in_fork_wrapper = 1;
 	pid_t pid = fl_real.fork();
 	int saved = errno;
@@ -79,9 +83,9 @@ FL_EXPORT pid_t fork(void)
 	if (pid == 0) {
 		become_child(true);
 		if (fl_state.active)
-			fl_domain_fork_child(token);
+			fl_domain_fork_child(res, n);
 	} else if (pid < 0 && fl_state.active) {
-		fl_domain_fork_failed(token);
+		fl_domain_fork_failed(res, n);
 	}
 	errno = saved;
 	return pid;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,12 +142,58 @@ static uint64_t choose_seed(void)
 
 /*
  * A process started by exec may already hold connected sockets (a server
- * that re-execs itself, a wrapper script's child). Find them, so their
- * rules apply as if they had been connected here.
+ * that re-execs itself, a wrapper script's child). Those this process tree
+ * connected under the shim are named by the exec that started us
+ * (FL_EXEC_SOCKETS_VAR, exec.c): only they are adopted, so rules apply to
+ * them as if they had been connected here; an accepted socket, or one
+ * inherited from outside the shim, is left alone. Descriptors of one
+ * socket (the same inode) become one connection, as after dup: closing one
+ * of them must not end it while the other is open.
  */
+struct inherited {
+	uint64_t dev, ino;
+	struct fl_conn *conn; /* adopted on an earlier descriptor */
+};
+
+static uint32_t parse_inherited(const char *s, struct inherited *out, uint32_t max)
+{
+	uint32_t n = 0;
+	while (s && *s && n < max) {
+		char *end;
+		errno = 0;
+		unsigned long long dev = strtoull(s, &end, 16);
+		if (errno || end == s || *end != ':')
+			break;
+		s = end + 1;
+		unsigned long long ino = strtoull(s, &end, 16);
+		if (errno || end == s || (*end != ',' && *end != '\0'))
+			break;
+		out[n].dev = dev;
+		out[n].ino = ino;
+		out[n].conn = NULL;
+		n++;
+		s = *end ? end + 1 : end;
+	}
+	return n;
+}
+
+static struct inherited *find_inherited(struct inherited *list, uint32_t n, int fd)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISSOCK(sb.st_mode))
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (list[i].dev == sb.st_dev && list[i].ino == sb.st_ino)
+			return &list[i];
+	return NULL;
+}
+
 static void adopt_inherited_sockets(void)
 {
-	DIR *dir = opendir("/proc/self/fd");
+	struct inherited list[FL_EXEC_SOCKETS_MAX];
+	uint32_t n = parse_inherited(getenv(FL_EXEC_SOCKETS_VAR), list, FL_EXEC_SOCKETS_MAX);
+	unsetenv(FL_EXEC_SOCKETS_VAR); /* ours, not the program's */
+	DIR *dir = n ? opendir("/proc/self/fd") : NULL;
 	if (!dir) {
 		fl_domain_exec_release_rest();
 		return;
@@ -157,6 +204,15 @@ static void adopt_inherited_sockets(void)
 		uint64_t fd;
 		if (!parse_u64(e->d_name, &fd) || (int)fd == self || fd > INT32_MAX)
 			continue;
+		struct inherited *in = find_inherited(list, n, (int)fd);
+		if (!in)
+			continue;
+		if (in->conn) {
+			fl_conn_ref(in->conn);
+			if (fl_fdtab_exchange((int)fd, in->conn) == FL_FDTAB_FAILED)
+				fl_conn_unref(in->conn);
+			continue;
+		}
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct fl_dest dest;
@@ -174,8 +230,11 @@ static void adopt_inherited_sockets(void)
 		c->breaker = plan.breaker; /* no permit: its attempt was before exec */
 		c->bulkhead = plan.bulkhead;
 		fl_domain_exec_take_share(c);
-		if (fl_fdtab_exchange((int)fd, c) == FL_FDTAB_FAILED)
+		if (fl_fdtab_exchange((int)fd, c) == FL_FDTAB_FAILED) {
 			fl_conn_unref(c);
+			continue;
+		}
+		in->conn = c;
 	}
 	closedir(dir);
 	fl_domain_exec_release_rest();

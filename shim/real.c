@@ -127,6 +127,20 @@ static int raw_fcntl(int fd, int cmd, ...)
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
+/* closefrom is glibc 2.34's; before it, the system call does the same. */
+static void raw_closefrom(int lo)
+{
+	syscall(SYS_close_range, (unsigned int)lo, ~0u, 0);
+}
+static int raw_execve(const char *path, char *const argv[], char *const envp[])
+{
+	return (int)syscall(SYS_execve, path, argv, envp);
+}
+static int raw_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int fl)
+{
+	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, fl);
+}
+
 /* fclose and fork are not system calls: resolve on demand. */
 static int lazy_fclose(FILE *f)
 {
@@ -145,6 +159,39 @@ static pid_t lazy_fork(void)
 		return -1;
 	}
 	return fl_real.fork();
+}
+
+static int lazy_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	fl_real_resolve();
+	if (fl_real.execvpe == lazy_execvpe) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return fl_real.execvpe(file, argv, envp);
+}
+static int lazy_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	fl_real_resolve();
+	if (fl_real.fexecve == lazy_fexecve)
+		return raw_execveat(fd, "", argv, envp, AT_EMPTY_PATH);
+	return fl_real.fexecve(fd, argv, envp);
+}
+static int lazy_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	fl_real_resolve();
+	if (fl_real.posix_spawn == lazy_posix_spawn)
+		return ENOSYS;
+	return fl_real.posix_spawn(pid, path, fa, attr, argv, envp);
+}
+static int lazy_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	fl_real_resolve();
+	if (fl_real.posix_spawnp == lazy_posix_spawnp)
+		return ENOSYS;
+	return fl_real.posix_spawnp(pid, file, fa, attr, argv, envp);
 }
 
 struct fl_real fl_real = {
@@ -174,6 +221,13 @@ struct fl_real fl_real = {
 	.fcntl = raw_fcntl,
 	.fcntl64 = raw_fcntl,
 	.fork = lazy_fork,
+	.closefrom = raw_closefrom,
+	.execve = raw_execve,
+	.execvpe = lazy_execvpe,
+	.fexecve = lazy_fexecve,
+	.execveat = raw_execveat,
+	.posix_spawn = lazy_posix_spawn,
+	.posix_spawnp = lazy_posix_spawnp,
 };
 
 /* Stores the symbol only if found, so a libc without it keeps the fallback. */
@@ -213,5 +267,12 @@ void fl_real_resolve(void)
 	RESOLVE(fcntl, "fcntl");
 	RESOLVE(fcntl64, "fcntl64");
 	RESOLVE(fork, "fork");
+	RESOLVE(closefrom, "closefrom");
+	RESOLVE(execve, "execve");
+	RESOLVE(execvpe, "execvpe");
+	RESOLVE(fexecve, "fexecve");
+	RESOLVE(execveat, "execveat");
+	RESOLVE(posix_spawn, "posix_spawn");
+	RESOLVE(posix_spawnp, "posix_spawnp");
 	errno = saved;
 }

@@ -17,6 +17,10 @@
  *   helper_fdtab high PORT [FD]  the same around descriptor FD (default
  *                                100,001; exit 77 if RLIMIT_NOFILE cannot
  *                                reach it)
+ *   helper_fdtab closing PORT    closefrom forgets; close_range forgets
+ *                                before the real call (a number reused by
+ *                                another thread while a lingering socket
+ *                                keeps close_range busy keeps its entry)
  *   helper_fdtab exec-probe FD WANT   (internal: the program exec'd by the
  *                                exec checks; exit 0 if FD is watched == WANT)
  */
@@ -24,6 +28,8 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -270,6 +276,98 @@ static void check_high(int port, int high)
 	close(listener);
 }
 
+/* A socket whose close lingers (SO_LINGER, 2 s): connected to a listener
+ * that never accepts, with its send buffer full, so the kernel keeps the
+ * close busy after the number is already free. Not matched by the rule. */
+static int lingering_socket(void)
+{
+	int small = 4096;
+	int sink = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = loopback(0);
+	socklen_t alen = sizeof(a);
+	if (sink < 0 || setsockopt(sink, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+	    bind(sink, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(sink, 4) < 0 ||
+	    getsockname(sink, (struct sockaddr *)&a, &alen) < 0)
+		die("sink listener");
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) < 0 ||
+	    connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect to the sink");
+	static char junk[65536];
+	for (int i = 0; i < 1000; i++)
+		if (send(s, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			break;
+	struct linger lg = {1, 2};
+	if (setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		die("SO_LINGER");
+	return s;
+}
+
+struct reuse {
+	int number, port, ok;
+	int64_t freed_ms;
+};
+
+/* Another thread: as soon as `number` is free, socket() gets it (every
+ * number below is taken); then it is connected to the watched destination. */
+static void *reuse_number(void *arg)
+{
+	struct reuse *r = arg;
+	int64_t t0 = now_ms();
+	for (;;) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s == r->number) {
+			r->freed_ms = now_ms() - t0;
+			struct sockaddr_in a = loopback(r->port);
+			r->ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+			return NULL;
+		}
+		if (s >= 0)
+			close(s);
+		if (now_ms() - t0 > 5000)
+			return NULL;
+	}
+}
+
+static void check_closing(int port)
+{
+	int listener = listen_on(port);
+
+	/* closefrom: a pipe that gets the number back is not the socket. */
+	int c = connect_to(port);
+	expect("closefrom-setup-watched", c, true);
+	closefrom(c);
+	int p[2];
+	if (pipe(p) < 0)
+		die("pipe");
+	if (p[0] != c && p[1] != c)
+		bad("closefrom-forgets", "the pipe got %d and %d, not %d", p[0], p[1], c);
+	else
+		expect("closefrom-forgets", c, false);
+	close(p[0]);
+	close(p[1]);
+
+	/* close_range while another thread reuses the number. */
+	int l = lingering_socket();
+	struct reuse r = {l, port, 0, 0};
+	pthread_t t;
+	if (pthread_create(&t, NULL, reuse_number, &r) != 0)
+		die("pthread_create");
+	int64_t t0 = now_ms();
+	if (close_range((unsigned)l, (unsigned)l, 0) < 0)
+		die("close_range");
+	int64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	if (!r.ok)
+		die("the other thread could not reuse %d (freed after %lld ms)", l, (long long)r.freed_ms);
+	printf("   (close_range took %lld ms; the number was free after %lld ms)\n", (long long)took, (long long)r.freed_ms);
+	if (took < r.freed_ms + 100)
+		printf("   (the close did not linger: this run cannot show the race)\n");
+	expect("close_range-keeps-entry-of-reused-number", l, true);
+	close(l);
+	close(listener);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -279,7 +377,9 @@ int main(int argc, char **argv)
 		check_table(port_arg(argv[2]));
 	else if ((argc == 3 || argc == 4) && strcmp(argv[1], "high") == 0)
 		check_high(port_arg(argv[2]), argc == 4 ? atoi(argv[3]) : 100001);
+	else if (argc == 3 && strcmp(argv[1], "closing") == 0)
+		check_closing(port_arg(argv[2]));
 	else
-		die("usage: helper_fdtab table PORT | high PORT [FD]");
+		die("usage: helper_fdtab table PORT | high PORT [FD] | closing PORT");
 	return helper_failures ? 1 : 0;
 }

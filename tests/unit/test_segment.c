@@ -486,6 +486,38 @@ START_TEST(lookup_in_full_table_returns_null_for_new_key_but_finds_existing)
 }
 END_TEST
 
+/* Destinations stop at the limit; the places above it stay for rule
+ * entries (overflow), which can then be created in a "full" table. */
+START_TEST(limited_lookup_keeps_places_for_rule_entries)
+{
+	struct fl_seg seg = memseg(4);
+	struct fl_seg_entry *e[3];
+	for (uint16_t i = 0; i < 3; i++) {
+		struct fl_seg_key k = key_of(dest_v4("10.0.0.1", (uint16_t)(1000 + i)));
+		e[i] = fl_seg_lookup_limited(&seg, &k, NULL, NULL, 3);
+		ck_assert_ptr_nonnull(e[i]);
+	}
+	struct fl_seg_key extra = key_of(dest_v4("10.0.0.1", 2000));
+	int inits = 0;
+	ck_assert_ptr_null(fl_seg_lookup_limited(&seg, &extra, count_init, &inits, 3));
+	ck_assert_int_eq(inits, 0);
+	ck_assert_uint_eq(seg.hdr->entries_used, 3);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct fl_seg_key k = key_of(dest_v4("10.0.0.1", (uint16_t)(1000 + i)));
+		ck_assert_ptr_eq(fl_seg_lookup_limited(&seg, &k, NULL, NULL, 3), e[i]);
+	}
+	struct fl_seg_key rk = rule_key("10.0.0.1");
+	struct fl_seg_entry *r = fl_seg_lookup(&seg, &rk, count_init, &inits);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(inits, 1);
+	ck_assert_ptr_eq(fl_seg_lookup(&seg, &rk, NULL, NULL), r);
+	ck_assert_uint_eq(seg.hdr->entries_used, 4);
+	ck_assert_ptr_null(fl_seg_lookup(&seg, &extra, NULL, NULL));
+	ck_assert_uint_eq(seg.hdr->entries_used, 4);
+	free(seg.hdr);
+}
+END_TEST
+
 START_TEST(entry_at_returns_only_ready_entries_in_range)
 {
 	struct fl_seg seg = memseg(8);
@@ -867,6 +899,7 @@ static Suite *segment_suite(void)
 	tcase_add_test(lookup, lookup_creates_entry_once_and_finds_it_again);
 	tcase_add_test(lookup, lookup_gives_distinct_keys_distinct_entries);
 	tcase_add_test(lookup, lookup_in_full_table_returns_null_for_new_key_but_finds_existing);
+	tcase_add_test(lookup, limited_lookup_keeps_places_for_rule_entries);
 	tcase_add_test(lookup, entry_at_returns_only_ready_entries_in_range);
 	tcase_add_test(lookup, lookup_skips_an_entry_whose_creator_died_half_way);
 	tcase_add_test(lookup, concurrent_lookups_create_each_key_exactly_once);
