@@ -2,7 +2,9 @@
 #
 # For each `on=` family, the calls of that family fail with the injected
 # errno and move no byte (the helper's own accepted socket is the witness),
-# while the calls of the other families work. Then: errno is what the real
+# while the calls of the other families work. The errnos are transient
+# ones: a connection-breaking errno (ECONNRESET, EPIPE, ETIMEDOUT) ends the
+# connection for every later call (SPEC 5; test_trust_outcomes.sh). Then: errno is what the real
 # call left, and connect (blocking and non-blocking) fails at once with the
 # injected errno without a connection reaching the listener.
 . "$(dirname "$0")/lib.sh"
@@ -15,24 +17,24 @@ io() { # on= value, the families helper_io must see fail, errno
 		fail "on=$1 error=$3 (see the FAIL lines above)"
 }
 
-check "on=send: send, sendto, sendmsg, sendmmsg fail with ECONNRESET and send nothing; the rest work"
-io send send ECONNRESET
+check "on=send: send, sendto, sendmsg, sendmmsg fail with ENOBUFS and send nothing; the rest work"
+io send send ENOBUFS
 check "on=recv: recv, recvfrom, recvmsg, recvmmsg, __recv_chk, __recvfrom_chk fail and consume nothing"
-io recv recv ECONNRESET
-check "on=write: write, writev fail with EPIPE and send nothing"
-io write write EPIPE
-check "on=read: read, readv, __read_chk fail with ETIMEDOUT and consume nothing"
-io read read ETIMEDOUT
+io recv recv ENOMEM
+check "on=write: write, writev fail with ENOBUFS and send nothing"
+io write write ENOBUFS
+check "on=read: read, readv, __read_chk fail with EIO and consume nothing"
+io read read EIO
 check "on=io: all four families fail"
-io io send,recv,write,read ECONNRESET
+io io send,recv,write,read ENOMEM
 check "on=all: all four families fail (connect is tested below)"
 port=$(free_port)
 # on=all also covers connect: the helper's own connect must pass, so the
 # rule lets the first call (that connect) through.
-FAULTLINE_RULES="127.0.0.1:$port fault on=all error=ECONNRESET after=1" \
-	shim "$HELPERS/helper_io" io "$port" ECONNRESET send,recv,write,read || fail "on=all"
+FAULTLINE_RULES="127.0.0.1:$port fault on=all error=ENOMEM after=1" \
+	shim "$HELPERS/helper_io" io "$port" ENOMEM send,recv,write,read || fail "on=all"
 check "on=send,recv (a list): exactly those two families fail"
-io send,recv send,recv ECONNRESET
+io send,recv send,recv ENOMEM
 check "a matched socket whose rule never fires: every call passes through intact"
 port=$(free_port)
 FAULTLINE_RULES="127.0.0.1:$port fault on=io error=ECONNRESET after=1000000" \

@@ -14,39 +14,39 @@ GREET=$FL_TMP/greet.sock
 start_server http http "unix:$FL_TMP/http.sock"
 HTTP=$FL_TMP/http.sock
 
-check "send on a Unix socket fails with ECONNRESET and the server receives none of it; os.write still works"
-out=$(FAULTLINE_RULES="unix:$SINK fault on=send error=ECONNRESET" FAULTLINE_LOG=debug shim "$PY" -c '
-import os, socket, sys
+check "send on a Unix socket fails with ENOMEM and the server receives none of it; os.write still works"
+out=$(FAULTLINE_RULES="unix:$SINK fault on=send error=ENOMEM" FAULTLINE_LOG=debug shim "$PY" -c '
+import errno, os, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 try:
     s.send(b"via-send"); print("send sent")
-except ConnectionResetError:
-    print("send ECONNRESET")
+except OSError as e:
+    print("send", errno.errorcode[e.errno])
 print("os.write", os.write(s.fileno(), b"via-write"))
 s.close()' "$SINK" 2>&1)
-assert_contains "python output" "$out" "send ECONNRESET"
+assert_contains "python output" "$out" "send ENOMEM"
 assert_contains "python output" "$out" "os.write 9"
-assert_contains "debug log names the path" "$out" "send unix:$SINK: error ECONNRESET"
+assert_contains "debug log names the path" "$out" "send unix:$SINK: error ENOMEM"
 wait_events sink "closed 1 " 1
 assert_contains "server's view" "$(events sink)" "closed 1 9 $(sha via-write)"
 
 check "recv on a Unix socket fails and consumes nothing: os.read gets the greeting"
-out=$(FAULTLINE_RULES="unix:$GREET fault on=recv error=ECONNRESET" shim "$PY" -c '
-import os, select, socket, sys
+out=$(FAULTLINE_RULES="unix:$GREET fault on=recv error=ENOMEM" shim "$PY" -c '
+import errno, os, select, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 select.select([s], [], [], 5)
 try:
     print("recv got", s.recv(100))
-except ConnectionResetError:
-    print("recv ECONNRESET")
+except OSError as e:
+    print("recv", errno.errorcode[e.errno])
 print("os.read got", os.read(s.fileno(), 100))' "$GREET" 2>&1)
-assert_contains "python output" "$out" "recv ECONNRESET"
+assert_contains "python output" "$out" "recv ENOMEM"
 assert_contains "python output" "$out" "os.read got b'hello\\n'"
 
 check "connect to a Unix path refused by a rule: the server never sees a connection"
 before=$(accepted sink)
 out=$(FAULTLINE_RULES="unix:$SINK fault on=connect error=ECONNREFUSED" shim "$PY" -c '
-import socket, sys
+import errno, socket, sys
 s = socket.socket(socket.AF_UNIX)
 try:
     s.connect(sys.argv[1]); print("connected")
@@ -83,7 +83,7 @@ assert_ge "curl wall time (ms)" 500 "$took"
 check "socat: 20 MB over a Unix socket under a never-firing rule arrive byte-identical"
 head -c 20971520 /dev/urandom >"$FL_TMP/blob"
 sum=$(sha256sum "$FL_TMP/blob" | cut -d' ' -f1)
-FAULTLINE_RULES="unix:$SINK fault on=io error=ECONNRESET after=1000000000" \
+FAULTLINE_RULES="unix:$SINK fault on=io error=ENOMEM after=1000000000" \
 	shim timeout 120 socat -u "OPEN:$FL_TMP/blob" "UNIX-CONNECT:$SINK"
 assert_eq "socat exit status" 0 "$?"
 wait_events sink " 20971520 $sum" 1 60
