@@ -74,9 +74,14 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	} else if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
 		fl_seg_close(seg);
 		code = FL_EXIT_RUNTIME;
-	} else if (reap && reap_dead(seg) && fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
-		fl_seg_close(seg);
-		code = FL_EXIT_RUNTIME;
+	} else if (reap && reap_dead(seg)) {
+		/* The first snapshot is stale: free it before taking the next
+		 * (it leaked one snapshot per reaping round of --watch). */
+		fl_snapshot_free(snap);
+		if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
+			fl_seg_close(seg);
+			code = FL_EXIT_RUNTIME;
+		}
 	}
 	if (code != FL_EXIT_OK)
 		snprintf(msg, size, "%s", d->error);
