@@ -194,7 +194,8 @@ const char *fl_config_value_literal(const struct fl_text_lines *lines, const con
 	size_t n = line_length(p), k = strlen(name);
 	/* The first occurrence of the name followed by '=' or ':' (not one
 	 * inside a string before it, nor a longer name). */
-	for (size_t at = find_on_line(p, n, 0, name, true); at < n; at = find_on_line(p, n, at + 1, name, true)) {
+	for (size_t at = find_on_line(p, n, 0, name, true); at < n;
+	     at = find_on_line(p, n, at + 1, name, true)) {
 		size_t i = at + k;
 		while (i < n && (p[i] == ' ' || p[i] == '\t'))
 			i++;

@@ -40,7 +40,8 @@ struct fl_loc fl_config_loc(const char *source, const struct fl_text_lines *line
  * that does not fit 32 bits as its low 32 bits, so the value is read again
  * from here; the caller checks that the two agree.
  */
-const char *fl_config_value_literal(const struct fl_text_lines *lines, const config_setting_t *s, size_t *len);
+const char *fl_config_value_literal(const struct fl_text_lines *lines, const config_setting_t *s,
+				    size_t *len);
 
 /* 1-based column of the first non-blank byte of `line`, 1 if there is none. */
 unsigned fl_config_first_column(const struct fl_text_lines *lines, unsigned line);

@@ -183,7 +183,8 @@ static int int_text(const struct config_ctx *cx, const config_setting_t *s, char
 	}
 	if (lit.overflow) {
 		struct fl_loc loc = loc_of(cx, s);
-		return fl_diag_error(cx->d, &loc, "value '0x%.*s' of '%s' is out of range (more than 64 bits)",
+		return fl_diag_error(cx->d, &loc,
+				     "value '0x%.*s' of '%s' is out of range (more than 64 bits)",
 				     (int)lit.ndigits, lit.digits, config_setting_name(s));
 	}
 	snprintf(buf, size, "%s%llu", lit.negative ? "-" : "", (unsigned long long)lit.magnitude);
@@ -521,8 +522,9 @@ int fl_parse_config_file(const char *path, struct fl_ruleset *rs, struct fl_diag
 	if (text == NULL) {
 		struct fl_loc loc = {.source = path};
 		if (kind != NULL)
-			return fl_diag_error(d, &loc, "refused: %s, not a regular file (give the path of a config file)",
-					     kind);
+			return fl_diag_error(
+			    d, &loc, "refused: %s, not a regular file (give the path of a config file)",
+			    kind);
 		return fl_diag_error(d, &loc, "cannot read: %s", strerror(errno));
 	}
 	int rc = fl_parse_config_string(path, text, rs, d);

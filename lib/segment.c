@@ -149,7 +149,8 @@ static int check_file(int fd, const char *path, struct stat *st, struct fl_diag 
 		return fl_diag_error(d, NULL,
 				     "%s: refused: owned by uid %u, not by you (uid %u); remove it with: "
 				     "rm %s (as uid %u or root), or use another domain",
-				     path, (unsigned)st->st_uid, (unsigned)getuid(), path, (unsigned)st->st_uid);
+				     path, (unsigned)st->st_uid, (unsigned)getuid(), path,
+				     (unsigned)st->st_uid);
 	if ((st->st_mode & 07777) != 0600)
 		return fl_diag_error(d, NULL,
 				     "%s: refused: mode %04o, expected 0600 (others could change it); "

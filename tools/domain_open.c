@@ -59,7 +59,8 @@ static const char *owner_name(const char *path)
 	if (lstat(path, &st) == 0 && st.st_uid != getuid()) {
 		struct passwd *pw = getpwuid(st.st_uid);
 		if (pw && pw->pw_name)
-			snprintf(text, sizeof(text), " (uid %u is user %s)", (unsigned)st.st_uid, pw->pw_name);
+			snprintf(text, sizeof(text), " (uid %u is user %s)", (unsigned)st.st_uid,
+				 pw->pw_name);
 	}
 	return text;
 }

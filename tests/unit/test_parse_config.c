@@ -272,8 +272,8 @@ START_TEST(fifo_and_devices_are_refused_without_blocking)
 	rmdir(dir);
 	ck_assert_int_eq(rc, -1);
 	char want[256];
-	snprintf(want, sizeof want, "%s: refused: a FIFO, not a regular file (give the path of a config file)",
-		 path);
+	snprintf(want, sizeof want,
+		 "%s: refused: a FIFO, not a regular file (give the path of a config file)", path);
 	ck_assert_str_eq(d.error, want);
 	ck_assert_int_eq(fl_parse_config_file("/dev/null", &rs, &d), -1);
 	ck_assert_str_eq(d.error, "/dev/null: refused: a character device, not a regular file (give the path "
@@ -336,10 +336,11 @@ START_TEST(out_of_range_integers_are_errors_in_both_forms)
 			 "test.cfg:2:26: value '4294967296' of 'delay_ms' is out of range 0..2147483647");
 	ck_assert_str_eq(inline_error_of("* fault on=io delay_ms=4294967296"),
 			 "inline:1:15: value '4294967296' of 'delay_ms' is out of range 0..2147483647");
-	ck_assert_str_eq(error_of("destinations = ({ match = \"*\";\n"
-				  "  faults = ({ on = \"io\"; error = \"EIO\"; after = 99999999999999999999; }); });"),
-			 "test.cfg:2:41: value '99999999999999999999' of 'after' is out of range "
-			 "0..18446744073709551615");
+	ck_assert_str_eq(
+	    error_of("destinations = ({ match = \"*\";\n"
+		     "  faults = ({ on = \"io\"; error = \"EIO\"; after = 99999999999999999999; }); });"),
+	    "test.cfg:2:41: value '99999999999999999999' of 'after' is out of range "
+	    "0..18446744073709551615");
 	ck_assert_str_eq(inline_error_of("* fault on=io error=EIO after=99999999999999999999"),
 			 "inline:1:25: value '99999999999999999999' of 'after' is out of range "
 			 "0..18446744073709551615");
@@ -566,7 +567,7 @@ START_TEST(failed_parse_keeps_only_the_statements_before_the_bad_one)
 			 -1);
 	ck_assert_uint_eq(rs.count, 3);
 	ck_assert_str_eq(d.error, "test.cfg:3:34: fault injects nothing: give error=, or delay_ms= above 0 "
-			 "(a delay of 0 ms does nothing)");
+				  "(a delay of 0 ms does nothing)");
 	fl_ruleset_free(&rs);
 }
 END_TEST

@@ -719,8 +719,8 @@ START_TEST(seg_open_refuses_group_readable_file)
 	ck_assert_int_eq(chmod(shm_path(dom), 0700), 0);
 	open_refused(dom, false, "mode 0700");
 	char want[512];
-	snprintf(want, sizeof want, "mode 0700, expected 0600 (others could change it); remove it with: rm %s,",
-		 shm_path(dom));
+	snprintf(want, sizeof want,
+		 "mode 0700, expected 0600 (others could change it); remove it with: rm %s,", shm_path(dom));
 	open_refused(dom, false, want);
 	unlink(shm_path(dom));
 }
