@@ -176,6 +176,45 @@ static unsigned column_of(const struct fl_text_lines *lines, unsigned line, cons
 	return at < n ? (unsigned)at + 1 : fl_config_first_column(lines, line);
 }
 
+static bool is_number_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' ||
+	       c == 'X' || c == 'L' || c == '+' || c == '-';
+}
+
+const char *fl_config_value_literal(const struct fl_text_lines *lines, const config_setting_t *s, size_t *len)
+{
+	const char *name = config_setting_name(s);
+	unsigned line = config_setting_source_line(s);
+	if (name == NULL || config_setting_source_file(s) != NULL)
+		return NULL;
+	const char *p = line_start(lines, line);
+	if (p == NULL)
+		return NULL;
+	size_t n = line_length(p), k = strlen(name);
+	/* The first occurrence of the name followed by '=' or ':' (not one
+	 * inside a string before it, nor a longer name). */
+	for (size_t at = find_on_line(p, n, 0, name, true); at < n;
+	     at = find_on_line(p, n, at + 1, name, true)) {
+		size_t i = at + k;
+		while (i < n && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i >= n || (p[i] != '=' && p[i] != ':'))
+			continue;
+		i++;
+		while (i < n && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		size_t start = i;
+		while (i < n && is_number_char(p[i]))
+			i++;
+		if (i == start)
+			return NULL;
+		*len = i - start;
+		return p + start;
+	}
+	return NULL;
+}
+
 struct fl_loc fl_config_loc(const char *source, const struct fl_text_lines *lines, const config_setting_t *s)
 {
 	unsigned line = config_setting_source_line(s);

@@ -32,6 +32,17 @@ void fl_text_lines_free(struct fl_text_lines *l);
  */
 struct fl_loc fl_config_loc(const char *source, const struct fl_text_lines *lines, const config_setting_t *s);
 
+/*
+ * The source text of a named scalar setting's value ("5000000000",
+ * "0x10", "-3L"): the bytes after "name =" or "name:" on its line, up to
+ * the first byte that cannot belong to a number. NULL when not found (an
+ * @include'd file, an unnamed element). libconfig 1.5 keeps an integer
+ * that does not fit 32 bits as its low 32 bits, so the value is read again
+ * from here; the caller checks that the two agree.
+ */
+const char *fl_config_value_literal(const struct fl_text_lines *lines, const config_setting_t *s,
+				    size_t *len);
+
 /* 1-based column of the first non-blank byte of `line`, 1 if there is none. */
 unsigned fl_config_first_column(const struct fl_text_lines *lines, unsigned line);
 

@@ -30,6 +30,20 @@ struct fl_loc {
 
 void fl_diag_clear(struct fl_diag *d);
 
+/*
+ * Copies src (n bytes, or up to its NUL) to dst with every control byte
+ * written visibly: \n, \r, \t as themselves, other bytes below 0x20 and
+ * 0x7f as \xNN. A path or value a user chose (FAULTLINE_CONFIG, a rule
+ * token, a domain) then cannot start a new line in a log file or send
+ * escape sequences to a terminal. Every message that may quote such a
+ * string passes through here: fl_diag_error/fl_diag_warn, the shim's log
+ * lines, the CLI's "faultline: ..." lines. Backslashes are kept, so
+ * escaping twice changes nothing. Truncates to fit, never splitting an
+ * escape; dst is always NUL-terminated (size > 0). Async-signal-safe: no
+ * libc call, no allocation. Returns the length written.
+ */
+size_t fl_escape_controls(char *dst, size_t size, const char *src, size_t n);
+
 /* "SOURCE:LINE:COL: " + formatted text. Always returns -1, for tail calls. */
 int fl_diag_error(struct fl_diag *d, const struct fl_loc *loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -13,10 +13,14 @@
  * read like the inline parser's: "PATH:LINE:COL: ...".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config_loc.h"
 #include "numtext.h"
@@ -96,6 +100,97 @@ static int join_strings(const struct config_ctx *cx, const config_setting_t *s, 
 	return 0;
 }
 
+/* An integer literal as written: [+-] then decimal or 0x hex digits, then
+ * an optional L or LL. */
+struct int_literal {
+	bool negative, overflow, hex;
+	uint64_t magnitude;
+	const char *digits; /* decimal digits as written, for messages */
+	size_t ndigits;
+};
+
+static bool parse_int_literal(const char *p, size_t n, struct int_literal *lit)
+{
+	size_t i = 0;
+	memset(lit, 0, sizeof(*lit));
+	while (n > 0 && p[n - 1] == 'L')
+		n--;
+	if (i < n && (p[i] == '+' || p[i] == '-'))
+		lit->negative = p[i++] == '-';
+	if (i + 1 < n && p[i] == '0' && (p[i + 1] == 'x' || p[i + 1] == 'X')) {
+		lit->hex = true;
+		i += 2;
+	}
+	lit->digits = p + i;
+	lit->ndigits = n - i;
+	if (i >= n)
+		return false;
+	for (; i < n; i++) {
+		char c = p[i];
+		unsigned digit;
+		if (c >= '0' && c <= '9')
+			digit = (unsigned)(c - '0');
+		else if (lit->hex && c >= 'a' && c <= 'f')
+			digit = (unsigned)(c - 'a' + 10);
+		else if (lit->hex && c >= 'A' && c <= 'F')
+			digit = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		unsigned base = lit->hex ? 16 : 10;
+		if (lit->magnitude > (UINT64_MAX - digit) / base)
+			lit->overflow = true;
+		lit->magnitude = lit->magnitude * base + digit;
+	}
+	return true;
+}
+
+/*
+ * The integer of setting s as its source spells it. libconfig 1.5 keeps
+ * an integer written without L that does not fit 32 bits as its low 32
+ * bits (failure_threshold = 4294967299 reads as 3), and one beyond 64 bits
+ * as garbage, so the literal is read again from the text. It is used only
+ * when it agrees with what libconfig kept (same low bits), so a literal
+ * found in the wrong place can never change a value; otherwise, and for
+ * an @include'd file, libconfig's value stands.
+ */
+static bool source_int(const struct config_ctx *cx, const config_setting_t *s, struct int_literal *lit)
+{
+	size_t n = 0;
+	const char *p = fl_config_value_literal(&cx->lines, s, &n);
+	if (p == NULL || !parse_int_literal(p, n, lit))
+		return false;
+	if (lit->overflow)
+		return true;
+	uint64_t as_written = lit->negative ? (uint64_t)0 - lit->magnitude : lit->magnitude;
+	uint64_t kept = (uint64_t)config_setting_get_int64(s);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		return (uint32_t)as_written == (uint32_t)kept;
+	return as_written == kept;
+}
+
+/* An integer as an inline rule would hold it: all its digits, so a value
+ * beyond 32 or 64 bits meets the same range check as inline. */
+static int int_text(const struct config_ctx *cx, const config_setting_t *s, char *buf, size_t size)
+{
+	struct int_literal lit;
+	if (!source_int(cx, s, &lit)) {
+		snprintf(buf, size, "%lld", config_setting_get_int64(s));
+		return 0;
+	}
+	if (!lit.hex && lit.ndigits + 2 < size) {
+		snprintf(buf, size, "%s%.*s", lit.negative ? "-" : "", (int)lit.ndigits, lit.digits);
+		return 0;
+	}
+	if (lit.overflow) {
+		struct fl_loc loc = loc_of(cx, s);
+		return fl_diag_error(cx->d, &loc,
+				     "value '0x%.*s' of '%s' is out of range (more than 64 bits)",
+				     (int)lit.ndigits, lit.digits, config_setting_name(s));
+	}
+	snprintf(buf, size, "%s%llu", lit.negative ? "-" : "", (unsigned long long)lit.magnitude);
+	return 0;
+}
+
 /* The text an inline rule would hold for this value; *out may point into buf. */
 static int value_text(const struct config_ctx *cx, const config_setting_t *s, char *buf, size_t size,
 		      const char **out, size_t *len)
@@ -104,7 +199,8 @@ static int value_text(const struct config_ctx *cx, const config_setting_t *s, ch
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
-		snprintf(buf, size, "%lld", config_setting_get_int64(s));
+		if (int_text(cx, s, buf, size) < 0)
+			return -1;
 		break;
 	case CONFIG_TYPE_FLOAT:
 		float_text(config_setting_get_float(s), buf, size);
@@ -266,13 +362,27 @@ static int parse_destination(const struct config_ctx *cx, const config_setting_t
 	return 0;
 }
 
+/* 0 to 2^64-1, as FAULTLINE_SEED: read from the source (source_int). */
 static int parse_seed(const struct config_ctx *cx, const config_setting_t *s)
 {
 	int t = config_setting_type(s);
-	if ((t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) || config_setting_get_int64(s) < 0)
+	struct int_literal lit;
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return type_error(cx, s, "a whole number >= 0");
+	uint64_t seed = (uint64_t)config_setting_get_int64(s);
+	bool negative = config_setting_get_int64(s) < 0;
+	if (source_int(cx, s, &lit)) {
+		if (lit.overflow) {
+			struct fl_loc loc = loc_of(cx, s);
+			return fl_diag_error(cx->d, &loc, "'seed' is out of range 0..18446744073709551615");
+		}
+		seed = lit.magnitude;
+		negative = lit.negative && lit.magnitude != 0;
+	}
+	if (negative)
 		return type_error(cx, s, "a whole number >= 0");
 	cx->rs->has_seed = true;
-	cx->rs->seed = (uint64_t)config_setting_get_int64(s);
+	cx->rs->seed = seed;
 	return 0;
 }
 
@@ -335,15 +445,47 @@ int fl_parse_config_string(const char *source, const char *text, struct fl_rules
 	return rc;
 }
 
-/* The whole file, NUL-terminated; NULL with errno set on failure. */
-static char *read_text_file(const char *path)
+/* What a non-regular file is, for the refusal. */
+static const char *file_kind(mode_t mode)
 {
-	FILE *f = fopen(path, "re");
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/*
+ * The whole file, NUL-terminated; NULL with errno set on failure, or with
+ * *kind set (errno 0) when it is not a regular file. Opened non-blocking
+ * and checked with fstat on the descriptor before any read: a FIFO with no
+ * writer (or a terminal, a device) would otherwise hang the program before
+ * main. Raw system calls: in the shim, the exported read/close are its own
+ * wrappers.
+ */
+static char *read_text_file(const char *path, const char **kind)
+{
 	char *text = NULL;
-	size_t len = 0, cap = 0, got;
-	if (f == NULL)
+	size_t len = 0, cap = 0;
+	struct stat st;
+	long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
 		return NULL;
-	do {
+	if (syscall(SYS_fstat, fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		*kind = file_kind(st.st_mode);
+		syscall(SYS_close, fd);
+		errno = 0;
+		return NULL;
+	}
+	for (;;) {
 		if (len + 1 >= cap) {
 			char *grown = cap < CONFIG_FILE_MAX ? realloc(text, cap ? cap * 2 : 4096) : NULL;
 			if (grown == NULL) {
@@ -353,27 +495,36 @@ static char *read_text_file(const char *path)
 			text = grown;
 			cap = cap ? cap * 2 : 4096;
 		}
-		got = fread(text + len, 1, cap - len - 1, f);
-		len += got;
-	} while (got > 0);
-	if (ferror(f))
-		goto fail;
-	fclose(f);
+		long got = syscall(SYS_read, fd, text + len, cap - len - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto fail;
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	syscall(SYS_close, fd);
 	text[len] = '\0';
 	return text;
 fail:;
 	int saved = errno;
 	free(text);
-	fclose(f);
+	syscall(SYS_close, fd);
 	errno = saved;
 	return NULL;
 }
 
 int fl_parse_config_file(const char *path, struct fl_ruleset *rs, struct fl_diag *d)
 {
-	char *text = read_text_file(path);
+	const char *kind = NULL;
+	char *text = read_text_file(path, &kind);
 	if (text == NULL) {
 		struct fl_loc loc = {.source = path};
+		if (kind != NULL)
+			return fl_diag_error(
+			    d, &loc, "refused: %s, not a regular file (give the path of a config file)",
+			    kind);
 		return fl_diag_error(d, &loc, "cannot read: %s", strerror(errno));
 	}
 	int rc = fl_parse_config_string(path, text, rs, d);

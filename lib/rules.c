@@ -148,7 +148,9 @@ static void warn_errno_for_op(const char *what, int err, enum fl_op op, const st
 static int finish_fault(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d)
 {
 	if (p->error == 0 && p->delay_ms == 0)
-		return fl_diag_error(d, loc, "fault needs error= or delay_ms=");
+		return fl_diag_error(d, loc,
+				     "fault injects nothing: give error=, or delay_ms= above 0 (a delay of 0 "
+				     "ms does nothing)");
 	if (p->jitter_ms != 0 && p->delay_ms == 0)
 		return fl_diag_error(d, loc, "jitter_ms needs delay_ms= (jitter varies a delay)");
 	if (p->jitter_ms > p->delay_ms)

@@ -139,14 +139,25 @@ static int check_file(int fd, const char *path, struct stat *st, struct fl_diag 
 {
 	if (fl_sys_fstat(fd, st) < 0)
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));
+	/* Someone else's file in our name (squatting, SPEC): refused, and the
+	 * message says which file, whose it is and how to get rid of it. Uid
+	 * numbers only: the shim does no user-name (NSS) lookup. */
 	if (!S_ISREG(st->st_mode))
-		return fl_diag_error(d, NULL, "%s: refused: not a regular file", path);
+		return fl_diag_error(d, NULL,
+				     "%s: refused: not a regular file (owned by uid %u); remove it with: "
+				     "rm %s (as uid %u or root), or use another domain",
+				     path, (unsigned)st->st_uid, path, (unsigned)st->st_uid);
 	if (st->st_uid != getuid())
-		return fl_diag_error(d, NULL, "%s: refused: owned by uid %u, not by you (uid %u)", path,
-				     (unsigned)st->st_uid, (unsigned)getuid());
+		return fl_diag_error(d, NULL,
+				     "%s: refused: owned by uid %u, not by you (uid %u); remove it with: "
+				     "rm %s (as uid %u or root), or use another domain",
+				     path, (unsigned)st->st_uid, (unsigned)getuid(), path,
+				     (unsigned)st->st_uid);
 	if ((st->st_mode & 07777) != 0600)
-		return fl_diag_error(d, NULL, "%s: refused: mode %04o, expected 0600", path,
-				     (unsigned)(st->st_mode & 07777));
+		return fl_diag_error(d, NULL,
+				     "%s: refused: mode %04o, expected 0600 (others could change it); "
+				     "remove it with: rm %s, or use another domain",
+				     path, (unsigned)(st->st_mode & 07777), path);
 	return 0;
 }
 
@@ -250,7 +261,10 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 	fd = fl_sys_open_nofollow(path, O_RDWR, 0);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return fl_diag_error(d, NULL, "%s: refused: it is a symbolic link", path);
+			return fl_diag_error(d, NULL,
+					     "%s: refused: it is a symbolic link; remove it with: rm %s "
+					     "(as its owner or root), or use another domain",
+					     path, path);
 		if (errno == ENOENT)
 			return fl_diag_error(d, NULL, "domain '%s' does not exist (%s)", domain, path);
 		return fl_diag_error(d, NULL, "%s: %s", path, strerror(errno));

@@ -5,7 +5,8 @@
  * Everything that may allocate or fail happens here, once, before main.
  * A configuration error is reported here and nowhere else; what happens
  * next is FAULTLINE_ON_ERROR's choice: exit 2 before main (the default, so
- * a typo never silently tests nothing), or run with no rules.
+ * a typo never silently tests nothing), or run with no rules. In a setuid
+ * program nothing of this runs (secure_passthrough).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,11 +282,32 @@ static int attach_domain(void)
 	return r;
 }
 
-static void warn_if_setuid(void)
+/*
+ * Secure-execution mode (AT_SECURE: setuid, setgid, file capabilities;
+ * the shim got here through /etc/ld.so.preload, since the loader ignores
+ * LD_PRELOAD paths then). The environment belongs to a less privileged
+ * user: FAULTLINE_LOG_FILE would make us append to any file as root,
+ * FAULTLINE_DOMAIN would create segments owned by the program's owner.
+ * So nothing of it is read (no getenv of any FAULTLINE_* variable), no
+ * file is opened, no segment joined: every call passes through. One line
+ * says so on standard error, with a raw write, and only when the
+ * environment has a FAULTLINE_ name at all (only names are compared,
+ * never a value is used), so that programs run without faultline in mind
+ * stay silent.
+ */
+static void secure_passthrough(void)
 {
-	if (getauxval(AT_SECURE))
-		fl_log_msg(FL_LOG_ERROR, "running in a setuid or setgid program (AT_SECURE): "
-					 "rules apply, but the loader may have refused other preloads");
+	static const char line[] = "faultline: secure-execution mode (setuid, setgid or capabilities): "
+				   "FAULTLINE_* variables ignored, no rules apply\n";
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "FAULTLINE_", 10) == 0) {
+			long r;
+			do
+				r = syscall(SYS_write, 2, line, sizeof(line) - 1);
+			while (r < 0 && errno == EINTR);
+			return;
+		}
+	}
 }
 
 void fl_init(void)
@@ -296,6 +319,10 @@ void fl_init(void)
 	fl_state.pid = getpid();
 	fl_real_resolve();
 	fl_fork_watch();
+	if (getauxval(AT_SECURE)) {
+		secure_passthrough();
+		goto out;
+	}
 	const char *disable = getenv("FAULTLINE_DISABLE");
 	if (disable && strcmp(disable, "1") == 0)
 		goto out;
@@ -323,7 +350,6 @@ void fl_init(void)
 	}
 	build_match_index();
 	fl_state.seed = choose_seed();
-	warn_if_setuid();
 	if (attach_domain() < 0)
 		goto out;
 	adopt_inherited_sockets();

@@ -3,6 +3,8 @@
  */
 #include "log.h"
 
+#include "diag.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -54,20 +56,22 @@ static void write_all(int fd, const char *p, size_t n)
 
 void fl_log_end(struct fl_textbuf *b)
 {
-	/* Keep room for the newline even when the text was truncated. */
-	size_t n = fl_tb_used(b);
-	if (n + 1 >= b->size && b->size > 1)
-		n = b->size - 2;
-	b->buf[n++] = '\n';
+	/* A line is one line: whatever user text it quotes (a path, a value)
+	 * has its control bytes escaped, so nothing can forge a second line
+	 * in a log file or reach a terminal raw. Room is kept for the newline
+	 * even when the text was truncated. */
+	char line[FL_LOG_LINE_MAX];
+	size_t n = fl_escape_controls(line, sizeof(line) - 1, b->buf, fl_tb_used(b));
+	line[n++] = '\n';
 	int saved = errno;
 	if (log_path) {
 		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
 		if (fd >= 0) {
-			write_all((int)fd, b->buf, n);
+			write_all((int)fd, line, n);
 			syscall(SYS_close, fd);
 		}
 	} else {
-		write_all(2, b->buf, n);
+		write_all(2, line, n);
 	}
 	errno = saved;
 }

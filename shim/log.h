@@ -23,6 +23,9 @@ enum fl_log_level {
 
 extern int fl_log_level;
 
+/* Longest line written, newline included; longer lines are truncated. */
+#define FL_LOG_LINE_MAX 1024
+
 /* Reads FAULTLINE_LOG and FAULTLINE_LOG_FILE; returns -1 and sets *bad to
  * the offending value when FAULTLINE_LOG is not one of its words. */
 int fl_log_configure(const char **bad);

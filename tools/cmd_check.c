@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "report.h"
 
 int fl_cmd_check(const struct fl_cli *cli)
 {
@@ -29,10 +30,16 @@ int fl_cmd_check(const struct fl_cli *cli)
 		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 	}
 	fl_ruleset_format(&rs, text, need);
+	/* Written through fl_cli_print, as stats and ps are: output that could
+	 * not be written (a full disk, a closed pipe) is exit 1 with a message. */
+	struct fl_out o;
+	fl_out_init(&o);
 	if (rs.has_seed)
-		printf("# seed %llu\n", (unsigned long long)rs.seed);
-	fputs(text, stdout);
+		fl_out_printf(&o, "# seed %llu\n", (unsigned long long)rs.seed);
+	fl_out_puts(&o, text);
 	free(text);
 	fl_ruleset_free(&rs);
-	return FL_EXIT_OK;
+	int code = fl_cli_print(&o);
+	fl_out_free(&o);
+	return code;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,23 @@ static bool reap_dead(struct fl_seg *seg)
 	return fl_proc_reap(seg) > 0;
 }
 
+/* " (uid N is user NAME)" for a segment another user owns, else "": the
+ * shim's refusal gives the uid only (it does no NSS lookup); here a name
+ * helps to find whom to ask. */
+static const char *owner_name(const char *path)
+{
+	static char text[160];
+	struct stat st;
+	text[0] = '\0';
+	if (lstat(path, &st) == 0 && st.st_uid != getuid()) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		if (pw && pw->pw_name)
+			snprintf(text, sizeof(text), " (uid %u is user %s)", (unsigned)st.st_uid,
+				 pw->pw_name);
+	}
+	return text;
+}
+
 int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
 		    bool reap)
 {
@@ -74,12 +92,17 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	} else if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
 		fl_seg_close(seg);
 		code = FL_EXIT_RUNTIME;
-	} else if (reap && reap_dead(seg) && fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
-		fl_seg_close(seg);
-		code = FL_EXIT_RUNTIME;
+	} else if (reap && reap_dead(seg)) {
+		/* The first snapshot is stale: free it before taking the next
+		 * (it leaked one snapshot per reaping round of --watch). */
+		fl_snapshot_free(snap);
+		if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
+			fl_seg_close(seg);
+			code = FL_EXIT_RUNTIME;
+		}
 	}
 	if (code != FL_EXIT_OK)
-		snprintf(msg, size, "%s", d->error);
+		snprintf(msg, size, "%s%s", d->error, owner_name(path));
 	free(d);
 	return code;
 }

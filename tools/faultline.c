@@ -93,12 +93,15 @@ static const struct command commands[] = {
 
 int fl_cli_fail(int code, const char *fmt, ...)
 {
+	/* The message may quote what the user typed (a path, a domain): one
+	 * line, control bytes escaped, as the shim writes them. */
+	char raw[2048], line[2048];
 	va_list ap;
-	fputs("faultline: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fl_escape_controls(line, sizeof(line), raw, sizeof(raw));
+	fprintf(stderr, "faultline: %s\n", line);
 	return code;
 }
 

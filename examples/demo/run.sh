@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/demo/run.sh BUILD_DIR - faultline in a minute, on loopback only.
+# examples/demo/run.sh [BUILD_DIR] - faultline in a minute, on loopback only.
 #
 # Starts a small web server on 127.0.0.1 (python3 -m http.server on a free
 # port), then runs an ordinary, unmodified curl: as it is, with a 1.5 s
@@ -9,7 +9,11 @@
 # `faultline stats` shows it. The server is stopped on the way out.
 set -euo pipefail
 
-build=$(cd "${1:-build}" && pwd)
+# The build: BUILD_DIR if given (relative to where you are), else the
+# repository's build/ (found from this script, so the demo runs from its
+# own folder as well as from the repository root).
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || build=${1:-$here/../../build}
 cli="$build/faultline"
 py=/usr/bin/python3
 if [ ! -x "$cli" ] || [ ! -f "$build/libfaultline.so" ]; then

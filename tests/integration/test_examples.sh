@@ -1,5 +1,6 @@
 # test_examples.sh - every examples/*/run.sh (but demo, which `make demo`
-# runs) does what its README says: it exits 0 against the real shim, and
+# runs; here only run with no argument from its own folder and from the
+# root) does what its README says: it exits 0 against the real shim, and
 # it can fail - with the shim told to do nothing (FAULTLINE_DISABLE=1) it
 # must exit 1. Each must leave no domain behind in /dev/shm.
 #
@@ -29,13 +30,34 @@ leftover_domains() {
 	ls /dev/shm 2>/dev/null | grep -E "^faultline\.$UID_\.ex-$1-[0-9]+\$" | sort || true
 }
 
-# run_example NAME LOG [ENV=VALUE...]: runs the example, bounded; status in RC.
+# run_example NAME LOG [ENV=VALUE...]: runs the example from its own folder
+# (as a reader of its README would), bounded; status in RC.
 run_example() {
 	local name=$1 log=$2
 	shift 2
-	env "$@" timeout 180 "$FL_TOP/examples/$name/run.sh" "$FL_BUILD" >"$log" 2>&1 </dev/null
+	(cd "$FL_TOP/examples/$name" && env "$@" timeout 180 ./run.sh "$FL_BUILD") >"$log" 2>&1 </dev/null
 	RC=$?
 }
+
+# issue 10 item 23: `cd examples/demo && ./run.sh` failed with "cd: build:
+# No such file or directory" (its default build directory was relative to
+# where it ran). With no argument, an example uses the repository's build/:
+# checked from its own folder and from the root when that is the build
+# under test.
+check "examples/demo/run.sh with no argument runs from its own folder and from the repository root"
+if [ "$(cd "$FL_BUILD" && pwd -P)" = "$(cd "$FL_TOP/build" 2>/dev/null && pwd -P)" ]; then
+	for from in "$FL_TOP/examples/demo" "$FL_TOP"; do
+		rel=./run.sh
+		[ "$from" = "$FL_TOP" ] && rel=examples/demo/run.sh
+		(cd "$from" && timeout 180 "$rel") >"$FL_TMP/demo.log" 2>&1 </dev/null
+		RC=$?
+		assert_eq "exit status of '$rel' run in $from; its output: $(tail -n 20 "$FL_TMP/demo.log")" 0 "$RC"
+		assert_contains "its summary" "$(cat "$FL_TMP/demo.log")" "What happened"
+		assert_eq "domains the demo left behind" "" "$(ls /dev/shm 2>/dev/null | grep -E "^faultline\.$UID_\.demo-[0-9]+\$" || true)"
+	done
+else
+	printf '   not checked: the build under test (%s) is not the repository build/ the demo defaults to\n' "$FL_BUILD"
+fi
 
 ran=0
 for name in "${EXAMPLES[@]}"; do

@@ -79,6 +79,28 @@ START_TEST(clear_forgets_error_and_warnings)
 }
 END_TEST
 
+/* issue 10 item 1: a user's string (a FAULTLINE_CONFIG path with a
+ * newline) could forge lines in a log file written as root. */
+START_TEST(control_bytes_are_escaped_in_messages)
+{
+	struct fl_diag d;
+	struct fl_loc loc = {.source = "/tmp/a\nroot::0:0", .line = 2, .col = 3};
+	fl_diag_clear(&d);
+	fl_diag_error(&d, &loc, "bad '%s'", "x\ty\x1b[2J\x7f\r");
+	ck_assert_str_eq(d.error, "/tmp/a\\nroot::0:0:2:3: bad 'x\\ty\\x1b[2J\\x7f\\r'");
+	fl_diag_warn(&d, NULL, "w\n%s", "\x01");
+	ck_assert_str_eq(d.warnings[0], "w\\n\\x01");
+	char out[16];
+	/* Idempotent (backslashes kept), UTF-8 bytes kept, no escape split by truncation. */
+	ck_assert_uint_eq(fl_escape_controls(out, sizeof out, "a\\nb\xc3\xa9", 64), 6);
+	ck_assert_str_eq(out, "a\\nb\xc3\xa9");
+	ck_assert_uint_eq(fl_escape_controls(out, 8, "abcd\x1b", 64), 4);
+	ck_assert_str_eq(out, "abcd");
+	ck_assert_uint_eq(fl_escape_controls(out, sizeof out, "ab\ncd", 3), 4);
+	ck_assert_str_eq(out, "ab\\n");
+}
+END_TEST
+
 START_TEST(null_diag_is_tolerated)
 {
 	ck_assert_int_eq(fl_diag_error(NULL, NULL, "nobody listens"), -1);
@@ -97,6 +119,7 @@ static Suite *diag_suite(void)
 	tcase_add_test(tc, warnings_beyond_capacity_are_counted_not_stored);
 	tcase_add_test(tc, clear_forgets_error_and_warnings);
 	tcase_add_test(tc, null_diag_is_tolerated);
+	tcase_add_test(tc, control_bytes_are_escaped_in_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

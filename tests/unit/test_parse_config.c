@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rules.h"
@@ -249,8 +250,107 @@ START_TEST(missing_file_cannot_be_read)
 	ck_assert_int_eq(fl_parse_config_file("/nonexistent/faultline.cfg", &rs, &d), -1);
 	ck_assert_str_eq(d.error, "/nonexistent/faultline.cfg: cannot read: No such file or directory");
 	ck_assert_int_eq(fl_parse_config_file("/tmp", &rs, &d), -1);
-	ck_assert_str_eq(d.error, "/tmp: cannot read: Is a directory");
+	ck_assert_str_eq(d.error, "/tmp: refused: a directory, not a regular file (give the path of a config "
+				  "file)");
 	ck_assert_uint_eq(rs.count, 0);
+}
+END_TEST
+
+/* issue 10 item 4: a FIFO with no writer hung the program before main.
+ * Refused at once (the test's timeout would catch a hang). */
+START_TEST(fifo_and_devices_are_refused_without_blocking)
+{
+	struct fl_ruleset rs;
+	struct fl_diag d = {.nwarnings = 0};
+	char dir[] = "/tmp/fl-fifo-XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/rules", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	fl_ruleset_init(&rs);
+	int rc = fl_parse_config_file(path, &rs, &d);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(rc, -1);
+	char want[256];
+	snprintf(want, sizeof want,
+		 "%s: refused: a FIFO, not a regular file (give the path of a config file)", path);
+	ck_assert_str_eq(d.error, want);
+	ck_assert_int_eq(fl_parse_config_file("/dev/null", &rs, &d), -1);
+	ck_assert_str_eq(d.error, "/dev/null: refused: a character device, not a regular file (give the path "
+				  "of a config file)");
+	ck_assert_uint_eq(rs.count, 0);
+}
+END_TEST
+
+/* issue 10 item 16: libconfig 1.5 keeps the low 32 bits of an integer
+ * written without L: failure_threshold = 4294967299 loaded as 3, after =
+ * 5000000000 as 705032704. A file and the same rules inline give the same
+ * rule set, large values included. */
+START_TEST(large_integers_compile_as_the_same_rules_inline)
+{
+	assert_same_rules("destinations = ({ match = \"127.0.0.1:9\";\n"
+			  "  breaker = { failure_threshold = 2147483647; timeout_ms : 2147483647; };\n"
+			  "  faults = ( { on = \"connect\"; error = \"ECONNREFUSED\"; after = 5000000000;\n"
+			  "               times = 4294967299; every = 0x100000003; },\n"
+			  "             { on = \"io\"; error = \"EIO\"; after = 18446744073709551615; } );\n"
+			  "});\n",
+			  "127.0.0.1:9 breaker failure_threshold=2147483647 timeout_ms=2147483647\n"
+			  "127.0.0.1:9 fault on=connect error=ECONNREFUSED after=5000000000 "
+			  "times=4294967299 every=4294967299\n"
+			  "127.0.0.1:9 fault on=io error=EIO after=18446744073709551615\n");
+	struct fl_ruleset rs;
+	struct fl_diag d = {.nwarnings = 0};
+	fl_ruleset_init(&rs);
+	ck_assert_int_eq(fl_parse_config_string("test.cfg", "seed = 18446744073709551615;", &rs, &d), 0);
+	ck_assert_uint_eq(rs.seed, UINT64_MAX);
+	ck_assert_int_eq(fl_parse_config_string("test.cfg", "seed = 4294967299;", &rs, &d), 0);
+	ck_assert_uint_eq(rs.seed, 4294967299ULL);
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
+static const char *inline_error_of(const char *text)
+{
+	static struct fl_diag d;
+	struct fl_ruleset rs;
+	fl_ruleset_init(&rs);
+	fl_diag_clear(&d);
+	ck_assert_msg(fl_parse_inline("inline", text, &rs, &d) == -1, "should fail: %s", text);
+	fl_ruleset_free(&rs);
+	return d.error;
+}
+
+/* Out of range in a file is out of range inline, with the same message,
+ * however many bits the value has (a wrapped value could land in range). */
+START_TEST(out_of_range_integers_are_errors_in_both_forms)
+{
+	ck_assert_str_eq(error_of("destinations = ({ match = \"*\";\n"
+				  "  breaker = { failure_threshold = 4294967299; }; });"),
+			 "test.cfg:2:15: value '4294967299' of 'failure_threshold' is out of range "
+			 "1..2147483647");
+	ck_assert_str_eq(inline_error_of("* breaker failure_threshold=4294967299"),
+			 "inline:1:11: value '4294967299' of 'failure_threshold' is out of range "
+			 "1..2147483647");
+	ck_assert_str_eq(error_of("destinations = ({ match = \"*\";\n"
+				  "  faults = ({ on = \"io\"; delay_ms = 4294967296; }); });"),
+			 "test.cfg:2:26: value '4294967296' of 'delay_ms' is out of range 0..2147483647");
+	ck_assert_str_eq(inline_error_of("* fault on=io delay_ms=4294967296"),
+			 "inline:1:15: value '4294967296' of 'delay_ms' is out of range 0..2147483647");
+	ck_assert_str_eq(
+	    error_of("destinations = ({ match = \"*\";\n"
+		     "  faults = ({ on = \"io\"; error = \"EIO\"; after = 99999999999999999999; }); });"),
+	    "test.cfg:2:41: value '99999999999999999999' of 'after' is out of range "
+	    "0..18446744073709551615");
+	ck_assert_str_eq(inline_error_of("* fault on=io error=EIO after=99999999999999999999"),
+			 "inline:1:25: value '99999999999999999999' of 'after' is out of range "
+			 "0..18446744073709551615");
+	ck_assert_str_eq(error_of("destinations = ({ match = \"*\";\n"
+				  "  faults = ({ on = \"io\"; error = \"EIO\"; times = -4294967295; }); });"),
+			 "test.cfg:2:41: value '-4294967295' of 'times' is out of range "
+			 "0..18446744073709551615");
+	ck_assert_str_eq(error_of("seed = 18446744073709551616;"),
+			 "test.cfg:1:1: 'seed' is out of range 0..18446744073709551615");
+	ck_assert_str_eq(error_of("seed = -4294967295;"), "test.cfg:1:1: 'seed' must be a whole number >= 0");
 }
 END_TEST
 
@@ -265,7 +365,7 @@ END_TEST
 START_TEST(syntax_error_in_a_file_names_the_path)
 {
 	char path[] = "/tmp/fl-config-XXXXXX";
-	char want[128];
+	char want[256];
 	struct fl_ruleset rs;
 	struct fl_diag d = {.nwarnings = 0};
 	write_temp(path, "destinations = (\n  { match = \"1.1.1.1\" }\n  { }\n);\n");
@@ -449,7 +549,8 @@ START_TEST(statement_errors_point_at_the_group)
 	ck_assert_str_eq(error_of("destinations = ( { match = \"*\";\n"
 				  "  faults = (\n"
 				  "    { on = \"connect\"; } ); } );"),
-			 "test.cfg:3:5: fault needs error= or delay_ms=");
+			 "test.cfg:3:5: fault injects nothing: give error=, or delay_ms= above 0 "
+			 "(a delay of 0 ms does nothing)");
 }
 END_TEST
 
@@ -465,7 +566,8 @@ START_TEST(failed_parse_keeps_only_the_statements_before_the_bad_one)
 						&rs, &d),
 			 -1);
 	ck_assert_uint_eq(rs.count, 3);
-	ck_assert_str_eq(d.error, "test.cfg:3:34: fault needs error= or delay_ms=");
+	ck_assert_str_eq(d.error, "test.cfg:3:34: fault injects nothing: give error=, or delay_ms= above 0 "
+				  "(a delay of 0 ms does nothing)");
 	fl_ruleset_free(&rs);
 }
 END_TEST
@@ -480,6 +582,7 @@ static Suite *parse_config_suite(void)
 	tcase_add_test(good, empty_groups_and_alias_give_defaults_in_spec_order);
 	tcase_add_test(good, empty_file_has_no_rules_and_no_seed);
 	tcase_add_test(good, seed_is_read_as_a_64_bit_count);
+	tcase_add_test(good, large_integers_compile_as_the_same_rules_inline);
 	tcase_add_test(good, file_rules_remember_the_path_and_position);
 	tcase_add_test(good, file_and_string_parse_alike_and_append_after_inline);
 	tcase_add_test(good, warnings_point_into_the_file);
@@ -487,6 +590,8 @@ static Suite *parse_config_suite(void)
 
 	TCase *bad = tcase_create("errors");
 	tcase_add_test(bad, missing_file_cannot_be_read);
+	tcase_add_test(bad, fifo_and_devices_are_refused_without_blocking);
+	tcase_add_test(bad, out_of_range_integers_are_errors_in_both_forms);
 	tcase_add_test(bad, syntax_error_names_line_and_first_column);
 	tcase_add_test(bad, syntax_error_in_a_file_names_the_path);
 	tcase_add_test(bad, unknown_top_level_setting_is_an_error);

@@ -326,12 +326,43 @@ END_TEST
 START_TEST(statement_errors_point_at_the_statement_start)
 {
 	ck_assert_str_eq(error_of("1.1.1.1 breaker\n\n   *:443 fault on=connect"),
-			 "FAULTLINE_RULES:3:4: fault needs error= or delay_ms=");
+			 "FAULTLINE_RULES:3:4: fault injects nothing: give error=, or delay_ms= above 0 "
+			 "(a delay of 0 ms does nothing)");
 	ck_assert_str_eq(error_of("1.1.1.1 breaker;*:443 fault error=EIO jitter_ms=3"),
 			 "FAULTLINE_RULES:1:17: jitter_ms needs delay_ms= (jitter varies a delay)");
 	ck_assert_str_eq(error_of("*:443 fault delay_ms=3 jitter_ms=4"),
 			 "FAULTLINE_RULES:1:1: jitter_ms=4 is larger than delay_ms=3 (the delay would "
 			 "often be cut to 0)");
+}
+END_TEST
+
+/* issue 10 item 24: "fault needs error= or delay_ms=" after delay_ms=0
+ * read as a contradiction. A zero delay is refused, saying it does nothing
+ * (accepted, it would print in `check` as a fault with neither key, which
+ * does not parse back). */
+START_TEST(zero_delay_without_error_says_it_does_nothing)
+{
+	ck_assert_str_eq(error_of("127.0.0.1 fault on=io delay_ms=0"),
+			 "FAULTLINE_RULES:1:1: fault injects nothing: give error=, or delay_ms= above 0 "
+			 "(a delay of 0 ms does nothing)");
+	ck_assert_str_eq(canonical("127.0.0.1 fault on=io delay_ms=0 error=EIO"),
+			 "127.0.0.1 fault on=io error=EIO probability=1 after=0 every=1 times=0\n");
+}
+END_TEST
+
+/* Control bytes in a token reach the message escaped: one line, no raw
+ * escape sequence for a terminal. */
+START_TEST(control_bytes_in_quoted_tokens_are_escaped)
+{
+	ck_assert_str_eq(error_of("127.0.0.1 fault on=conn\x1b[2Ject"),
+			 "FAULTLINE_RULES:1:17: unknown op 'conn\\x1b[2Ject' in 'on' (ops: connect, send, "
+			 "recv, write, read, io, all)");
+	struct fl_ruleset rs;
+	struct fl_diag d;
+	fl_ruleset_init(&rs);
+	fl_diag_clear(&d);
+	ck_assert_int_eq(fl_parse_inline("A\nB\r\x7f", "127.0.0.1 braker", &rs, &d), -1);
+	ck_assert_str_eq(d.error, "A\\nB\\r\\x7f:1:11: unknown kind 'braker' (did you mean 'breaker'?)");
 }
 END_TEST
 
@@ -387,6 +418,8 @@ static Suite *parse_inline_suite(void)
 	tcase_add_test(bad, bad_values_are_reported_at_their_key);
 	tcase_add_test(bad, statement_errors_point_at_the_statement_start);
 	tcase_add_test(bad, columns_count_tabs_as_one_and_restart_after_newlines);
+	tcase_add_test(bad, zero_delay_without_error_says_it_does_nothing);
+	tcase_add_test(bad, control_bytes_in_quoted_tokens_are_escaped);
 	tcase_add_test(bad, source_name_is_the_one_passed_in);
 	suite_add_tcase(s, bad);
 	return s;

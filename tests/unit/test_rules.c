@@ -73,7 +73,9 @@ END_TEST
 
 START_TEST(fault_needs_an_error_or_a_delay)
 {
-	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=connect"), "T:1:5: fault needs error= or delay_ms=");
+	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=connect"),
+			 "T:1:5: fault injects nothing: give error=, or delay_ms= above 0 "
+			 "(a delay of 0 ms does nothing)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "error=EIO jitter_ms=5"),
 			 "T:1:5: jitter_ms needs delay_ms= (jitter varies a delay)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "delay_ms=5 jitter_ms=6"),

@@ -750,6 +750,10 @@ START_TEST(seg_open_refuses_group_readable_file)
 	open_refused(dom, true, "mode 0644");
 	ck_assert_int_eq(chmod(shm_path(dom), 0700), 0);
 	open_refused(dom, false, "mode 0700");
+	char want[512];
+	snprintf(want, sizeof want,
+		 "mode 0700, expected 0600 (others could change it); remove it with: rm %s,", shm_path(dom));
+	open_refused(dom, false, want);
 	unlink(shm_path(dom));
 }
 END_TEST
@@ -763,6 +767,13 @@ START_TEST(seg_open_refuses_file_of_another_user)
 	fl_seg_close(&seg);
 	ck_assert_int_eq(chown(shm_path(dom), 65534, 65534), 0);
 	open_refused(dom, false, "owned by uid 65534, not by you");
+	/* issue 10 item 2: which file, whose, and how to remove it. */
+	char want[512];
+	snprintf(want, sizeof want,
+		 "%s: refused: owned by uid 65534, not by you (uid 0); remove it with: rm %s (as uid 65534 "
+		 "or root), or use another domain",
+		 shm_path(dom), shm_path(dom));
+	open_refused(dom, true, want);
 	unlink(shm_path(dom));
 }
 END_TEST
