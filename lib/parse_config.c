@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config_loc.h"
 #include "numtext.h"
 #include "rules.h"
+#include "sysio.h"
 
 #define VALUE_TEXT_MAX	512
 #define CONFIG_FILE_MAX (16u << 20)
@@ -466,7 +466,7 @@ static const char *file_kind(mode_t mode)
  * *kind set (errno 0) when it is not a regular file. Opened non-blocking
  * and checked with fstat on the descriptor before any read: a FIFO with no
  * writer (or a terminal, a device) would otherwise hang the program before
- * main. Raw system calls: in the shim, the exported read/close are its own
+ * main. Through sysio.h: in the shim, the exported read/close are its own
  * wrappers.
  */
 static char *read_text_file(const char *path, const char **kind)
@@ -474,14 +474,14 @@ static char *read_text_file(const char *path, const char **kind)
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	struct stat st;
-	long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = fl_sys_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return NULL;
-	if (syscall(SYS_fstat, fd, &st) < 0)
+	if (fl_sys_fstat(fd, &st) < 0)
 		goto fail;
 	if (!S_ISREG(st.st_mode)) {
 		*kind = file_kind(st.st_mode);
-		syscall(SYS_close, fd);
+		fl_sys_close(fd);
 		errno = 0;
 		return NULL;
 	}
@@ -495,22 +495,20 @@ static char *read_text_file(const char *path, const char **kind)
 			text = grown;
 			cap = cap ? cap * 2 : 4096;
 		}
-		long got = syscall(SYS_read, fd, text + len, cap - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
+		ssize_t got = fl_sys_read(fd, text + len, cap - len - 1);
 		if (got < 0)
 			goto fail;
 		if (got == 0)
 			break;
 		len += (size_t)got;
 	}
-	syscall(SYS_close, fd);
+	fl_sys_close(fd);
 	text[len] = '\0';
 	return text;
 fail:;
 	int saved = errno;
 	free(text);
-	syscall(SYS_close, fd);
+	fl_sys_close(fd);
 	errno = saved;
 	return NULL;
 }

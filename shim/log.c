@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include "diag.h"
+#include "sysio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,10 +66,10 @@ void fl_log_end(struct fl_textbuf *b)
 	line[n++] = '\n';
 	int saved = errno;
 	if (log_path) {
-		long fd = syscall(SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+		int fd = fl_sys_open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK, 0644);
 		if (fd >= 0) {
-			write_all((int)fd, line, n);
-			syscall(SYS_close, fd);
+			write_all(fd, line, n);
+			fl_sys_close(fd);
 		}
 	} else {
 		write_all(2, line, n);
