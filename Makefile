@@ -1,4 +1,5 @@
-# faultline - every entry point: all, check, demo, bench, sanitize, fuzz, install, clean.
+# faultline - every entry point: all, check, demo, bench, sanitize, fuzz, install, clean,
+# format, format-check.
 #
 # lib/   policy core, built once as a PIC archive and linked into both the
 #        shim and the CLI (and the unit tests).
@@ -16,12 +17,16 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
-OPT     ?= -O2
+# CFLAGS and LDFLAGS are the user's (`make CFLAGS=-O0`, or from the
+# environment): they come last, so they can override, but never replace what
+# the build needs, which is in FL_CFLAGS and FL_LDFLAGS. OPT and SANFLAGS are
+# set by tests/sanitize.sh and tests/fuzz/run.sh (OPT=-O1).
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
 SANFLAGS ?=
-WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-CFLAGS  += -std=gnu11 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
-           -Ilib $(PKG_CFLAGS) $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+FL_CFLAGS  := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) $(SANFLAGS)
+FL_LDFLAGS := $(SANFLAGS)
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 SHIM_SRCS := $(sort $(wildcard shim/*.c))
@@ -39,13 +44,14 @@ SHIM := $(BUILD)/libfaultline.so
 CLI  := $(BUILD)/faultline
 CORE := $(BUILD)/libflcore.a
 
-.PHONY: all deps check unit integration demo bench sanitize fuzz install uninstall clean format
+.PHONY: all deps check unit integration demo bench sanitize fuzz install uninstall clean format \
+	format-check
 
 all: $(SHIM) $(CLI)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(FL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(CORE): $(LIB_OBJS)
 	@rm -f $@
@@ -53,25 +59,34 @@ $(CORE): $(LIB_OBJS)
 
 # Only the wrapped functions are exported: shim/exports.map lists them.
 $(SHIM): $(SHIM_OBJS) $(CORE) shim/exports.map
-	$(CC) -shared -o $@ $(SHIM_OBJS) $(CORE) $(LDFLAGS) -Wl,--version-script=shim/exports.map \
+	$(CC) -shared -o $@ $(SHIM_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) -Wl,--version-script=shim/exports.map \
 	      -Wl,-z,now -Wl,-z,relro $(PKG_LIBS) -ldl -pthread
 
 $(CLI): $(TOOL_OBJS) $(CORE)
-	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(LDFLAGS) $(PKG_LIBS) -pthread
+	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -MMD -MP -o $@ $< $(CORE) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(FL_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(CORE) \
+	      $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP -o $@ $< $(LDFLAGS) -pthread
+	$(CC) $(FL_CFLAGS) -fvisibility=default $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< \
+	      $(FL_LDFLAGS) $(LDFLAGS) -pthread
 
 deps:
 	@tools/deps.sh
 
+# Whether the unit suites can be built: check and subunit are installed.
+# Expanded when check's recipe runs, after deps has installed what it can;
+# without them make check runs the rest, and tests/run.sh says the unit
+# suites were skipped.
+HAVE_CHECK = $(shell printf '\043include <check.h>\nint main(void) { return srunner_ntests_run(0); }\n' | \
+	$(CC) $(CHECK_CFLAGS) -x c - -o /dev/null $(CHECK_LIBS) >/dev/null 2>&1 && echo yes)
+
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(HELPER_BINS)
+	@$(MAKE) --no-print-directory all $(HELPER_BINS) $(if $(HAVE_CHECK),$(UNIT_BINS))
 	@tests/run.sh $(BUILD)
 
 unit: all $(UNIT_BINS)
@@ -117,8 +132,19 @@ uninstall:
 	rm -rf $(DOCDIR)
 	-rmdir $(SHIMDIR) 2>/dev/null
 
+# Every C file of the project, in the style of .clang-format.
+FORMAT_SRCS := $(sort $(wildcard lib/*.[ch] shim/*.[ch] tools/*.[ch] tests/*/*.[ch]))
+CLANG_FORMAT ?= clang-format
+
 format:
-	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.[ch] tests/unit/*.c tests/integration/*.c
+	$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+# Changes nothing: fails, naming each file and line, where `make format`
+# would change something.
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null 2>&1 || \
+		{ echo "make format-check: $(CLANG_FORMAT) is not installed (apt-get install clang-format)" >&2; exit 2; }
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD)

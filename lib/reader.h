@@ -11,8 +11,10 @@
  * that lib/report.c can format without further checks.
  *
  * A segment that fails a check is refused as a whole, with one message that
- * names the record and what is wrong with it ("entry 12: key length 300 is
- * more than 112"): the CLI reports it and exits 1, it never guesses.
+ * names the segment, the record and what is wrong with it
+ * ("/dev/shm/faultline.1000.web: corrupt segment: entry 12: unix path
+ * length 300 is not 1..108"): the CLI reports it and exits 1, it never
+ * guesses.
  *
  * Consistency: an entry is copied only once its creator has published it
  * (status READY, acquire), its breaker or bulkhead part only once that part

@@ -1,7 +1,10 @@
 /*
- * report.c - the growable buffer, text made safe for a terminal, and the
- * aligned tables of `stats`, `top`, `ps` and `domains`. JSON lives in
- * report_json.c, Prometheus in report_prom.c.
+ * report.c - the growable buffer every report writes into, what they all
+ * share (the breaker's failure rate and its format, text made safe for a
+ * terminal, display widths), and the aligned tables of `stats` (also drawn
+ * by `top`), `ps` and `domains`, with the --json of `ps` and `domains`.
+ * `stats --json` lives in report_json.c, `stats --prometheus` in
+ * report_prom.c.
  *
  * A table is built as cells first and printed second, because a column is
  * as wide as its widest cell. Widths count code points, not bytes, so a

@@ -5,8 +5,13 @@
  * the shim to keep breakers, bulkheads and counters, the CLI to read and
  * steer them. All fields are fixed-width and naturally aligned, and every
  * field that changes after creation is accessed with __atomic builtins, so
- * a 64-bit value is never torn. Nothing in it is trusted: a reader checks
- * magic, version, sizes and every index before use (fl_seg_validate).
+ * a 64-bit value is never torn. Nothing in it is trusted. fl_seg_open
+ * checks the file (owner, mode, no symbolic link) and fl_seg_validate the
+ * header (magic, version, sizes consistent with the capacity and the
+ * mapping); an index read from the segment is checked where it is used
+ * (the shim bounds each holder link before following it), and the CLI's
+ * snapshot (fl_snapshot_take, lib/reader.c) checks every index, status,
+ * enum and string before anything is formatted.
  *
  *   header (4 KiB) | entries[capacity] | procs[FL_SEG_PROCS] | holders[holder_capacity]
  *

@@ -1,9 +1,10 @@
 /*
  * log.h - the shim's log: FAULTLINE_LOG and FAULTLINE_LOG_FILE.
  *
- * Lines are built with fmt.h and written with the raw write system call,
- * so logging never re-enters the shim, takes no lock and is safe in a
- * signal handler. A log file is opened, appended to and closed for each
+ * Lines are built with lib/textbuf.h (no stdio) and written with the raw
+ * write system call, so logging never re-enters the shim, takes no lock and
+ * is safe in a signal handler. A log file is opened (non-blocking: a FIFO
+ * nobody reads does not stall the program), appended to and closed for each
  * line: the shim holds no descriptor that the program could close or
  * reuse under it, and lines from many processes interleave whole.
  */

@@ -7,6 +7,8 @@
 # integration: every tests/integration/test_*.sh, each in its own temporary
 #              directory, with FL_BUILD (absolute build dir) and FL_TMP set.
 #              A script exits 0 to pass, 77 to skip (saying why), else fails.
+#              FL_TIME_SCALE, when set, stretches their time bounds (see
+#              tests/integration/lib.sh).
 set -u
 build=$(cd "${1:-build}" && pwd)
 which=${2:-all}
@@ -32,10 +34,17 @@ run_one() { # name, command...
 }
 
 if [ "$which" = all ] || [ "$which" = unit ]; then
+	units=0
 	for t in "$build"/tests/test_*; do
 		[ -x "$t" ] || continue
+		units=$((units + 1))
 		run_one "unit/$(basename "$t")" env CK_FORK=yes CK_DEFAULT_TIMEOUT=60 "$t"
 	done
+	# make check builds no suite without the check library (see Makefile).
+	if [ "$units" = 0 ]; then
+		skipped=$((skipped + 1))
+		printf 'SKIP  %-44s %s\n' "unit/*" "no suite built: the check library is missing (tools/deps.sh: check, libsubunit-dev)"
+	fi
 fi
 if [ "$which" = all ] || [ "$which" = integration ]; then
 	for t in "$top"/tests/integration/test_*.sh; do

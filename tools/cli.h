@@ -72,14 +72,16 @@ const char *fl_cli_domain(const struct fl_cli *cli);
 uint64_t fl_cli_now_ms(void);
 
 /*
- * Maps an existing domain (owner, mode and layout checked by fl_seg_open)
- * and takes a validated snapshot of it. On failure writes the message
- * ("domain 'x' does not exist", "...: corrupt segment: ...") to msg and
- * returns the exit code (1, or 2 for a bad domain name); nothing is left
- * mapped. On success the caller owns both: fl_snapshot_free, fl_seg_close.
+ * Maps an existing domain (owner, mode and header checked by fl_seg_open)
+ * and takes a validated snapshot of it (reader.h). With reap (stats, top),
+ * once that snapshot has shown the segment sound, gives back what dead
+ * processes held and, if that changed anything, snapshots again: the
+ * figures shown are the ones the next connect will meet. On failure writes
+ * the message ("domain 'x' does not exist", "...: corrupt segment: ...") to
+ * msg and returns the exit code (1, or 2 for a bad domain name); nothing
+ * is left mapped. On success the caller owns both: fl_snapshot_free,
+ * fl_seg_close.
  */
-/* reap: first give back what dead processes held (stats, top), so the
- * figures shown are the ones the next connect will meet. */
 int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
 		    bool reap);
 

@@ -123,11 +123,58 @@ need_ipv6() {
 [ -x "$PY" ] || skip "$PY is not installed (tools/deps.sh installs python3)"
 
 # --- time --------------------------------------------------------------------
+#
+# A timing bound is a lower bound (a delay cannot end early, on any machine)
+# plus a generous upper bound measured from the event under test (the kill,
+# the holder's close), never from a process start: starting python3 under a
+# loaded machine can take seconds. Upper bounds and waiting limits are
+# multiplied by the time scale:
+#
+#   FL_TIME_SCALE=N   (N >= 1, may have decimals) as given, e.g. on a slow
+#                     emulator; otherwise
+#   from the load     at the moment of the check: the larger of the 1-minute
+#                     load average and the tasks runnable right now, per CPU,
+#                     rounded up, between 1 and 20. An idle machine keeps
+#                     scale 1, so the bounds stay tight where they can be.
+#
+# Lower bounds are never scaled.
 
 now_ms() {
 	local t
 	t=$(date +%s%N)
 	echo $((t / 1000000))
+}
+
+# time_scale: the factor for upper time bounds now (see above).
+time_scale() {
+	if [ -n "${FL_TIME_SCALE:-}" ]; then
+		printf '%s\n' "$FL_TIME_SCALE"
+		return
+	fi
+	# /proc/loadavg: "1.63 0.58 0.22 3/107 17527": field 4 is runnable/total
+	# tasks, counting the awk reading it.
+	awk -v n="$(nproc 2>/dev/null || echo 1)" '{
+		split($4, r, "/"); l = $1; if (r[1] - 1 > l) l = r[1] - 1
+		s = l / n; if (s > int(s)) s = int(s) + 1
+		if (s < 1) s = 1; if (s > 20) s = 20
+		print s }' /proc/loadavg 2>/dev/null || echo 1
+}
+
+# scaled N [SCALE]: N (milliseconds, seconds, a count) times the time scale,
+# an integer (rounded up).
+scaled() {
+	awk -v n="$1" -v s="${2:-$(time_scale)}" 'BEGIN { v = n * s; print (v > int(v)) ? int(v) + 1 : int(v) }'
+}
+
+# assert_took WHAT LIMIT_MS ELAPSED_MS: an upper time bound, stretched by
+# the time scale. Prints the measurement, so a log shows how close it came.
+assert_took() {
+	local s lim
+	s=$(time_scale)
+	lim=$(scaled "$2" "$s")
+	printf '   %s: %s ms (limit %s ms x time scale %s)\n' "$1" "$3" "$2" "$s"
+	[ "$3" -le "$lim" ] ||
+		fail "$1: $3 ms, over the limit of $lim ms ($2 ms x time scale $s; FL_TIME_SCALE sets the scale)"
 }
 
 # --- processes ---------------------------------------------------------------
@@ -167,15 +214,16 @@ start_bg() {
 	BG_PIDS+=("$!")
 }
 
-# wait_for WHAT SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+# wait_for WHAT SECONDS CMD...: polls CMD every 50 ms until it succeeds, at
+# most SECONDS x the time scale (so do the other wait_* and bh_finish).
 wait_for() {
 	local what=$1 secs=$2 _
 	shift 2
-	for _ in $(seq 1 $((secs * 20))); do
+	for _ in $(seq 1 "$(scaled $((secs * 20)))"); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
-	fail "timed out after ${secs}s waiting for $what"
+	fail "timed out after ${secs}s x time scale waiting for $what"
 }
 
 # free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
@@ -220,7 +268,7 @@ events() {
 # wait_events NAME NEEDLE COUNT [SECONDS]: until NEEDLE appears COUNT times.
 wait_events() {
 	local name=$1 needle=$2 count=$3 secs=${4:-10} _
-	for _ in $(seq 1 $((secs * 20))); do
+	for _ in $(seq 1 "$(scaled $((secs * 20)))"); do
 		[ "$(count_lines "$(events "$name")" "$needle")" -ge "$count" ] && return 0
 		sleep 0.05
 	done
@@ -354,11 +402,11 @@ conc_stat() { # NAME KEY
 # wait_conc NAME KEY VALUE [SECONDS]: until the server's KEY equals VALUE.
 wait_conc() {
 	local name=$1 key=$2 want=$3 secs=${4:-10} i
-	for i in $(seq 1 $((secs * 20))); do
+	for i in $(seq 1 "$(scaled $((secs * 20)))"); do
 		[ "$(conc_stat "$name" "$key")" = "$want" ] && return 0
 		sleep 0.05
 	done
-	fail "timed out after ${secs}s waiting for server $name: $key=$want (now: $(cat "$FL_TMP/$name.stats" 2>/dev/null))"
+	fail "timed out after ${secs}s x time scale waiting for server $name: $key=$want (now: $(cat "$FL_TMP/$name.stats" 2>/dev/null))"
 }
 
 # field LINE KEY: the value of KEY=VALUE in a bh_client.py result line.
@@ -401,11 +449,11 @@ bh_run() {
 # started by this shell; its exit status in RC.
 bh_finish() {
 	local pid=$1 what=$2 secs=${3:-20} i
-	for i in $(seq 1 $((secs * 20))); do
+	for i in $(seq 1 "$(scaled $((secs * 20)))"); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -0 "$pid" 2>/dev/null && fail "$what still running after ${secs}s"
+	kill -0 "$pid" 2>/dev/null && fail "$what still running after ${secs}s x time scale"
 	wait "$pid"
 	RC=$?
 }

@@ -104,7 +104,7 @@ check "a shell loop of 5 more curl processes: every one rejected fast, no new tr
 for i in 1 2 3 4 5; do
 	curl_to "$RULES" "$P"
 	assert_eq "curl $((4 + i)) exit status" 7 "$RC"
-	assert_le "curl $((4 + i)) wall time (ms)" 3000 "$MS"
+	assert_took "curl $((4 + i)) wall time" 3000 "$MS"
 done
 traced_curl "$RULES" "$P"
 expect_connects "curl 10" 0

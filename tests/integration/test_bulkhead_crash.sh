@@ -10,6 +10,10 @@
 # slot at once or fails at once with ECONNREFUSED, so it shows whether
 # the slot is taken *now*.
 #
+# Times are measured from the event under test (the kill, the holder's
+# last words) to the client's own clock reading after connect, never from a
+# python3 start-up; upper bounds are stretched by the time scale (lib.sh).
+#
 # Every case has its own domain, removed at exit.
 . "$(dirname "$0")/lib.sh"
 need_build
@@ -57,7 +61,9 @@ KILLED=$(now_ms)
 bh_finish "$HOLDER_PID" "killed holder" 5 2>/dev/null # (no "Killed" notice)
 assert_eq "holder's exit status (SIGKILL)" 137 "$RC"
 probe_gets_in "after the kill"
-assert_le "from the kill to the probe's connection (ms)" 1000 $(($(field "$OUT" connected) - KILLED))
+# The probe has no queue: getting in at all shows the reclaim; its connect
+# call (timed by the probe itself, after its python3 start-up) is prompt.
+assert_took "the probe's connect call" 1000 $(($(field "$OUT" connected) - $(field "$OUT" start)))
 
 check "SIGKILL: the reclaimed slot is a single slot: a second probe while the first holds is refused"
 bh_hold holder2 "$PORT"
@@ -77,7 +83,7 @@ KILLED=$(now_ms)
 bh_finish "$W" "waiter" 10
 assert_eq "waiter exit status; it said: $(cat "$FL_TMP/waiter.log")" 0 "$RC"
 line=$(bh_result waiter)
-assert_le "from the kill to the waiter's connection (ms)" 1500 $(($(field "$line" connected) - KILLED))
+assert_took "from the kill to the waiter's connection" 1500 $(($(field "$line" connected) - KILLED))
 bh_finish "$HOLDER_PID" "killed holder" 5 2>/dev/null # (no "Killed" notice)
 
 case_setup zombie 0
@@ -160,7 +166,7 @@ for how in exit _exit; do
 	assert_eq "waiter exit status; it said: $(cat "$FL_TMP/waiter.log")" 0 "$RC"
 	h=$(bh_result holder)
 	w=$(bh_result waiter)
-	assert_le "from the holder's $how to the waiter's connection (ms)" "$limit" \
+	assert_took "from the holder's $how to the waiter's connection" "$limit" \
 		$(($(field "$w" connected) - $(field "$h" closing)))
 done
 

@@ -34,7 +34,7 @@ assert_eq "STATE" forced_open "$(stats_field "$DEST" STATE)"
 before=$(accepted http)
 fetch
 assert_eq "curl exit status (7 = couldn't connect)" 7 "$RC"
-assert_le "curl wall time (ms)" 3000 "$MS"
+assert_took "curl wall time" 3000 "$MS"
 assert_eq "REJECTED" 1 "$(stats_field "$DEST" REJECTED)"
 assert_no_connection http "$before" "$PORT"
 
