@@ -33,7 +33,7 @@ enum fl_bulkhead_result {
 	FL_BULKHEAD_ACQUIRED = 0,
 	FL_BULKHEAD_REJECTED = 1, /* full, and no room (or no will) to wait */
 	FL_BULKHEAD_TIMED_OUT = 2,
-	FL_BULKHEAD_BYPASSED = 3, /* enabled=false: passes, no slot taken */
+	FL_BULKHEAD_BYPASSED = 3,    /* enabled=false: passes, no slot taken */
 	FL_BULKHEAD_INTERRUPTED = 4, /* a signal handler without SA_RESTART ended the wait */
 };
 

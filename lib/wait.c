@@ -30,7 +30,8 @@ bool fl_deadline_passed(const struct timespec *deadline)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
 struct timespec fl_deadline_min(struct timespec a, struct timespec b)
@@ -64,9 +65,9 @@ int fl_wait_until(uint32_t *word, uint32_t val, bool shared, const struct timesp
 	int saved = errno, result = 0;
 	if (__atomic_load_n(&have_waitv, __ATOMIC_RELAXED)) {
 		struct futex_waitv w = {
-			.val = val,
-			.uaddr = (uintptr_t)word,
-			.flags = FUTEX_32 | (shared ? 0 : FUTEX_PRIVATE_FLAG),
+		    .val = val,
+		    .uaddr = (uintptr_t)word,
+		    .flags = FUTEX_32 | (shared ? 0 : FUTEX_PRIVATE_FLAG),
 		};
 		if (syscall(SYS_futex_waitv, &w, 1, 0, deadline, CLOCK_MONOTONIC) >= 0)
 			goto out;

@@ -590,7 +590,8 @@ START_TEST(bulkhead_waiters_are_admitted_in_arrival_order)
 	for (int i = 0; i < 3; i++) {
 		pthread_join(w[i].thread, NULL);
 		ck_assert_int_eq(w[i].result, FL_BULKHEAD_ACQUIRED);
-		ck_assert_msg(w[i].admitted_as == i, "W%d was admitted as number %d", i + 1, w[i].admitted_as + 1);
+		ck_assert_msg(w[i].admitted_as == i, "W%d was admitted as number %d", i + 1,
+			      w[i].admitted_as + 1);
 	}
 	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
 	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
@@ -605,7 +606,8 @@ START_TEST(bulkhead_arrival_leaves_a_freed_slot_to_the_oldest_waiter)
 	ck_assert_int_ge(kid, 0);
 	if (kid == 0) {
 		uint32_t mine;
-		_exit(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &mine) == FL_BULKHEAD_ACQUIRED ? 0 : 1);
+		enum fl_bulkhead_result r = fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &mine);
+		_exit(r == FL_BULKHEAD_ACQUIRED ? 0 : 1);
 	}
 	await_value(&e->bulkhead.queued, 1, "queued");
 	ck_assert_int_eq(kill(kid, SIGSTOP), 0); /* the waiter cannot take the slot for now */
