@@ -4,12 +4,14 @@
 #include "bulkhead.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "procreg.h"
+#include "wait.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -44,18 +46,17 @@ void fl_bulkhead_init(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params
 	fl_bulkhead_params_set(&b->p, p);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
-static bool try_take(struct fl_seg_bulkhead *b)
+/*
+ * Takes a slot if one is free beyond `keep` slots owed to waiters ahead of
+ * the caller: an arrival keeps one for every queued waiter, a waiter one
+ * for every waiter that came before it. So a freed slot goes to the oldest
+ * waiter, never to whoever happens to look first.
+ */
+static bool try_take(struct fl_seg_bulkhead *b, uint32_t keep)
 {
 	uint32_t a = LOAD(&b->active);
 	for (;;) {
-		if (a >= LOAD(&b->p.max_concurrent_requests))
+		if ((uint64_t)a + keep >= LOAD(&b->p.max_concurrent_requests))
 			return false;
 		if (CAS(&b->active, &a, a + 1))
 			break;
@@ -66,14 +67,22 @@ static bool try_take(struct fl_seg_bulkhead *b)
 	return true;
 }
 
+/* Every waiter looks again: a slot came free, the line moved, or the
+ * parameters changed. Waking only one would wake the wrong one as often
+ * as not, and the right one would sleep to its next tick. */
+static void wake_waiters(struct fl_seg_bulkhead *b)
+{
+	ADD(&b->wake_seq, 1);
+	if (LOAD(&b->queued) > 0)
+		syscall(SYS_futex, &b->wake_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static void give_back(struct fl_seg_bulkhead *b)
 {
 	uint32_t a = LOAD(&b->active);
 	while (a > 0 && !CAS(&b->active, &a, a - 1))
 		;
-	ADD(&b->wake_seq, 1);
-	if (LOAD(&b->queued) > 0)
-		syscall(SYS_futex, &b->wake_seq, FUTEX_WAKE, 1, NULL, NULL, 0);
+	wake_waiters(b);
 }
 
 /* A free record, filled and published; FL_HOLDER_NONE if none is free.
@@ -96,6 +105,8 @@ static uint32_t new_record_as(struct fl_seg *seg, uint32_t entry, uint32_t proc,
 		STORE(&h->refs, primary == FL_HOLDER_NONE && live == FL_SHARE_HELD ? 1u : 0u);
 		STORE(&h->primary, primary == FL_HOLDER_NONE ? idx : primary);
 		STORE(&h->live, live);
+		if (live == FL_SHARE_WAITING) /* numbered while claimed: seen with its number */
+			STORE(&h->ticket, ADD(&seg->entries[entry].bulkhead.next_ticket, 1));
 		STORE(&h->entry_plus1, entry + 1);
 		return idx;
 	}
@@ -164,20 +175,42 @@ static uint32_t primary_of(const struct fl_seg *seg, uint32_t holder)
  */
 static bool leave_queue(struct fl_seg *seg, struct fl_seg_bulkhead *b, uint32_t rec, uint32_t to)
 {
-	if (rec == FL_HOLDER_NONE) {
-		ADD(&b->queued, (uint32_t)-1);
-		return true;
+	if (rec != FL_HOLDER_NONE) {
+		struct fl_seg_holder *h = &seg->holders[rec];
+		uint32_t live = FL_SHARE_WAITING;
+		if (!CAS(&h->live, &live, to))
+			return false;
+		if (to == FL_SHARE_HELD)
+			STORE(&h->refs, 1); /* the record becomes the slot's primary */
+		else
+			STORE(&h->entry_plus1, 0);
 	}
-	struct fl_seg_holder *h = &seg->holders[rec];
-	uint32_t live = FL_SHARE_WAITING;
-	if (!CAS(&h->live, &live, to))
-		return false;
 	ADD(&b->queued, (uint32_t)-1);
-	if (to == FL_SHARE_HELD)
-		STORE(&h->refs, 1); /* the record becomes the slot's primary */
-	else
-		STORE(&h->entry_plus1, 0);
+	if (to != FL_SHARE_HELD)
+		wake_waiters(b); /* its turn is skipped: those behind it move up */
 	return true;
+}
+
+/*
+ * Slots owed to waiters that came before `ticket`: the queue places of this
+ * entry with an earlier number. Waiters without a record (the holder table
+ * was full) are not seen here; they queue, but outside the order. Scans the
+ * table only when the line is longer than the free slots.
+ */
+static uint32_t waiters_ahead(struct fl_seg *seg, struct fl_seg_bulkhead *b, uint32_t entry, uint32_t ticket)
+{
+	uint64_t busy = (uint64_t)LOAD(&b->active) + LOAD(&b->queued);
+	if (busy <= LOAD(&b->p.max_concurrent_requests))
+		return 0; /* every waiter, this one too, fits */
+	uint32_t ahead = 0;
+	for (uint32_t i = 0; i < seg->holder_capacity; i++) {
+		struct fl_seg_holder *h = &seg->holders[i];
+		if (LOAD(&h->entry_plus1) != entry + 1 || LOAD(&h->live) != FL_SHARE_WAITING)
+			continue;
+		if ((int32_t)(LOAD(&h->ticket) - ticket) < 0)
+			ahead++;
+	}
+	return ahead;
 }
 
 static enum fl_bulkhead_result acquired(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
@@ -193,9 +226,57 @@ enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry 
 	*holder = FL_HOLDER_NONE;
 	if (!LOAD(&e->bulkhead.p.enabled))
 		return FL_BULKHEAD_BYPASSED;
-	if (try_take(&e->bulkhead))
+	if (try_take(&e->bulkhead, LOAD(&e->bulkhead.queued)))
 		return acquired(seg, e, proc, holder);
 	return FL_BULKHEAD_REJECTED;
+}
+
+/*
+ * The queue: a numbered place (a record, see leave_queue), then sleeps on
+ * wake_seq until its turn comes with a free slot, the deadline passes or a
+ * signal handler without SA_RESTART interrupts it (lib/wait.h). Deadlines
+ * are absolute, so signals that restart the wait do not lengthen it. Every
+ * REAP_TICK_MS it reaps dead processes, so a waiter or holder that died
+ * holds the line up for a tick at most.
+ */
+static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					     uint32_t *holder)
+{
+	struct fl_seg_bulkhead *b = &e->bulkhead;
+	uint32_t entry = (uint32_t)(e - seg->entries);
+	uint32_t rec = new_record_as(seg, entry, proc, FL_HOLDER_NONE, FL_SHARE_WAITING);
+	uint32_t ticket = rec != FL_HOLDER_NONE ? LOAD(&seg->holders[rec].ticket) : ADD(&b->next_ticket, 1);
+	struct timespec deadline, tick;
+	fl_deadline_after_ms(&deadline, LOAD(&b->p.queue_timeout_ms));
+	fl_deadline_after_ms(&tick, REAP_TICK_MS);
+	for (bool last = false;; last = fl_deadline_passed(&deadline)) {
+		uint32_t seq = LOAD(&b->wake_seq);
+		if (!LOAD(&b->p.enabled)) { /* switched off live: nothing to wait for */
+			leave_queue(seg, b, rec, FL_SHARE_GONE);
+			return FL_BULKHEAD_BYPASSED;
+		}
+		if (try_take(b, waiters_ahead(seg, b, entry, ticket))) {
+			if (leave_queue(seg, b, rec, FL_SHARE_HELD) && rec != FL_HOLDER_NONE) {
+				*holder = rec;
+				return FL_BULKHEAD_ACQUIRED;
+			}
+			return acquired(seg, e, proc, holder); /* reaped meanwhile: a record anew */
+		}
+		if (last) {
+			leave_queue(seg, b, rec, FL_SHARE_GONE);
+			ADD(&b->timeouts, 1);
+			return FL_BULKHEAD_TIMED_OUT;
+		}
+		struct timespec until = fl_deadline_min(deadline, tick);
+		if (fl_wait_until(&b->wake_seq, seq, true, &until) == EINTR) {
+			leave_queue(seg, b, rec, FL_SHARE_GONE);
+			return FL_BULKHEAD_INTERRUPTED;
+		}
+		if (fl_deadline_passed(&tick)) {
+			fl_proc_reap(seg);
+			fl_deadline_after_ms(&tick, REAP_TICK_MS);
+		}
+	}
 }
 
 enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
@@ -205,7 +286,7 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
 	*holder = FL_HOLDER_NONE;
 	if (!LOAD(&b->p.enabled))
 		return FL_BULKHEAD_BYPASSED;
-	if (try_take(b) || (fl_proc_reap(seg) > 0 && try_take(b)))
+	if (try_take(b, LOAD(&b->queued)) || (fl_proc_reap(seg) > 0 && try_take(b, LOAD(&b->queued))))
 		return acquired(seg, e, proc, holder);
 	uint32_t max_queue = LOAD(&b->p.max_queue_size);
 	if (!may_wait || max_queue == 0 || ADD(&b->queued, 1) >= max_queue) {
@@ -214,33 +295,13 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
 		ADD(&b->rejected, 1);
 		return FL_BULKHEAD_REJECTED;
 	}
-	uint32_t entry = (uint32_t)(e - seg->entries);
-	uint32_t rec = new_record_as(seg, entry, proc, FL_HOLDER_NONE, FL_SHARE_WAITING);
-	uint64_t deadline = mono_ms() + LOAD(&b->p.queue_timeout_ms);
-	for (;;) {
-		uint32_t seq = LOAD(&b->wake_seq);
-		if (try_take(b)) {
-			if (leave_queue(seg, b, rec, FL_SHARE_HELD) && rec != FL_HOLDER_NONE) {
-				*holder = rec;
-				return FL_BULKHEAD_ACQUIRED;
-			}
-			return acquired(seg, e, proc, holder);
-		}
-		uint64_t now = mono_ms();
-		if (now >= deadline) {
-			leave_queue(seg, b, rec, FL_SHARE_GONE);
-			ADD(&b->timeouts, 1);
-			return FL_BULKHEAD_TIMED_OUT;
-		}
-		uint64_t wait = deadline - now < REAP_TICK_MS ? deadline - now : REAP_TICK_MS;
-		struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-		int saved = errno;
-		long r = syscall(SYS_futex, &b->wake_seq, FUTEX_WAIT, seq, &ts, NULL, 0);
-		bool timed_out = r < 0 && errno == ETIMEDOUT;
-		errno = saved;
-		if (timed_out)
-			fl_proc_reap(seg);
-	}
+	return wait_in_queue(seg, e, proc, holder);
+}
+
+void fl_bulkhead_set(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p)
+{
+	fl_bulkhead_params_set(&b->p, p);
+	wake_waiters(b);
 }
 
 void fl_bulkhead_reserve(struct fl_seg *seg, uint32_t holder)

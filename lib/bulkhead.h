@@ -4,9 +4,15 @@
  *
  * A slot is a count in the entry plus a holder record naming the process
  * that took it, so the slots of a process that died (even by SIGKILL) can
- * be found and given back. Waiters sleep on a futex in the shared segment
- * (wake_seq, bumped by every release) and wake at least once a second to
- * reap dead holders, which bounds how long a dead process can block them.
+ * be found and given back. Waiters are served first come, first served:
+ * each queue place is a record with an arrival number, and a free slot is
+ * taken only by a caller with no older waiter still in line (an arrival
+ * finds a slot free only if it is not owed to a waiter). They sleep on a
+ * futex in the shared segment (wake_seq, bumped by every release, every
+ * place given up and every `faultline set`) and wake at least once a
+ * second to reap dead holders and waiters, which bounds how long a dead
+ * process can hold the line. A signal handler without SA_RESTART ends a
+ * wait, as it would end the connect it stands in (lib/wait.h).
  */
 #ifndef FL_BULKHEAD_H
 #define FL_BULKHEAD_H
@@ -27,16 +33,22 @@ enum fl_bulkhead_result {
 	FL_BULKHEAD_ACQUIRED = 0,
 	FL_BULKHEAD_REJECTED = 1, /* full, and no room (or no will) to wait */
 	FL_BULKHEAD_TIMED_OUT = 2,
-	FL_BULKHEAD_BYPASSED = 3, /* enabled=false: passes, no slot taken */
+	FL_BULKHEAD_BYPASSED = 3,    /* enabled=false: passes, no slot taken */
+	FL_BULKHEAD_INTERRUPTED = 4, /* a signal handler without SA_RESTART ended the wait */
 };
 
 void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in);
 void fl_bulkhead_params_get(struct fl_bulkhead_params *out, const struct fl_seg_bulkhead_params *in);
 void fl_bulkhead_init(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p);
 
+/* A live change of parameters (`faultline set`): stores them, then wakes
+ * every waiter to look again, so a raised limit admits them at once. */
+void fl_bulkhead_set(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p);
+
 /*
- * Takes a slot if one is free right now, without queueing or counting a
- * rejection: FL_BULKHEAD_ACQUIRED, FL_BULKHEAD_BYPASSED, or
+ * Takes a slot if one is free right now and not owed to a queued waiter,
+ * without queueing or counting a rejection: FL_BULKHEAD_ACQUIRED,
+ * FL_BULKHEAD_BYPASSED, or
  * FL_BULKHEAD_REJECTED meaning "full, ask fl_bulkhead_acquire". Lets the
  * caller find out whether it may wait (a system call) only when it must.
  */
@@ -47,6 +59,9 @@ enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry 
  * Takes a slot for the process at proc_index (FL_PROC_NONE: untracked).
  * may_wait: a blocking socket may queue; a non-blocking one never waits.
  * *holder receives the holder record (FL_HOLDER_NONE if none was free).
+ * A waiter gets FL_BULKHEAD_TIMED_OUT after queue_timeout_ms,
+ * FL_BULKHEAD_INTERRUPTED if a signal ended the wait (its place is given
+ * back), FL_BULKHEAD_BYPASSED if the bulkhead was switched off meanwhile.
  */
 enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
 					    bool may_wait, uint32_t *holder);

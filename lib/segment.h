@@ -120,12 +120,14 @@ struct fl_seg_breaker {
 struct fl_seg_bulkhead {
 	uint32_t active;
 	uint32_t queued;
-	uint32_t wake_seq; /* futex word: bumped on every release */
+	uint32_t wake_seq; /* futex word: bumped whenever a waiter may now be admitted */
 	uint32_t peak_active;
 	uint64_t rejected;
 	uint64_t timeouts;
 	struct fl_seg_bulkhead_params p;
-}; /* 32 + 24 = 56 bytes */
+	uint32_t next_ticket; /* arrival numbers of queue places: waiters are served in this order */
+	uint32_t reserved;
+}; /* 32 + 24 + 8 = 64 bytes */
 
 struct fl_seg_op_stats {
 	uint64_t calls;
@@ -191,6 +193,7 @@ struct fl_seg_holder {
 	uint32_t refs;	  /* on a primary: shares of the slot still held */
 	uint32_t primary; /* the slot's primary record (itself for the first share) */
 	uint32_t live;	  /* enum fl_share_state */
+	uint32_t ticket;  /* a queue place's arrival number (bulkhead next_ticket) */
 };
 
 enum fl_share_state {
@@ -219,11 +222,11 @@ struct fl_seg_header {
 
 _Static_assert(sizeof(struct fl_seg_key) == 144, "segment key layout");
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
-_Static_assert(sizeof(struct fl_seg_bulkhead) == 56, "bulkhead layout");
+_Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(sizeof(struct fl_seg_entry) <= 960, "4096 destinations fit in 4 MiB");
 _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
-_Static_assert(sizeof(struct fl_seg_holder) == 24, "holder layout");
+_Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
 _Static_assert(sizeof(struct fl_seg_header) <= FL_SEG_HEADER_SIZE, "header fits its page");
 
 /* A mapped, validated segment. */

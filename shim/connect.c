@@ -90,6 +90,8 @@ static int admit(struct fl_conn *c, int fd)
 		return 0;
 	case FL_BULKHEAD_BYPASSED:
 		return 0;
+	case FL_BULKHEAD_INTERRUPTED:
+		return EINTR; /* as the connect it stands in would be: no real call made */
 	default:
 		log_reject(c, "full bulkhead");
 		return __atomic_load_n(&c->bulkhead->bulkhead.p.reject_errno, __ATOMIC_RELAXED);

@@ -21,6 +21,7 @@
 #include "errnames.h"
 #include "log.h"
 #include "shim.h"
+#include "wait.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -79,20 +80,15 @@ void fl_thread_rng_fork(void)
 	g->state = fl_rng_mix(g->state ^ salt);
 }
 
-/* Sleeps ms on the monotonic clock to an absolute deadline, so signals that
- * interrupt the sleep do not shorten or lengthen it. */
-static void sleep_ms(uint32_t ms)
+/* Sleeps ms on the monotonic clock to an absolute deadline, as the call it
+ * delays would block (lib/wait.h): a handler with SA_RESTART lets the rest
+ * be slept (repeated signals neither shorten nor lengthen it), one without
+ * ends it. Returns 0, or EINTR when a signal ended it. */
+static int sleep_ms(uint32_t ms)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-		;
+	struct timespec deadline;
+	fl_deadline_after_ms(&deadline, ms);
+	return fl_sleep_until(&deadline);
 }
 
 static void log_fault(const struct fl_dest *d, enum fl_op op, const struct fl_fault_decision *f)
@@ -138,11 +134,10 @@ static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op
 	count_fault(c, op, f);
 	if (fl_log_on(FL_LOG_DEBUG))
 		log_fault(&c->dest, op, f);
-	if (f->delay_ms) {
-		int saved = errno;
-		sleep_ms(f->delay_ms);
-		errno = saved;
-	}
+	/* An interrupted delay is the call's result: -1/EINTR, and the real
+	 * call is not made (EINTR is never a breaker outcome). */
+	if (f->delay_ms && sleep_ms(f->delay_ms) == EINTR)
+		return EINTR;
 	return f->error;
 }
 

@@ -12,7 +12,8 @@
 
 /*
  * Evaluates the connection's faults for op, in statement order; the first
- * that fires wins. Sleeps for an injected delay (errno preserved). Returns
+ * that fires wins. Sleeps for an injected delay (errno preserved; a signal
+ * handler without SA_RESTART ends it: EINTR). Returns
  * the errno to inject, or 0 to go on with the real call. The caller has
  * checked that some fault of the connection is for op (match.ops).
  */

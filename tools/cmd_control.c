@@ -292,7 +292,7 @@ static void write_settings(const struct settings *s, const struct target *t)
 				fl_breaker_set_disabled(&e->breaker, !p->enabled, now);
 		}
 		if (s->touched[FL_KIND_BULKHEAD] && ready(&e->has_bulkhead))
-			fl_bulkhead_params_set(&e->bulkhead.p, &s->rule[FL_KIND_BULKHEAD].u.bulkhead);
+			fl_bulkhead_set(&e->bulkhead, &s->rule[FL_KIND_BULKHEAD].u.bulkhead);
 	}
 }
 

@@ -61,6 +61,7 @@ int main(void)
 	OFF(fl_seg_breaker, word);
 	OFF(fl_seg_bulkhead, active);
 	OFF(fl_seg_bulkhead, queued);
+	OFF(fl_seg_bulkhead, next_ticket);
 	OFF(fl_seg_op_stats, calls);
 	OFF(fl_seg_op_stats, errors_injected);
 	OFF(fl_seg_proc, status);
@@ -72,5 +73,6 @@ int main(void)
 	OFF(fl_seg_holder, refs);
 	OFF(fl_seg_holder, primary);
 	OFF(fl_seg_holder, live);
+	OFF(fl_seg_holder, ticket);
 	return 0;
 }

@@ -415,16 +415,18 @@ field() {
 }
 
 # blocked_in_futex PID: whether the process's main thread sleeps in futex
-# (a bulkhead waiter sleeps in FUTEX_WAIT on the shared segment).
+# (a bulkhead waiter sleeps in futex_waitv - 449 everywhere - on the shared
+# segment, or in FUTEX_WAIT on kernels without it: lib/wait.h).
 blocked_in_futex() {
-	local nr
+	local nr now
 	case $(uname -m) in
 	x86_64) nr=202 ;;
 	aarch64 | riscv64) nr=98 ;;
 	i?86) nr=240 ;;
 	*) return 1 ;;
 	esac
-	[ "$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)" = "$nr" ]
+	now=$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)
+	[ "$now" = "$nr" ] || [ "$now" = 449 ]
 }
 
 # bh_start NAME ARGS...: bh_client.py under the shim ($RULES, $DOMAIN) in

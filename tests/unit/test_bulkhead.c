@@ -135,7 +135,10 @@ struct waiter {
 	enum fl_bulkhead_result result;
 	uint32_t holder;
 	uint64_t started_ms, ended_ms;
+	int admitted_as; /* 0 for the first waiter admitted, 1 for the next, ... */
 };
+
+static int admissions; /* atomic */
 
 static void *wait_for_slot(void *arg)
 {
@@ -143,18 +146,26 @@ static void *wait_for_slot(void *arg)
 	w->started_ms = mono_ms();
 	w->result = fl_bulkhead_acquire(&seg, w->e, w->proc, true, &w->holder);
 	w->ended_ms = mono_ms();
+	if (w->result == FL_BULKHEAD_ACQUIRED)
+		w->admitted_as = __atomic_fetch_add(&admissions, 1, __ATOMIC_ACQ_REL);
 	if (w->result == FL_BULKHEAD_ACQUIRED && w->release_at_once)
 		fl_bulkhead_release(&seg, w->e, w->holder);
 	return NULL;
 }
 
-static void start_waiter(struct waiter *w, struct fl_seg_entry *e, bool release_at_once)
+/* proc: the process record its queue place names (FL_PROC_NONE: none). */
+static void start_waiter_as(struct waiter *w, struct fl_seg_entry *e, bool release_at_once, uint32_t proc)
 {
 	memset(w, 0, sizeof *w);
 	w->e = e;
-	w->proc = FL_PROC_NONE;
+	w->proc = proc;
 	w->release_at_once = release_at_once;
 	ck_assert_int_eq(pthread_create(&w->thread, NULL, wait_for_slot, w), 0);
+}
+
+static void start_waiter(struct waiter *w, struct fl_seg_entry *e, bool release_at_once)
+{
+	start_waiter_as(w, e, release_at_once, FL_PROC_NONE);
 }
 
 /* ---- slots ----------------------------------------------------------- */
@@ -549,6 +560,190 @@ START_TEST(bulkhead_waiter_in_another_process_is_woken_by_release)
 }
 END_TEST
 
+/* ---- order, signals, live changes ------------------------------------------ */
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+START_TEST(bulkhead_waiters_are_admitted_in_arrival_order)
+{
+	/* W1 waits past its 1 s reap tick before the slot comes free, W2 and
+	 * W3 arrived later: the old queue sent W1 to the back at its tick. */
+	struct fl_seg_entry *e = entry(1, params(1, 3, 8000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me);
+	admissions = 0;
+	struct waiter w[3];
+	for (int i = 0; i < 3; i++) {
+		start_waiter_as(&w[i], e, true, me);
+		await_value(&e->bulkhead.queued, (uint32_t)i + 1, "queued");
+		if (i == 0)
+			sleep_ms(300); /* W2 arrives well after W1 */
+	}
+	while (mono_ms() < w[0].started_ms + 1100)
+		sleep_ms(10);
+	fl_bulkhead_release(&seg, e, h);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_int_eq(w[i].result, FL_BULKHEAD_ACQUIRED);
+		ck_assert_msg(w[i].admitted_as == i, "W%d was admitted as number %d", i + 1,
+			      w[i].admitted_as + 1);
+	}
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_arrival_leaves_a_freed_slot_to_the_oldest_waiter)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 8000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		uint32_t mine;
+		enum fl_bulkhead_result r = fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, true, &mine);
+		_exit(r == FL_BULKHEAD_ACQUIRED ? 0 : 1);
+	}
+	await_value(&e->bulkhead.queued, 1, "queued");
+	ck_assert_int_eq(kill(kid, SIGSTOP), 0); /* the waiter cannot take the slot for now */
+	fl_bulkhead_release(&seg, e, h);
+	uint32_t late;
+	ck_assert_int_eq(fl_bulkhead_try(&seg, e, FL_PROC_NONE, &late), FL_BULKHEAD_REJECTED);
+	ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, FL_PROC_NONE, false, &late), FL_BULKHEAD_REJECTED);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_int_eq(kill(kid, SIGCONT), 0);
+	int status;
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_dead_waiter_does_not_hold_the_line)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		uint32_t me =
+		    fl_proc_register(&seg, getpid(), fl_proc_start_ticks(getpid()), "waiter", NOW_MS);
+		uint32_t mine;
+		fl_bulkhead_acquire(&seg, e, me, true, &mine);
+		_exit(1);
+	}
+	await_value(&e->bulkhead.queued, 1, "queued");
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 2, "queued");
+	ck_assert_int_eq(kill(kid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(kid, NULL, 0), kid);
+	uint64_t released = mono_ms();
+	fl_bulkhead_release(&seg, e, h);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_lt(w.ended_ms - released, 1000 + 1500); /* reaped at a tick */
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void handle_usr1(int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+}
+
+START_TEST(bulkhead_signal_without_sa_restart_ends_the_wait_and_gives_the_place_back)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 8000));
+	uint32_t me = register_self();
+	take(e, me);
+	handle_usr1(0);
+	struct waiter w;
+	start_waiter_as(&w, e, false, me);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	uint64_t sent = mono_ms();
+	ck_assert_int_eq(pthread_kill(w.thread, SIGUSR1), 0);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_INTERRUPTED);
+	ck_assert_uint_lt(w.ended_ms - sent, 500);
+	ck_assert_uint_eq(w.holder, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 0);
+	uint32_t records = 0;
+	for (uint32_t i = 0; i < seg.holder_capacity; i++)
+		records += load(&seg.holders[i].entry_plus1) != 0;
+	ck_assert_uint_eq(records, 1); /* the holder's; the queue place is free */
+}
+END_TEST
+
+START_TEST(bulkhead_signal_with_sa_restart_lets_the_wait_go_on)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 8000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	handle_usr1(SA_RESTART);
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(pthread_kill(w.thread, SIGUSR1), 0);
+		sleep_ms(20);
+	}
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 1); /* still waiting */
+	fl_bulkhead_release(&seg, e, h);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+}
+END_TEST
+
+START_TEST(bulkhead_set_raising_the_limit_admits_a_waiter_at_once)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 8000));
+	take(e, FL_PROC_NONE);
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	uint64_t set_at = mono_ms();
+	struct fl_bulkhead_params p = params(2, 1, 8000);
+	fl_bulkhead_set(&e->bulkhead, &p);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_lt(w.ended_ms - set_at, 300); /* woken, not found by the 1 s tick */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 2);
+}
+END_TEST
+
+START_TEST(bulkhead_set_disabling_lets_a_waiter_pass)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 8000));
+	take(e, FL_PROC_NONE);
+	struct waiter w;
+	start_waiter(&w, e, false);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	struct fl_bulkhead_params p = params(1, 1, 8000);
+	p.enabled = false;
+	fl_bulkhead_set(&e->bulkhead, &p);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_BYPASSED);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
 /* ---- dead processes -------------------------------------------------- */
 
 /* A child that registers, takes n slots and then either exits without
@@ -748,6 +943,18 @@ static Suite *bulkhead_suite(void)
 	tcase_add_test(queue, bulkhead_queue_admits_n_waiters_and_rejects_the_next);
 	tcase_add_test(queue, bulkhead_waiter_in_another_process_is_woken_by_release);
 	suite_add_tcase(s, queue);
+
+	TCase *order = tcase_create("order_signals_set");
+	tcase_add_checked_fixture(order, setup, teardown);
+	tcase_set_timeout(order, 15);
+	tcase_add_test(order, bulkhead_waiters_are_admitted_in_arrival_order);
+	tcase_add_test(order, bulkhead_arrival_leaves_a_freed_slot_to_the_oldest_waiter);
+	tcase_add_test(order, bulkhead_dead_waiter_does_not_hold_the_line);
+	tcase_add_test(order, bulkhead_signal_without_sa_restart_ends_the_wait_and_gives_the_place_back);
+	tcase_add_test(order, bulkhead_signal_with_sa_restart_lets_the_wait_go_on);
+	tcase_add_test(order, bulkhead_set_raising_the_limit_admits_a_waiter_at_once);
+	tcase_add_test(order, bulkhead_set_disabling_lets_a_waiter_pass);
+	suite_add_tcase(s, order);
 
 	TCase *dead = tcase_create("dead_processes");
 	tcase_add_checked_fixture(dead, setup, teardown);
