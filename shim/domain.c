@@ -51,6 +51,18 @@ static void read_cmdline(char *out, size_t size)
 
 static void find_exec_shares(void);
 
+uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks)
+{
+	char cmd[FL_SEG_CMD_MAX];
+	read_cmdline(cmd, sizeof(cmd));
+	uint32_t i = fl_proc_register(&fl_domain.seg, pid, start_ticks, cmd, fl_now_ms());
+	if (i == FL_PROC_NONE) { /* full: the dead may be holding records */
+		fl_bulkhead_reclaim_dead(&fl_domain.seg);
+		i = fl_proc_register(&fl_domain.seg, pid, start_ticks, cmd, fl_now_ms());
+	}
+	return i;
+}
+
 int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 {
 	if (fl_seg_open(&fl_domain.seg, domain, capacity, true, fl_now_ms(), d) < 0)
@@ -64,12 +76,10 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 		fl_seg_close(&fl_domain.seg);
 		return fl_diag_error(d, NULL, "out of memory");
 	}
-	char cmd[FL_SEG_CMD_MAX];
-	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();
 	uint64_t start = fl_proc_start_ticks(pid);
 	bool after_exec = fl_proc_find(&fl_domain.seg, pid, start) != FL_PROC_NONE;
-	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, start, cmd, fl_now_ms());
+	fl_domain.proc = fl_domain_register(pid, start);
 	fl_domain.attached = true;
 	if (after_exec)
 		find_exec_shares();
@@ -140,7 +150,7 @@ void fl_domain_detach(void)
 		fl_domain.proc = FL_PROC_NONE;
 		return;
 	}
-	fl_proc_unregister(&fl_domain.seg, fl_domain.proc);
+	fl_bulkhead_reclaim_proc(&fl_domain.seg, fl_domain.proc);
 	fl_domain.proc = FL_PROC_NONE;
 }
 
@@ -241,10 +251,8 @@ void fl_domain_fork_child(struct fl_fork_share *res, uint32_t n)
 	/* The inherited descriptor shares the parent's open file description,
 	 * and with it the parent's liveness lock: take one of our own first. */
 	fl_seg_reopen(&fl_domain.seg);
-	char cmd[FL_SEG_CMD_MAX];
-	read_cmdline(cmd, sizeof(cmd));
 	pid_t pid = getpid();
-	fl_domain.proc = fl_proc_register(&fl_domain.seg, pid, fl_proc_start_ticks(pid), cmd, fl_now_ms());
+	fl_domain.proc = fl_domain_register(pid, fl_proc_start_ticks(pid));
 	if (__atomic_load_n(&fl_domain.slot_conns, __ATOMIC_ACQUIRE) == 0 && n == 0)
 		return;
 	struct fork_pass pass = {res, n, n};

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "breaker.h"
 #include "bulkhead.h"
@@ -42,6 +43,11 @@ struct fl_plan {
 
 int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d);
 void fl_domain_detach(void);
+
+/* Records this process (pid, start time, command line) in the registry;
+ * if it is full, reclaims dead processes' records and tries once more.
+ * Returns the index, or FL_PROC_NONE. */
+uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks);
 
 /* exec hands the new program the socket inodes (hex dev:ino, comma
  * separated) this process tree connected; only those are adopted. */
