@@ -56,7 +56,7 @@ static int check_environment(char *msg, size_t size)
 		return -1;
 	}
 	v = getenv("FAULTLINE_DOMAIN");
-	if (v && !fl_domain_valid(v)) {
+	if (v && !fl_domain_name_valid(v)) {
 		snprintf(msg, size, "FAULTLINE_DOMAIN: '%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", v);
 		return -1;
 	}
