@@ -169,8 +169,8 @@ static uint32_t primary_of(const struct fl_seg *seg, uint32_t holder)
 
 /*
  * A place in the queue is a record too (live = FL_SHARE_WAITING), so that a
- * waiter killed in the queue gives its place back when it is reaped. Whoever
- * moves the record out of WAITING (the waiter, or a reaper) counts the
+ * waiter killed in the queue gives its place back when it is reclaimed. Whoever
+ * moves the record out of WAITING (the waiter, or a reclaimer) counts the
  * place as gone.
  */
 static bool leave_queue(struct fl_seg *seg, struct fl_seg_bulkhead *b, uint32_t rec, uint32_t to)
@@ -236,7 +236,7 @@ enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry 
  * wake_seq until its turn comes with a free slot, the deadline passes or a
  * signal handler without SA_RESTART interrupts it (lib/wait.h). Deadlines
  * are absolute, so signals that restart the wait do not lengthen it. Every
- * REAP_TICK_MS it reaps dead processes, so a waiter or holder that died
+ * REAP_TICK_MS it reclaims from dead processes, so a waiter or holder that died
  * holds the line up for a tick at most.
  */
 static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
@@ -260,7 +260,7 @@ static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_e
 				*holder = rec;
 				return FL_BULKHEAD_ACQUIRED;
 			}
-			return acquired(seg, e, proc, holder); /* reaped meanwhile: a record anew */
+			return acquired(seg, e, proc, holder); /* reclaimed meanwhile: a record anew */
 		}
 		if (last) {
 			leave_queue(seg, b, rec, FL_SHARE_GONE);
@@ -273,7 +273,7 @@ static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_e
 			return FL_BULKHEAD_INTERRUPTED;
 		}
 		if (fl_deadline_passed(&tick)) {
-			fl_proc_reap(seg);
+			fl_bulkhead_reclaim_dead(seg);
 			fl_deadline_after_ms(&tick, REAP_TICK_MS);
 		}
 	}
@@ -286,7 +286,8 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
 	*holder = FL_HOLDER_NONE;
 	if (!LOAD(&b->p.enabled))
 		return FL_BULKHEAD_BYPASSED;
-	if (try_take(b, LOAD(&b->queued)) || (fl_proc_reap(seg) > 0 && try_take(b, LOAD(&b->queued))))
+	if (try_take(b, LOAD(&b->queued)) ||
+	    (fl_bulkhead_reclaim_dead(seg) > 0 && try_take(b, LOAD(&b->queued))))
 		return acquired(seg, e, proc, holder);
 	uint32_t max_queue = LOAD(&b->p.max_queue_size);
 	if (!may_wait || max_queue == 0 || ADD(&b->queued, 1) >= max_queue) {
@@ -373,5 +374,31 @@ uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t ge
 		else
 			freed += release_record(seg, i);
 	}
+	return freed;
+}
+
+/*
+ * Reclaim. A process that dies (even by SIGKILL) leaves its record LIVE
+ * and its shares and queue places counted. Whoever finds it dead - an
+ * arrival that finds the bulkhead full, a waiter's tick, the CLI - takes
+ * the record (fl_proc_retire_begin: one reclaimer per record), gives back
+ * what its generation holds, then frees the record. The same path serves a
+ * live process detaching.
+ */
+uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index)
+{
+	if (!fl_proc_retire_begin(seg, index))
+		return 0;
+	uint32_t generation = LOAD(&seg->procs[index].generation);
+	uint32_t freed = fl_bulkhead_release_proc(seg, index, generation);
+	fl_proc_retire_end(seg, index);
+	return freed;
+}
+
+uint32_t fl_bulkhead_reclaim_dead(struct fl_seg *seg)
+{
+	uint32_t freed = 0;
+	for (uint32_t i = fl_proc_next_dead(seg, 0); i != FL_PROC_NONE; i = fl_proc_next_dead(seg, i + 1))
+		freed += fl_bulkhead_reclaim_proc(seg, i);
 	return freed;
 }

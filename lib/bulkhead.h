@@ -10,8 +10,8 @@
  * finds a slot free only if it is not owed to a waiter). They sleep on a
  * futex in the shared segment (wake_seq, bumped by every release, every
  * place given up and every `faultline set`) and wake at least once a
- * second to reap dead holders and waiters, which bounds how long a dead
- * process can hold the line. A signal handler without SA_RESTART ends a
+ * second to reclaim what dead holders and waiters held, which bounds how
+ * long a dead process can hold the line. A signal handler without SA_RESTART ends a
  * wait, as it would end the connect it stands in (lib/wait.h).
  */
 #ifndef FL_BULKHEAD_H
@@ -90,6 +90,17 @@ uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t ge
  * returns how many there are. Used after exec to find them again. */
 uint32_t fl_bulkhead_shares_of(struct fl_seg *seg, uint32_t proc, uint32_t generation, uint32_t *out,
 			       uint32_t max);
+
+/*
+ * Reclaim: gives back the shares and queue places of the process at index
+ * (one that detaches, or one found dead) and frees its record; returns how
+ * many. Nothing if another reclaimer already took the record.
+ */
+uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index);
+
+/* Reclaims every dead process of the registry (lib/procreg.h says what
+ * dead means); returns how many shares and queue places came back. */
+uint32_t fl_bulkhead_reclaim_dead(struct fl_seg *seg);
 
 /* The entry index a holder record belongs to, or UINT32_MAX. */
 uint32_t fl_bulkhead_holder_entry(struct fl_seg *seg, uint32_t holder);

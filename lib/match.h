@@ -39,7 +39,7 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 
 /* ---- the index ---- */
 
-/* Opaque parts, defined in match_index.c. */
+/* Opaque parts, defined in match_index.h. */
 struct fl_match_slot;
 struct fl_match_cand;
 struct fl_match_prefix;
@@ -53,8 +53,9 @@ struct fl_match_family {
 /*
  * Built once from an immutable rule set; afterwards only read, so any
  * number of threads and signal handlers may look up at once. Fields are
- * private to match_index.c. A zeroed index (never built, failed to build,
- * or freed) is valid: fl_match_indexed() then falls back to fl_match().
+ * private to the index (match_index.h: built by match_build.c, read by
+ * match_index.c). A zeroed index (never built, failed to build, or freed)
+ * is valid: fl_match_indexed() then falls back to fl_match().
  */
 struct fl_match_index {
 	bool built;

@@ -340,7 +340,7 @@ static int add_destination_statements(const struct config_ctx *cx, const struct 
 	return 0;
 }
 
-static int parse_destination(const struct config_ctx *cx, const config_setting_t *group)
+static int parse_destination_group(const struct config_ctx *cx, const config_setting_t *group)
 {
 	struct destination dst = {.group = group};
 	if (config_setting_type(group) != CONFIG_TYPE_GROUP)
@@ -392,7 +392,7 @@ static int parse_destinations(const struct config_ctx *cx, const config_setting_
 	if (t != CONFIG_TYPE_LIST && !(t == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
 		return type_error(cx, list, "a list of groups: ( { match = \"...\"; ... } )");
 	for (int i = 0; i < config_setting_length(list); i++)
-		if (parse_destination(cx, config_setting_get_elem(list, (unsigned)i)) < 0)
+		if (parse_destination_group(cx, config_setting_get_elem(list, (unsigned)i)) < 0)
 			return -1;
 	return 0;
 }

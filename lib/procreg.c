@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bulkhead.h"
 #include "sysio.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -139,7 +138,7 @@ static void fill(struct fl_seg *seg, uint32_t index, pid_t pid, uint64_t start_t
 		 uint64_t now_ms)
 {
 	struct fl_seg_proc *p = &seg->procs[index];
-	take_token(seg, index); /* before LIVE: no reaper ever sees it live without */
+	take_token(seg, index); /* before LIVE: no reclaimer ever sees it live without */
 	STORE(&p->pid, (uint32_t)pid);
 	STORE(&p->start_ticks, start_ticks);
 	STORE(&p->attach_ms, now_ms);
@@ -184,55 +183,39 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 			return i;
 		}
 	}
-	uint32_t i = claim(seg, pid, start_ticks, cmd, now_ms);
-	if (i == FL_PROC_NONE) {
-		fl_proc_reap(seg);
-		i = claim(seg, pid, start_ticks, cmd, now_ms);
-	}
-	return i;
+	return claim(seg, pid, start_ticks, cmd, now_ms);
 }
 
-/* Takes the record from LIVE to CLAIMED (so only one reaper works on it),
- * releases its slots, frees it. */
-static uint32_t retire(struct fl_seg *seg, uint32_t index)
+bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index)
 {
-	struct fl_seg_proc *p = &seg->procs[index];
+	if (index >= FL_SEG_PROCS)
+		return false;
 	uint32_t expected = FL_PROC_LIVE;
-	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
-		return 0;
-	uint32_t freed = fl_bulkhead_release_proc(seg, index, LOAD(&p->generation));
-	drop_token(seg, index);
-	STORE(&p->pid, 0);
-	STORE(&p->status, FL_PROC_FREE);
-	return freed;
+	return CAS(&seg->procs[index].status, &expected, FL_PROC_CLAIMED);
 }
 
-void fl_proc_forget(struct fl_seg *seg, uint32_t index)
+void fl_proc_retire_end(struct fl_seg *seg, uint32_t index)
 {
 	if (index >= FL_SEG_PROCS)
 		return;
 	struct fl_seg_proc *p = &seg->procs[index];
-	uint32_t expected = FL_PROC_LIVE;
-	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
-		return;
 	drop_token(seg, index);
 	STORE(&p->pid, 0);
 	STORE(&p->status, FL_PROC_FREE);
 }
 
-void fl_proc_unregister(struct fl_seg *seg, uint32_t index)
+void fl_proc_forget(struct fl_seg *seg, uint32_t index)
 {
-	if (index < FL_SEG_PROCS)
-		retire(seg, index);
+	if (fl_proc_retire_begin(seg, index))
+		fl_proc_retire_end(seg, index);
 }
 
-uint32_t fl_proc_reap(struct fl_seg *seg)
+uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from)
 {
-	uint32_t freed = 0;
-	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
-		struct fl_seg_proc *p = &seg->procs[i];
+	for (uint32_t i = from; i < FL_SEG_PROCS; i++) {
+		const struct fl_seg_proc *p = &seg->procs[i];
 		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(seg, i, p))
-			freed += retire(seg, i);
+			return i;
 	}
-	return freed;
+	return FL_PROC_NONE;
 }

@@ -3,8 +3,12 @@
  *
  * A process is known by pid *and* start time (field 22 of /proc/PID/stat),
  * because pids are reused: a slot held by a dead process must never be
- * mistaken for one held by a new process that got the same pid. Reaping a
- * dead process releases every bulkhead slot it held.
+ * mistaken for one held by a new process that got the same pid.
+ *
+ * A leaf: it records processes and tells which are dead, and knows
+ * nothing of what they hold. Giving back a dead process's bulkhead shares
+ * and queue places, then its record, is reclaim (fl_bulkhead_reclaim_dead,
+ * lib/bulkhead.c), built on fl_proc_next_dead and fl_proc_retire_*.
  *
  * The pid alone cannot say a process is alive when it runs in another PID
  * namespace (containers sharing /dev/shm: docs/fleet.md): there its
@@ -53,7 +57,8 @@ bool fl_proc_token_held(const struct fl_seg *seg, uint32_t index);
  * Records this process (or finds its record again after exec: same pid and
  * start time) and takes its token through seg->fd (after fork, only once
  * fl_seg_reopen gave the child a description of its own). Returns its
- * index, or FL_PROC_NONE when the registry is full even after reaping.
+ * index, or FL_PROC_NONE when the registry is full (reclaiming the dead,
+ * fl_bulkhead_reclaim_dead, may free records for a second try).
  */
 uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, const char *cmd,
 			  uint64_t now_ms);
@@ -61,15 +66,21 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 /* The live record of (pid, start_ticks), or FL_PROC_NONE. */
 uint32_t fl_proc_find(const struct fl_seg *seg, pid_t pid, uint64_t start_ticks);
 
-/* Releases what the process at index holds and frees its record (and the
- * token, if this process holds it). */
-void fl_proc_unregister(struct fl_seg *seg, uint32_t index);
+/* The first record at or after `from` whose process is dead, or
+ * FL_PROC_NONE. */
+uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from);
 
-/* Frees the record of a process known to hold no slot (no holder scan). */
+/*
+ * Retiring a record, in two steps so that what the process held can be
+ * given back in between: begin takes it from LIVE to CLAIMED (true for the
+ * one caller that did: only one reclaimer works on a record), end gives
+ * the token back and frees it. The generation stays, so what was held can
+ * still be told apart from what the record's next process will hold.
+ */
+bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index);
+void fl_proc_retire_end(struct fl_seg *seg, uint32_t index);
+
+/* Frees the record of a process known to hold nothing (both steps). */
 void fl_proc_forget(struct fl_seg *seg, uint32_t index);
-
-/* Reaps every dead process; returns how many bulkhead shares and queue
- * places it gave back. */
-uint32_t fl_proc_reap(struct fl_seg *seg);
 
 #endif

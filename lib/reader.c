@@ -46,7 +46,7 @@ static int check_header(const struct fl_seg *seg, const struct reading *rd, stru
 	if (LOAD(&h->magic) != FL_SEG_MAGIC)
 		return CORRUPT(rd, "%s", "bad magic");
 	copy_text(out->domain, h->domain, sizeof(out->domain));
-	if (!fl_text_terminated(out->domain, sizeof(out->domain)) || !fl_domain_valid(out->domain))
+	if (!fl_text_terminated(out->domain, sizeof(out->domain)) || !fl_domain_name_valid(out->domain))
 		return CORRUPT(rd, "%s", "the header's domain name is not a valid name");
 	out->created_ms = LOAD(&h->created_ms);
 	out->overflow = LOAD(&h->overflow);

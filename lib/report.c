@@ -2,9 +2,8 @@
  * report.c - the growable buffer every report writes into, what they all
  * share (the breaker's failure rate and its format, text made safe for a
  * terminal, display widths), and the aligned tables of `stats` (also drawn
- * by `top`), `ps` and `domains`, with the --json of `ps` and `domains`.
- * `stats --json` lives in report_json.c, `stats --prometheus` in
- * report_prom.c.
+ * by `top`), `ps` and `domains`. Every --json (`stats`, `ps`, `domains`)
+ * lives in report_json.c, `stats --prometheus` in report_prom.c.
  *
  * A table is built as cells first and printed second, because a column is
  * as wide as its widest cell. Widths count code points, not bytes, so a
@@ -457,26 +456,11 @@ static void local_time(uint64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%" PRIu64, ms);
 }
 
-static void ps_json(struct fl_out *o, const struct fl_snapshot *s, const bool *alive)
-{
-	fl_out_puts(o, "{\"domain\": ");
-	fl_report_json_string(o, s->domain);
-	fl_out_puts(o, ", \"processes\": [");
-	for (size_t i = 0; i < s->nprocs; i++) {
-		const struct fl_seg_proc *p = &s->procs[i].rec;
-		fl_out_printf(o, "%s\n  {\"pid\": %u, \"command\": ", i ? "," : "", p->pid);
-		fl_report_json_string(o, p->cmd);
-		fl_out_printf(o, ", \"since\": %" PRIu64 ", \"alive\": %s}", p->attach_ms,
-			      alive[i] ? "true" : "false");
-	}
-	fl_out_puts(o, s->nprocs ? "\n]}\n" : "]}\n");
-}
-
 void fl_report_ps(struct fl_out *o, const struct fl_snapshot *s, const bool *alive, bool json)
 {
 	static const char *const headers[] = {"PID", "SINCE", "ALIVE", "COMMAND"};
 	if (json) {
-		ps_json(o, s, alive);
+		fl_report_ps_json(o, s, alive);
 		return;
 	}
 	struct fl_table_style plain = {0};
@@ -512,33 +496,12 @@ static void human_size(uint64_t bytes, char *buf, size_t size)
 	snprintf(buf, size, "%.1f %s", v, units[u]);
 }
 
-static void domains_json(struct fl_out *o, const struct fl_domain_info *rows, size_t n)
-{
-	fl_out_puts(o, "{\"domains\": [");
-	for (size_t i = 0; i < n; i++) {
-		const struct fl_domain_info *r = &rows[i];
-		fl_out_puts(o, i ? ",\n  {\"domain\": " : "\n  {\"domain\": ");
-		fl_report_json_string(o, r->name);
-		fl_out_printf(o, ", \"size\": %" PRIu64 ", ", r->size);
-		if (r->error) {
-			fl_out_puts(o, "\"error\": ");
-			fl_report_json_string(o, r->error);
-		} else {
-			fl_out_printf(
-			    o, "\"used\": %u, \"capacity\": %u, \"processes\": %u, \"created\": %" PRIu64,
-			    r->used, r->capacity, r->live, r->created_ms);
-		}
-		fl_out_puts(o, "}");
-	}
-	fl_out_puts(o, n ? "\n]}\n" : "]}\n");
-}
-
 void fl_report_domains(struct fl_out *o, const struct fl_domain_info *rows, size_t n, bool json)
 {
 	static const char *const headers[] = {"DOMAIN",	   "SIZE",    "DESTINATIONS",
 					      "PROCESSES", "CREATED", "STATUS"};
 	if (json) {
-		domains_json(o, rows, n);
+		fl_report_domains_json(o, rows, n);
 		return;
 	}
 	struct fl_table_style plain = {0};

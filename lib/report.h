@@ -95,6 +95,10 @@ struct fl_domain_info {
 
 void fl_report_domains(struct fl_out *o, const struct fl_domain_info *rows, size_t n, bool json);
 
+/* The --json of `ps` and `domains` (report_json.c, as is `stats --json`). */
+void fl_report_ps_json(struct fl_out *o, const struct fl_snapshot *s, const bool *alive);
+void fl_report_domains_json(struct fl_out *o, const struct fl_domain_info *rows, size_t n);
+
 /* JSON string (with quotes), valid UTF-8 whatever the bytes. */
 void fl_report_json_string(struct fl_out *o, const char *s);
 

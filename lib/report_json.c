@@ -1,5 +1,6 @@
 /*
- * report_json.c - `stats --json`: the object SPEC section 6 fixes.
+ * report_json.c - every --json: `stats --json` (the object SPEC section 6
+ * fixes), `ps --json` and `domains --json`.
  *
  * Each destination starts a line of its own (its breaker, bulkhead and
  * ops follow on three more), so a person can read it and the whole stays
@@ -159,4 +160,42 @@ void fl_report_json(struct fl_out *o, const struct fl_snapshot *s)
 		json_entry(o, &s->entries[i]);
 	}
 	fl_out_puts(o, s->nentries ? "\n ]}\n" : "]}\n");
+}
+
+/* ---- ps and domains ---- */
+
+void fl_report_ps_json(struct fl_out *o, const struct fl_snapshot *s, const bool *alive)
+{
+	fl_out_puts(o, "{\"domain\": ");
+	fl_report_json_string(o, s->domain);
+	fl_out_puts(o, ", \"processes\": [");
+	for (size_t i = 0; i < s->nprocs; i++) {
+		const struct fl_seg_proc *p = &s->procs[i].rec;
+		fl_out_printf(o, "%s\n  {\"pid\": %u, \"command\": ", i ? "," : "", p->pid);
+		fl_report_json_string(o, p->cmd);
+		fl_out_printf(o, ", \"since\": %" PRIu64 ", \"alive\": %s}", p->attach_ms,
+			      alive[i] ? "true" : "false");
+	}
+	fl_out_puts(o, s->nprocs ? "\n]}\n" : "]}\n");
+}
+
+void fl_report_domains_json(struct fl_out *o, const struct fl_domain_info *rows, size_t n)
+{
+	fl_out_puts(o, "{\"domains\": [");
+	for (size_t i = 0; i < n; i++) {
+		const struct fl_domain_info *r = &rows[i];
+		fl_out_puts(o, i ? ",\n  {\"domain\": " : "\n  {\"domain\": ");
+		fl_report_json_string(o, r->name);
+		fl_out_printf(o, ", \"size\": %" PRIu64 ", ", r->size);
+		if (r->error) {
+			fl_out_puts(o, "\"error\": ");
+			fl_report_json_string(o, r->error);
+		} else {
+			fl_out_printf(
+			    o, "\"used\": %u, \"capacity\": %u, \"processes\": %u, \"created\": %" PRIu64,
+			    r->used, r->capacity, r->live, r->created_ms);
+		}
+		fl_out_puts(o, "}");
+	}
+	fl_out_puts(o, n ? "\n]}\n" : "]}\n");
 }

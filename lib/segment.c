@@ -43,7 +43,7 @@ size_t fl_seg_size(uint32_t capacity)
 	       (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
 }
 
-bool fl_domain_valid(const char *domain)
+bool fl_domain_name_valid(const char *domain)
 {
 	size_t n = strlen(domain);
 	if (n < 1 || n > 64)
@@ -59,7 +59,7 @@ bool fl_domain_valid(const char *domain)
 
 int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain)
 {
-	if (!fl_domain_valid(domain))
+	if (!fl_domain_name_valid(domain))
 		return -1;
 	int n = snprintf(buf, size, "/faultline.%u.%s", uid, domain);
 	return n < 0 || (size_t)n >= size ? -1 : 0;

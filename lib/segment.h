@@ -256,7 +256,7 @@ size_t fl_seg_size(uint32_t capacity);
 
 /* "/faultline.<uid>.<domain>"; returns -1 if the domain name is invalid. */
 int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain);
-bool fl_domain_valid(const char *domain);
+bool fl_domain_name_valid(const char *domain);
 
 /*
  * Lays out a fresh segment in memory of fl_seg_size(capacity) zeroed bytes;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "breaker.h"
 #include "bulkhead.h"
@@ -43,39 +44,10 @@ struct fl_plan {
 int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d);
 void fl_domain_detach(void);
 
-/* exec hands the new program the socket inodes (hex dev:ino, comma
- * separated) this process tree connected; only those are adopted. */
-#define FL_EXEC_SOCKETS_VAR "FAULTLINE_EXEC_SOCKETS"
-#define FL_EXEC_SOCKETS_MAX 64u
-
-/* After exec: an adopted connection takes back its share of a bulkhead slot
- * from before exec; then the shares nobody took are released. */
-struct fl_conn;
-void fl_domain_exec_take_share(struct fl_conn *c);
-void fl_domain_exec_release_rest(void);
-
-/*
- * fork: prepare (in the parent, before the real fork) reserves a share of
- * every held bulkhead slot for the child, recording each reservation in
- * res (at most max; returns how many); the child registers itself, takes
- * the shares of the connections it still has and gives back the rest
- * (fork_child); if fork failed the parent gives them all back (fork_failed).
- */
-struct fl_fork_share {
-	struct fl_conn *conn;
-	uint32_t holder;
-	uint32_t adopted;
-};
-#define FL_FORK_SHARES_MAX 128u
-
-uint32_t fl_domain_fork_prepare(struct fl_fork_share *res, uint32_t max);
-
-/* A child whose fork our wrapper never saw: registers itself, and takes no
- * share of inherited slots (none was reserved for it): the parent keeps
- * them, and the child's close of an inherited socket gives nothing back. */
-void fl_domain_fork_unseen(void);
-void fl_domain_fork_child(struct fl_fork_share *res, uint32_t n);
-void fl_domain_fork_failed(struct fl_fork_share *res, uint32_t n);
+/* Records this process (pid, start time, command line) in the registry;
+ * if it is full, reclaims dead processes' records and tries once more.
+ * Returns the index, or FL_PROC_NONE. */
+uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks);
 
 /* Finds or creates the entries of destination d. Async-signal-safe. */
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);

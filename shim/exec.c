@@ -9,7 +9,7 @@
  *    share. The socket is gone once exec succeeds, and the new program may
  *    not have the shim (or no rules) to give the share back for it, so the
  *    slot must follow the socket now. Descriptors that survive exec keep
- *    their share, which the new image takes back (domain.c).
+ *    their share, which the new image takes back (handoff.c).
  *
  *  - The new program is told which inherited sockets this process tree
  *    connected: an internal environment variable lists their socket inodes
@@ -38,6 +38,7 @@
 
 #include "conn.h"
 #include "domain.h"
+#include "handoff.h"
 #include "fdtab.h"
 #include "real.h"
 #include "shim.h"

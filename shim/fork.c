@@ -10,7 +10,7 @@
  * reserved by the parent before the real fork, so that the parent closing
  * its copy at once cannot free a slot the child still holds. The
  * reservations are recorded on the forking thread's stack, so the child
- * knows exactly which ones were made for it (domain.c).
+ * knows exactly which ones were made for it (handoff.c).
  */
 #include <errno.h>
 #include <linux/kcmp.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "handoff.h"
 #include "inject.h"
 #include "real.h"
 #include "shim.h"
@@ -34,7 +35,7 @@ static void become_child(bool seen_by_fork)
 	fl_thread_rng_fork();
 	fl_conn_fork_child();
 	if (!seen_by_fork)
-		fl_domain_fork_unseen();
+		fl_handoff_fork_unseen();
 }
 
 /* Set around the real fork() by our wrapper, so the atfork handler below
@@ -75,7 +76,7 @@ FL_EXPORT pid_t fork(void)
 {
 	/* The reservations live on this stack, which the child inherits. */
 	struct fl_fork_share res[FL_FORK_SHARES_MAX];
-	uint32_t n = fl_state.active ? fl_domain_fork_prepare(res, FL_FORK_SHARES_MAX) : 0;
+	uint32_t n = fl_state.active ? fl_handoff_fork_prepare(res, FL_FORK_SHARES_MAX) : 0;
 	in_fork_wrapper = 1;
 	pid_t pid = fl_real.fork();
 	int saved = errno;
@@ -83,9 +84,9 @@ FL_EXPORT pid_t fork(void)
 	if (pid == 0) {
 		become_child(true);
 		if (fl_state.active)
-			fl_domain_fork_child(res, n);
+			fl_handoff_fork_child(res, n);
 	} else if (pid < 0 && fl_state.active) {
-		fl_domain_fork_failed(res, n);
+		fl_handoff_fork_failed(res, n);
 	}
 	errno = saved;
 	return pid;

@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "domain.h"
+#include "handoff.h"
 #include "fdtab.h"
 #include "log.h"
 #include "real.h"
@@ -55,7 +56,7 @@ static int check_environment(char *msg, size_t size)
 		return -1;
 	}
 	v = getenv("FAULTLINE_DOMAIN");
-	if (v && !fl_domain_valid(v)) {
+	if (v && !fl_domain_name_valid(v)) {
 		snprintf(msg, size, "FAULTLINE_DOMAIN: '%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", v);
 		return -1;
 	}
@@ -197,7 +198,7 @@ static void adopt_inherited_sockets(void)
 	unsetenv(FL_EXEC_SOCKETS_VAR); /* ours, not the program's */
 	DIR *dir = n ? opendir("/proc/self/fd") : NULL;
 	if (!dir) {
-		fl_domain_exec_release_rest();
+		fl_handoff_exec_release_rest();
 		return;
 	}
 	int self = dirfd(dir);
@@ -231,7 +232,7 @@ static void adopt_inherited_sockets(void)
 		c->stats = plan.stats;
 		c->breaker = plan.breaker; /* no permit: its attempt was before exec */
 		c->bulkhead = plan.bulkhead;
-		fl_domain_exec_take_share(c);
+		fl_handoff_exec_take_share(c);
 		if (fl_fdtab_exchange((int)fd, c) == FL_FDTAB_FAILED) {
 			fl_conn_unref(c);
 			continue;
@@ -239,7 +240,7 @@ static void adopt_inherited_sockets(void)
 		in->conn = c;
 	}
 	closedir(dir);
-	fl_domain_exec_release_rest();
+	fl_handoff_exec_release_rest();
 }
 
 static void log_start(void)

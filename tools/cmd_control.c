@@ -28,7 +28,7 @@
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* An open domain and the entries a DEST names. */
-struct target {
+struct dest_entries {
 	const char *dest, *domain;
 	struct fl_seg seg;
 	struct fl_snapshot snap;
@@ -42,14 +42,14 @@ static bool ready(const uint8_t *flag)
 	return LOAD(flag) == PART_READY;
 }
 
-static void close_target(struct target *t)
+static void close_dest_entries(struct dest_entries *t)
 {
 	fl_snapshot_free(&t->snap);
 	fl_seg_close(&t->seg);
 }
 
 /* Opens the domain and finds DEST; exit 1 if it is not there. */
-static int open_target(const struct fl_cli *cli, const char *dest, struct target *t)
+static int open_dest_entries(const struct fl_cli *cli, const char *dest, struct dest_entries *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->dest = dest;
@@ -67,7 +67,7 @@ static int open_target(const struct fl_cli *cli, const char *dest, struct target
 		t->any_bulkhead |= s->has_bulkhead;
 	}
 	if (t->n == 0) {
-		close_target(t);
+		close_dest_entries(t);
 		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' not found in domain '%s'", dest,
 				   t->domain);
 	}
@@ -80,12 +80,12 @@ int fl_cmd_trip(const struct fl_cli *cli)
 {
 	if (cli->noperands != 1)
 		return fl_cli_fail(FL_EXIT_USAGE, "trip needs one destination: faultline trip DEST");
-	struct target t;
-	int code = open_target(cli, cli->operands[0], &t);
+	struct dest_entries t;
+	int code = open_dest_entries(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
 		return code;
 	if (!t.any_breaker) {
-		close_target(&t);
+		close_dest_entries(&t);
 		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' in domain '%s' has no breaker to trip",
 				   t.dest, t.domain);
 	}
@@ -93,7 +93,7 @@ int fl_cmd_trip(const struct fl_cli *cli)
 	for (size_t i = 0; i < t.n; i++)
 		if (ready(&t.entries[i]->has_breaker))
 			fl_breaker_trip(&t.entries[i]->breaker, now);
-	close_target(&t);
+	close_dest_entries(&t);
 	return FL_EXIT_OK;
 }
 
@@ -145,12 +145,12 @@ int fl_cmd_reset(const struct fl_cli *cli)
 	if (cli->noperands != 1)
 		return fl_cli_fail(FL_EXIT_USAGE,
 				   "reset needs one destination or --all: faultline reset [DEST | --all]");
-	struct target t;
-	int code = open_target(cli, cli->operands[0], &t);
+	struct dest_entries t;
+	int code = open_dest_entries(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
 		return code;
 	if (!t.any_breaker && !t.any_bulkhead) {
-		close_target(&t);
+		close_dest_entries(&t);
 		return fl_cli_fail(FL_EXIT_RUNTIME,
 				   "destination '%s' in domain '%s' has no breaker or bulkhead to reset",
 				   t.dest, t.domain);
@@ -158,7 +158,7 @@ int fl_cmd_reset(const struct fl_cli *cli)
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t.n; i++)
 		reset_entry(t.entries[i], now);
-	close_target(&t);
+	close_dest_entries(&t);
 	return FL_EXIT_OK;
 }
 
@@ -260,7 +260,7 @@ static int parse_pair(struct settings *s, const char *dest, const char *word, co
 	return FL_EXIT_OK;
 }
 
-static void load_settings(struct settings *s, const struct target *t)
+static void load_settings(struct settings *s, const struct dest_entries *t)
 {
 	for (size_t i = t->n; i-- > 0;) {
 		const struct fl_seg_entry *e = t->entries[i];
@@ -279,7 +279,7 @@ static void load_settings(struct settings *s, const struct target *t)
 	}
 }
 
-static void write_settings(const struct settings *s, const struct target *t)
+static void write_settings(const struct settings *s, const struct dest_entries *t)
 {
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t->n; i++) {
@@ -307,13 +307,13 @@ int fl_cmd_set(const struct fl_cli *cli)
 	if (cli->noperands < 2)
 		return fl_cli_fail(FL_EXIT_USAGE, "set needs a destination and KEY=VALUE pairs: "
 						  "faultline set DEST KEY=VALUE ...");
-	struct target t;
-	int code = open_target(cli, cli->operands[0], &t);
+	struct dest_entries t;
+	int code = open_dest_entries(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
 		return code;
 	struct settings *s = calloc(1, sizeof(*s));
 	if (!s) {
-		close_target(&t);
+		close_dest_entries(&t);
 		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 	}
 	load_settings(s, &t);
@@ -334,6 +334,6 @@ int fl_cmd_set(const struct fl_cli *cli)
 		write_settings(s, &t);
 	}
 	free(s);
-	close_target(&t);
+	close_dest_entries(&t);
 	return code;
 }

@@ -91,7 +91,7 @@ static int find_domains(struct item **items, size_t *n)
 	struct dirent *de;
 	while ((de = readdir(dir)) != NULL) {
 		const char *domain = de->d_name + strlen(prefix);
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || !fl_domain_valid(domain))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || !fl_domain_name_valid(domain))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||

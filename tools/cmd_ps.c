@@ -5,11 +5,13 @@
  * if its pid runs *and* started when the record says (fl_proc_alive): a
  * reused pid is not mistaken for the process that registered, and a
  * process in another PID namespace, whose pid means nothing here, is not
- * taken for dead. Dead records are shown as dead once, then reaped, which
- * also gives back any bulkhead slots they still held.
+ * taken for dead. Dead records are shown as dead once, then reclaimed
+ * (fl_bulkhead_reclaim_dead), which gives back any bulkhead slots they
+ * still held.
  */
 #include <stdlib.h>
 
+#include "bulkhead.h"
 #include "cli.h"
 #include "procreg.h"
 #include "reader.h"
@@ -42,7 +44,7 @@ int fl_cmd_ps(const struct fl_cli *cli)
 		code = fl_cli_print(&o);
 		fl_out_free(&o);
 		if (any_dead)
-			fl_proc_reap(&seg);
+			fl_bulkhead_reclaim_dead(&seg);
 	}
 	free(alive);
 	fl_snapshot_free(&snap);

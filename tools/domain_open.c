@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulkhead.h"
 #include "cli.h"
 #include "reader.h"
 #include "report.h"
-#include "procreg.h"
 #include "segment.h"
 
 const char *fl_cli_domain(const struct fl_cli *cli)
@@ -39,13 +39,13 @@ uint64_t fl_cli_now_ms(void)
 
 /*
  * Slots and queue places of processes that died (SIGKILL) are given back by
- * the next process that reaps; when the domain has no live process left,
- * that is us. Only after the segment passed validation; true if anything
- * changed (the snapshot is then taken again).
+ * the next process that reclaims (lib/bulkhead.c); when the domain has no
+ * live process left, that is us. Only after the segment passed validation;
+ * true if anything changed (the snapshot is then taken again).
  */
-static bool reap_dead(struct fl_seg *seg)
+static bool reclaim_dead(struct fl_seg *seg)
 {
-	return fl_proc_reap(seg) > 0;
+	return fl_bulkhead_reclaim_dead(seg) > 0;
 }
 
 /* " (uid N is user NAME)" for a segment another user owns, else "": the
@@ -92,7 +92,7 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	} else if (fl_snapshot_take(seg, fl_cli_now_ms(), path, snap, d) < 0) {
 		fl_seg_close(seg);
 		code = FL_EXIT_RUNTIME;
-	} else if (reap && reap_dead(seg)) {
+	} else if (reap && reclaim_dead(seg)) {
 		/* The first snapshot is stale: free it before taking the next
 		 * (it leaked one snapshot per reaping round of --watch). */
 		fl_snapshot_free(snap);

@@ -196,8 +196,8 @@ static void shim_ops(struct fl_seg *seg, uint16_t holder_arg)
 			FUZZ_CHECK(shares[i] < seg->holder_capacity, "share %u", shares[i]);
 		(void)fl_bulkhead_release_proc(seg, proc, gen);
 	}
-	(void)fl_proc_reap(seg);
-	fl_proc_unregister(seg, proc);
+	(void)fl_bulkhead_reclaim_dead(seg);
+	fl_bulkhead_reclaim_proc(seg, proc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

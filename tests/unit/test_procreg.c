@@ -360,7 +360,7 @@ START_TEST(unregister_frees_record_and_its_holders)
 	ck_assert_uint_eq(e->bulkhead.active, 3);
 	ck_assert_uint_eq(holders_in_use(), 3);
 
-	fl_proc_unregister(&seg, i);
+	fl_bulkhead_reclaim_proc(&seg, i);
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
 	ck_assert_uint_eq(seg.procs[i].pid, 0);
 	ck_assert_uint_eq(seg.holders[h1].entry_plus1, 0);
@@ -369,9 +369,9 @@ START_TEST(unregister_frees_record_and_its_holders)
 	ck_assert_uint_eq(e->bulkhead.active, 1);
 	ck_assert_uint_eq(holders_in_use(), 1);
 	/* Twice, or out of range: nothing happens. */
-	fl_proc_unregister(&seg, i);
-	fl_proc_unregister(&seg, FL_PROC_NONE);
-	fl_proc_unregister(&seg, FL_SEG_PROCS);
+	fl_bulkhead_reclaim_proc(&seg, i);
+	fl_bulkhead_reclaim_proc(&seg, FL_PROC_NONE);
+	fl_bulkhead_reclaim_proc(&seg, FL_SEG_PROCS);
 	ck_assert_uint_eq(e->bulkhead.active, 1);
 }
 END_TEST
@@ -381,7 +381,7 @@ START_TEST(reused_record_gets_new_generation_and_no_old_holders)
 	struct fl_seg_entry *e = bulkhead_entry(4);
 	uint32_t i = register_self("first");
 	uint32_t gen = seg.procs[i].generation;
-	fl_proc_unregister(&seg, i);
+	fl_bulkhead_reclaim_proc(&seg, i);
 	uint32_t j = register_self("second");
 	ck_assert_uint_eq(j, i); /* the free record is taken again */
 	ck_assert_uint_eq(seg.procs[j].generation, gen + 1);
@@ -394,7 +394,7 @@ START_TEST(reused_record_gets_new_generation_and_no_old_holders)
 }
 END_TEST
 
-/* ---- reaping --------------------------------------------------------- */
+/* ---- reclaim (lib/bulkhead.c) over the registry's dead records ------- */
 
 START_TEST(reap_retires_dead_records_and_frees_their_slots)
 {
@@ -409,19 +409,19 @@ START_TEST(reap_retires_dead_records_and_frees_their_slots)
 		ck_assert_int_eq(fl_bulkhead_acquire(&seg, e, dead, false, &h), FL_BULKHEAD_ACQUIRED);
 	ck_assert_uint_eq(e->bulkhead.active, 4);
 
-	ck_assert_uint_eq(fl_proc_reap(&seg), 3);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_dead(&seg), 3);
 	ck_assert_uint_eq(seg.procs[dead].status, FL_PROC_FREE);
 	ck_assert_uint_eq(seg.procs[me].status, FL_PROC_LIVE);
 	ck_assert_uint_eq(e->bulkhead.active, 1);
 	ck_assert_uint_eq(holders_in_use(), 1);
-	ck_assert_uint_eq(fl_proc_reap(&seg), 0);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_dead(&seg), 0);
 }
 END_TEST
 
 START_TEST(reap_retires_record_whose_pid_was_reused)
 {
 	uint32_t i = fl_proc_register(&seg, getpid(), my_start() + 7, "old owner of this pid", NOW_MS);
-	fl_proc_reap(&seg);
+	fl_bulkhead_reclaim_dead(&seg);
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
 }
 END_TEST
@@ -433,6 +433,7 @@ START_TEST(registry_full_returns_none_when_nobody_is_dead)
 	for (uint32_t i = 0; i < FL_SEG_PROCS; i++)
 		if (i != me)
 			seg.procs[i] = seg.procs[me];
+	fl_bulkhead_reclaim_dead(&seg);
 	uint32_t r = fl_proc_register(&seg, getppid(), fl_proc_start_ticks(getppid()), "late", NOW_MS);
 	ck_assert_uint_eq(r, FL_PROC_NONE);
 	for (uint32_t i = 0; i < FL_SEG_PROCS; i++)
@@ -451,11 +452,44 @@ START_TEST(registry_full_reuses_the_record_of_a_dead_process)
 	seg.procs[victim].pid = (uint32_t)g.pid;
 	seg.procs[victim].start_ticks = g.start_ticks;
 	uint32_t gen = seg.procs[victim].generation;
+	/* Registration alone (a leaf) frees nothing; the shim reclaims and
+	 * tries again (fl_domain_register). */
 	uint32_t r = fl_proc_register(&seg, getppid(), fl_proc_start_ticks(getppid()), "late", NOW_MS);
+	ck_assert_uint_eq(r, FL_PROC_NONE);
+	fl_bulkhead_reclaim_dead(&seg);
+	r = fl_proc_register(&seg, getppid(), fl_proc_start_ticks(getppid()), "late", NOW_MS);
 	ck_assert_uint_eq(r, victim);
 	ck_assert_uint_eq(seg.procs[r].pid, (uint32_t)getppid());
 	ck_assert_uint_eq(seg.procs[r].generation, gen + 1);
 	ck_assert_str_eq(seg.procs[r].cmd, "late");
+}
+END_TEST
+
+START_TEST(next_dead_names_only_dead_live_records)
+{
+	uint32_t me = register_self("me");
+	struct gone g = exited_child(true);
+	uint32_t dead = fl_proc_register(&seg, g.pid, g.start_ticks, "dead", NOW_MS);
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, 0), dead);
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, dead + 1), FL_PROC_NONE);
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, FL_SEG_PROCS), FL_PROC_NONE);
+	ck_assert_uint_eq(seg.procs[me].status, FL_PROC_LIVE);
+}
+END_TEST
+
+START_TEST(retire_is_taken_by_one_caller_and_keeps_the_generation)
+{
+	uint32_t i = register_self("me");
+	uint32_t gen = seg.procs[i].generation;
+	ck_assert(fl_proc_retire_begin(&seg, i));
+	ck_assert(!fl_proc_retire_begin(&seg, i)); /* a second reclaimer backs off */
+	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_CLAIMED);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_proc(&seg, i), 0);
+	fl_proc_retire_end(&seg, i);
+	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
+	ck_assert_uint_eq(seg.procs[i].pid, 0);
+	ck_assert_uint_eq(seg.procs[i].generation, gen);
+	ck_assert(!fl_proc_retire_begin(&seg, FL_SEG_PROCS));
 }
 END_TEST
 
@@ -537,7 +571,7 @@ START_TEST(token_keeps_a_process_whose_pid_is_invisible_alive)
 	ck_assert_uint_eq(seg.procs[i].token, FL_PROC_TOKEN_OFD);
 	ck_assert(fl_proc_token_held(&seg, i));
 	ck_assert(fl_proc_alive(&seg, i, &seg.procs[i]));
-	ck_assert_uint_eq(fl_proc_reap(&seg), 0);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_dead(&seg), 0);
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_LIVE);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
@@ -545,7 +579,7 @@ START_TEST(token_keeps_a_process_whose_pid_is_invisible_alive)
 	/* The kernel gave the token back: now only the pid speaks, and it says dead. */
 	ck_assert(!fl_proc_token_held(&seg, i));
 	ck_assert(!fl_proc_alive(&seg, i, &seg.procs[i]));
-	fl_proc_reap(&seg);
+	fl_bulkhead_reclaim_dead(&seg);
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
 }
 END_TEST
@@ -634,7 +668,7 @@ START_TEST(unregister_gives_the_token_back_for_the_next_process)
 		struct fl_seg own;
 		open_real(&own);
 		uint32_t i = fl_proc_register(&own, g.pid, g.start_ticks, "first", NOW_MS);
-		fl_proc_unregister(&own, i);
+		fl_bulkhead_reclaim_proc(&own, i);
 		uint32_t j = fl_proc_register(&own, getpid(), fl_proc_start_ticks(getpid()), "second", NOW_MS);
 		uint32_t both[2] = {i, j};
 		if (write(up[1], both, sizeof both) != sizeof both)
@@ -701,6 +735,8 @@ static Suite *procreg_suite(void)
 	tcase_add_test(reap, reap_retires_record_whose_pid_was_reused);
 	tcase_add_test(reap, registry_full_returns_none_when_nobody_is_dead);
 	tcase_add_test(reap, registry_full_reuses_the_record_of_a_dead_process);
+	tcase_add_test(reap, next_dead_names_only_dead_live_records);
+	tcase_add_test(reap, retire_is_taken_by_one_caller_and_keeps_the_generation);
 	suite_add_tcase(s, reap);
 
 	TCase *tok = tcase_create("token");

@@ -304,24 +304,24 @@ START_TEST(domain_names_follow_the_spec_pattern)
 	char longest[66];
 	memset(longest, 'a', 64);
 	longest[64] = '\0';
-	ck_assert(fl_domain_valid(longest));
+	ck_assert(fl_domain_name_valid(longest));
 	longest[64] = 'a';
 	longest[65] = '\0';
-	ck_assert(!fl_domain_valid(longest));
-	ck_assert(fl_domain_valid("default"));
-	ck_assert(fl_domain_valid("a"));
-	ck_assert(fl_domain_valid("CI_run-42.b"));
-	ck_assert(fl_domain_valid("-"));
-	ck_assert(fl_domain_valid(".."));
-	ck_assert(!fl_domain_valid(""));
-	ck_assert(!fl_domain_valid("a/b"));
-	ck_assert(!fl_domain_valid("/"));
-	ck_assert(!fl_domain_valid("a b"));
-	ck_assert(!fl_domain_valid("tab\t"));
-	ck_assert(!fl_domain_valid("new\nline"));
-	ck_assert(!fl_domain_valid("caf\xc3\xa9"));
-	ck_assert(!fl_domain_valid("a:b"));
-	ck_assert(!fl_domain_valid("*"));
+	ck_assert(!fl_domain_name_valid(longest));
+	ck_assert(fl_domain_name_valid("default"));
+	ck_assert(fl_domain_name_valid("a"));
+	ck_assert(fl_domain_name_valid("CI_run-42.b"));
+	ck_assert(fl_domain_name_valid("-"));
+	ck_assert(fl_domain_name_valid(".."));
+	ck_assert(!fl_domain_name_valid(""));
+	ck_assert(!fl_domain_name_valid("a/b"));
+	ck_assert(!fl_domain_name_valid("/"));
+	ck_assert(!fl_domain_name_valid("a b"));
+	ck_assert(!fl_domain_name_valid("tab\t"));
+	ck_assert(!fl_domain_name_valid("new\nline"));
+	ck_assert(!fl_domain_name_valid("caf\xc3\xa9"));
+	ck_assert(!fl_domain_name_valid("a:b"));
+	ck_assert(!fl_domain_name_valid("*"));
 }
 END_TEST
 
