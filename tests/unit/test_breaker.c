@@ -1054,7 +1054,9 @@ START_TEST(breaker_half_open_permits_are_never_oversubscribed_under_contention)
 }
 END_TEST
 
-static Suite *breaker_suite(void)
+Suite *breaker_suite(void); /* run by runner.c */
+
+Suite *breaker_suite(void)
 {
 	Suite *s = suite_create("breaker");
 
@@ -1140,13 +1142,4 @@ static Suite *breaker_suite(void)
 	tcase_add_test(race, breaker_half_open_permits_are_never_oversubscribed_under_contention);
 	suite_add_tcase(s, race);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(breaker_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

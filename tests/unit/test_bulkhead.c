@@ -904,7 +904,9 @@ START_TEST(bulkhead_concurrent_holders_never_exceed_the_limit)
 }
 END_TEST
 
-static Suite *bulkhead_suite(void)
+Suite *bulkhead_suite(void); /* run by runner.c */
+
+Suite *bulkhead_suite(void)
 {
 	Suite *s = suite_create("bulkhead");
 
@@ -971,13 +973,4 @@ static Suite *bulkhead_suite(void)
 	tcase_add_test(race, bulkhead_concurrent_holders_never_exceed_the_limit);
 	suite_add_tcase(s, race);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(bulkhead_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -663,7 +663,9 @@ START_TEST(record_without_a_descriptor_has_no_token)
 }
 END_TEST
 
-static Suite *procreg_suite(void)
+Suite *procreg_suite(void); /* run by runner.c */
+
+Suite *procreg_suite(void)
 {
 	Suite *s = suite_create("procreg");
 
@@ -713,13 +715,4 @@ static Suite *procreg_suite(void)
 	tcase_add_test(tok, record_without_a_descriptor_has_no_token);
 	suite_add_tcase(s, tok);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(procreg_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
