@@ -36,7 +36,11 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SHIM_OBJS := $(SHIM_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# One binary for every unit suite: test_NAME.c defines NAME_suite(), and
+# tests/unit/runner.c runs them from the list suites.h made here.
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/runner.o
+UNIT_LIST := $(BUILD)/tests/unit/suites.h
+UNIT_BINS := $(BUILD)/tests/unit_tests
 HELPER_SRCS := $(sort $(wildcard tests/integration/*.c))
 HELPER_BINS := $(HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
@@ -45,7 +49,7 @@ CLI  := $(BUILD)/faultline
 CORE := $(BUILD)/libflcore.a
 
 .PHONY: all deps check unit integration demo bench sanitize fuzz install uninstall clean format \
-	format-check
+	format-check FORCE
 
 all: $(SHIM) $(CLI)
 
@@ -65,10 +69,21 @@ $(SHIM): $(SHIM_OBJS) $(CORE) shim/exports.map
 $(CLI): $(TOOL_OBJS) $(CORE)
 	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -pthread
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE)
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FL_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(CORE) \
-	      $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+	$(CC) $(FL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The suites' list, FL_SUITE(NAME) a line from the names of the files;
+# rewritten only when a suite file comes or goes.
+$(UNIT_LIST): FORCE
+	@mkdir -p $(dir $@)
+	@printf 'FL_SUITE(%s)\n' $(UNIT_SRCS:tests/unit/test_%.c=%) >$@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+$(BUILD)/tests/unit/runner.o: $(UNIT_LIST)
+
+$(UNIT_BINS): $(UNIT_OBJS) $(CORE)
+	$(CC) -o $@ $(UNIT_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -149,4 +164,4 @@ format-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(HELPER_BINS:=.d) $(UNIT_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(HELPER_BINS:=.d) $(UNIT_OBJS:.o=.d)

@@ -2,8 +2,10 @@
 # tests/run.sh BUILD [unit|integration] - runs the suites and prints one
 # closing line "N passed, N failed, N skipped".
 #
-# unit:        every build/tests/test_* (check suites; CK_FORK=yes so a crash
-#              in one test is a failure, not the end of the run)
+# unit:        every check suite of build/tests/unit_tests (tests/unit/
+#              runner.c), each run alone, so each is a line here and counts
+#              once; CK_FORK=yes so a crash in one test is a failure, not the
+#              end of the run
 # integration: every tests/integration/test_*.sh, each in its own temporary
 #              directory, with FL_BUILD (absolute build dir) and FL_TMP set.
 #              A script exits 0 to pass, 77 to skip (saying why), else fails.
@@ -35,11 +37,15 @@ run_one() { # name, command...
 
 if [ "$which" = all ] || [ "$which" = unit ]; then
 	units=0
-	for t in "$build"/tests/test_*; do
-		[ -x "$t" ] || continue
-		units=$((units + 1))
-		run_one "unit/$(basename "$t")" env CK_FORK=yes CK_DEFAULT_TIMEOUT=60 "$t"
-	done
+	runner="$build/tests/unit_tests"
+	if [ -x "$runner" ]; then
+		suites=$("$runner" --list) || { suites=""; failed=$((failed + 1)); failures+=("unit/--list")
+			printf 'FAIL  %-44s %s\n' "unit/--list" "$runner --list failed"; }
+		for s in $suites; do
+			units=$((units + 1))
+			run_one "unit/test_$s" env CK_FORK=yes CK_DEFAULT_TIMEOUT=60 "$runner" "$s"
+		done
+	fi
 	# make check builds no suite without the check library (see Makefile).
 	if [ "$units" = 0 ]; then
 		skipped=$((skipped + 1))

@@ -23,33 +23,7 @@
 
 #include "bulkhead.h"
 #include "procreg.h"
-
-#define NOW_MS 1764222000123ull
-
-static struct fl_seg seg;
-
-static struct fl_seg shared_seg(uint32_t capacity)
-{
-	size_t size = fl_seg_size(capacity);
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert(mem != MAP_FAILED);
-	fl_seg_format(mem, capacity, "unit", NOW_MS, (uint32_t)getpid());
-	struct fl_seg s;
-	struct fl_diag d;
-	fl_diag_clear(&d);
-	ck_assert_msg(fl_seg_validate(mem, size, &s, "anon", &d) == 0, "%s", d.error);
-	return s;
-}
-
-static void setup(void)
-{
-	seg = shared_seg(16);
-}
-
-static void teardown(void)
-{
-	fl_seg_close(&seg);
-}
+#include "seg_fixture.h"
 
 static uint64_t mono_ms(void)
 {
@@ -66,12 +40,6 @@ static struct fl_bulkhead_params params(uint32_t limit, uint32_t queue, uint32_t
 	r.u.bulkhead.max_queue_size = queue;
 	r.u.bulkhead.queue_timeout_ms = timeout_ms;
 	return r.u.bulkhead;
-}
-
-static void init_bulkhead(struct fl_seg_entry *e, void *arg)
-{
-	e->has_bulkhead = 1;
-	fl_bulkhead_init(&e->bulkhead, arg);
 }
 
 /* The entry of 127.0.0.1:port with a bulkhead of these parameters. */
@@ -904,12 +872,14 @@ START_TEST(bulkhead_concurrent_holders_never_exceed_the_limit)
 }
 END_TEST
 
-static Suite *bulkhead_suite(void)
+Suite *bulkhead_suite(void); /* run by runner.c */
+
+Suite *bulkhead_suite(void)
 {
 	Suite *s = suite_create("bulkhead");
 
 	TCase *slots = tcase_create("slots");
-	tcase_add_checked_fixture(slots, setup, teardown);
+	tcase_add_checked_fixture(slots, seg_setup, seg_teardown);
 	tcase_add_test(slots, bulkhead_acquires_up_to_max_concurrent_requests);
 	tcase_add_test(slots, bulkhead_rejects_non_waiting_caller_at_once_when_full);
 	tcase_add_test(slots, bulkhead_without_queue_rejects_waiting_callers);
@@ -923,7 +893,7 @@ static Suite *bulkhead_suite(void)
 	suite_add_tcase(s, slots);
 
 	TCase *holders = tcase_create("holders");
-	tcase_add_checked_fixture(holders, setup, teardown);
+	tcase_add_checked_fixture(holders, seg_setup, seg_teardown);
 	tcase_add_test(holders, bulkhead_release_via_holder_record_frees_slot_and_record);
 	tcase_add_test(holders, bulkhead_untracked_slot_is_released_through_its_entry);
 	tcase_add_test(holders, bulkhead_forked_slot_needs_both_shares_released);
@@ -935,7 +905,7 @@ static Suite *bulkhead_suite(void)
 	suite_add_tcase(s, holders);
 
 	TCase *queue = tcase_create("queue");
-	tcase_add_checked_fixture(queue, setup, teardown);
+	tcase_add_checked_fixture(queue, seg_setup, seg_teardown);
 	tcase_set_timeout(queue, 10);
 	tcase_add_test(queue, bulkhead_waiter_times_out_after_queue_timeout);
 	tcase_add_test(queue, bulkhead_waiter_timeout_longer_than_reap_tick_is_kept);
@@ -945,7 +915,7 @@ static Suite *bulkhead_suite(void)
 	suite_add_tcase(s, queue);
 
 	TCase *order = tcase_create("order_signals_set");
-	tcase_add_checked_fixture(order, setup, teardown);
+	tcase_add_checked_fixture(order, seg_setup, seg_teardown);
 	tcase_set_timeout(order, 15);
 	tcase_add_test(order, bulkhead_waiters_are_admitted_in_arrival_order);
 	tcase_add_test(order, bulkhead_arrival_leaves_a_freed_slot_to_the_oldest_waiter);
@@ -957,7 +927,7 @@ static Suite *bulkhead_suite(void)
 	suite_add_tcase(s, order);
 
 	TCase *dead = tcase_create("dead_processes");
-	tcase_add_checked_fixture(dead, setup, teardown);
+	tcase_add_checked_fixture(dead, seg_setup, seg_teardown);
 	tcase_set_timeout(dead, 10);
 	tcase_add_test(dead, bulkhead_reclaims_slots_of_exited_process_at_acquisition);
 	tcase_add_test(dead, bulkhead_reclaims_slots_of_sigkilled_process_at_acquisition);
@@ -966,18 +936,9 @@ static Suite *bulkhead_suite(void)
 	suite_add_tcase(s, dead);
 
 	TCase *race = tcase_create("contention");
-	tcase_add_checked_fixture(race, setup, teardown);
+	tcase_add_checked_fixture(race, seg_setup, seg_teardown);
 	tcase_set_timeout(race, 10);
 	tcase_add_test(race, bulkhead_concurrent_holders_never_exceed_the_limit);
 	suite_add_tcase(s, race);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(bulkhead_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -108,7 +108,9 @@ START_TEST(null_diag_is_tolerated)
 }
 END_TEST
 
-static Suite *diag_suite(void)
+Suite *diag_suite(void); /* run by runner.c */
+
+Suite *diag_suite(void)
 {
 	Suite *s = suite_create("diag");
 	TCase *tc = tcase_create("messages");
@@ -122,13 +124,4 @@ static Suite *diag_suite(void)
 	tcase_add_test(tc, control_bytes_are_escaped_in_messages);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(diag_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

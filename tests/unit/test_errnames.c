@@ -169,7 +169,9 @@ START_TEST(valid_list_truncates_with_nul)
 }
 END_TEST
 
-static Suite *errnames_suite(void)
+Suite *errnames_suite(void); /* run by runner.c */
+
+Suite *errnames_suite(void)
 {
 	Suite *s = suite_create("errnames");
 	TCase *names = tcase_create("names");
@@ -189,13 +191,4 @@ static Suite *errnames_suite(void)
 	tcase_add_test(ops, valid_list_truncates_with_nul);
 	suite_add_tcase(s, ops);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(errnames_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -120,7 +120,9 @@ START_TEST(printing_a_real_truncates_like_snprintf)
 }
 END_TEST
 
-static Suite *numtext_suite(void)
+Suite *numtext_suite(void); /* run by runner.c */
+
+Suite *numtext_suite(void)
 {
 	Suite *s = suite_create("numtext");
 	TCase *tc = tcase_create("numbers");
@@ -134,13 +136,4 @@ static Suite *numtext_suite(void)
 	tcase_add_test(tc, printing_a_real_truncates_like_snprintf);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(numtext_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -572,7 +572,9 @@ START_TEST(failed_parse_keeps_only_the_statements_before_the_bad_one)
 }
 END_TEST
 
-static Suite *parse_config_suite(void)
+Suite *parse_config_suite(void); /* run by runner.c */
+
+Suite *parse_config_suite(void)
 {
 	Suite *s = suite_create("parse_config");
 	TCase *good = tcase_create("files");
@@ -612,13 +614,4 @@ static Suite *parse_config_suite(void)
 	tcase_add_test(bad, failed_parse_keeps_only_the_statements_before_the_bad_one);
 	suite_add_tcase(s, bad);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(parse_config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

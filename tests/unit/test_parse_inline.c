@@ -388,7 +388,9 @@ START_TEST(source_name_is_the_one_passed_in)
 }
 END_TEST
 
-static Suite *parse_inline_suite(void)
+Suite *parse_inline_suite(void); /* run by runner.c */
+
+Suite *parse_inline_suite(void)
 {
 	Suite *s = suite_create("parse_inline");
 	TCase *good = tcase_create("statements");
@@ -423,13 +425,4 @@ static Suite *parse_inline_suite(void)
 	tcase_add_test(bad, source_name_is_the_one_passed_in);
 	suite_add_tcase(s, bad);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(parse_inline_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

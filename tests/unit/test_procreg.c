@@ -21,33 +21,7 @@
 
 #include "bulkhead.h"
 #include "procreg.h"
-
-#define NOW_MS 1764222000123ull
-
-static struct fl_seg seg;
-
-static struct fl_seg shared_seg(uint32_t capacity)
-{
-	size_t size = fl_seg_size(capacity);
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert(mem != MAP_FAILED);
-	fl_seg_format(mem, capacity, "unit", NOW_MS, (uint32_t)getpid());
-	struct fl_seg s;
-	struct fl_diag d;
-	fl_diag_clear(&d);
-	ck_assert_msg(fl_seg_validate(mem, size, &s, "anon", &d) == 0, "%s", d.error);
-	return s;
-}
-
-static void setup(void)
-{
-	seg = shared_seg(16);
-}
-
-static void teardown(void)
-{
-	fl_seg_close(&seg);
-}
+#include "seg_fixture.h"
 
 static uint64_t my_start(void)
 {
@@ -90,12 +64,6 @@ static struct fl_seg_proc record_of(pid_t pid, uint64_t start_ticks)
 	p.pid = (uint32_t)pid;
 	p.start_ticks = start_ticks;
 	return p;
-}
-
-static void init_bulkhead(struct fl_seg_entry *e, void *arg)
-{
-	e->has_bulkhead = 1;
-	fl_bulkhead_init(&e->bulkhead, arg);
 }
 
 static struct fl_seg_entry *bulkhead_entry(uint32_t limit)
@@ -506,9 +474,7 @@ static char token_domain[64];
 
 static void open_real(struct fl_seg *s)
 {
-	struct fl_diag d;
-	fl_diag_clear(&d);
-	ck_assert_msg(fl_seg_open(s, token_domain, 16, true, NOW_MS, &d) == 0, "%s", d.error);
+	shm_seg_open(s, token_domain);
 	ck_assert_int_gt(s->fd, 2);
 }
 
@@ -520,9 +486,7 @@ static void token_setup(void)
 
 static void token_teardown(void)
 {
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/faultline.%u.%s", (unsigned)getuid(), token_domain);
-	unlink(path);
+	shm_seg_unlink(token_domain);
 	fl_seg_close(&seg);
 }
 
@@ -697,12 +661,14 @@ START_TEST(record_without_a_descriptor_has_no_token)
 }
 END_TEST
 
-static Suite *procreg_suite(void)
+Suite *procreg_suite(void); /* run by runner.c */
+
+Suite *procreg_suite(void)
 {
 	Suite *s = suite_create("procreg");
 
 	TCase *id = tcase_create("identity");
-	tcase_add_checked_fixture(id, setup, teardown);
+	tcase_add_checked_fixture(id, seg_setup, seg_teardown);
 	tcase_set_timeout(id, 10);
 	tcase_add_test(id, proc_start_ticks_of_self_is_positive_and_stable);
 	tcase_add_test(id, proc_start_ticks_of_missing_process_is_zero);
@@ -717,7 +683,7 @@ static Suite *procreg_suite(void)
 	suite_add_tcase(s, id);
 
 	TCase *reg = tcase_create("register");
-	tcase_add_checked_fixture(reg, setup, teardown);
+	tcase_add_checked_fixture(reg, seg_setup, seg_teardown);
 	tcase_set_timeout(reg, 10);
 	tcase_add_test(reg, register_records_pid_start_command_and_time);
 	tcase_add_test(reg, register_truncates_long_command);
@@ -729,7 +695,7 @@ static Suite *procreg_suite(void)
 	suite_add_tcase(s, reg);
 
 	TCase *reap = tcase_create("reap");
-	tcase_add_checked_fixture(reap, setup, teardown);
+	tcase_add_checked_fixture(reap, seg_setup, seg_teardown);
 	tcase_set_timeout(reap, 10);
 	tcase_add_test(reap, reap_retires_dead_records_and_frees_their_slots);
 	tcase_add_test(reap, reap_retires_record_whose_pid_was_reused);
@@ -749,13 +715,4 @@ static Suite *procreg_suite(void)
 	tcase_add_test(tok, record_without_a_descriptor_has_no_token);
 	suite_add_tcase(s, tok);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(procreg_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

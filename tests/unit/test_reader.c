@@ -385,7 +385,9 @@ START_TEST(text_terminated_checks_within_the_field)
 }
 END_TEST
 
-int main(void)
+Suite *reader_suite(void); /* run by runner.c */
+
+Suite *reader_suite(void)
 {
 	Suite *s = suite_create("reader");
 	TCase *tc = tcase_create("reader");
@@ -407,9 +409,5 @@ int main(void)
 	tcase_add_test(tc, holder_indexes_out_of_range_are_refused);
 	tcase_add_test(tc, text_terminated_checks_within_the_field);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

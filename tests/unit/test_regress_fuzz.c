@@ -165,7 +165,9 @@ START_TEST(lookup_past_entries_stuck_in_claimed_is_quick)
 }
 END_TEST
 
-static Suite *regress_suite(void)
+Suite *regress_fuzz_suite(void); /* run by runner.c */
+
+Suite *regress_fuzz_suite(void)
 {
 	Suite *s = suite_create("regress_fuzz");
 	TCase *config = tcase_create("config_round_trip");
@@ -182,13 +184,4 @@ static Suite *regress_suite(void)
 	tcase_add_test(segment, lookup_past_entries_stuck_in_claimed_is_quick);
 	suite_add_tcase(s, segment);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(regress_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

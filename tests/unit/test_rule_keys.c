@@ -373,7 +373,9 @@ START_TEST(formatted_keys_parse_back_to_the_same_rule)
 }
 END_TEST
 
-static Suite *rule_keys_suite(void)
+Suite *rule_keys_suite(void); /* run by runner.c */
+
+Suite *rule_keys_suite(void)
 {
 	Suite *s = suite_create("rule_keys");
 	TCase *keys = tcase_create("keys");
@@ -405,13 +407,4 @@ static Suite *rule_keys_suite(void)
 	tcase_add_test(format, formatted_keys_parse_back_to_the_same_rule);
 	suite_add_tcase(s, format);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(rule_keys_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -234,7 +234,9 @@ START_TEST(suggest_prefers_the_first_candidate_on_a_tie)
 }
 END_TEST
 
-static Suite *rules_suite(void)
+Suite *rules_suite(void); /* run by runner.c */
+
+Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
 	TCase *defaults = tcase_create("defaults");
@@ -263,13 +265,4 @@ static Suite *rules_suite(void)
 	tcase_add_test(suggest, suggest_prefers_the_first_candidate_on_a_tie);
 	suite_add_tcase(s, suggest);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(rules_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,7 +6,8 @@
  * refusals matter as much as the happy path: each bad header, foreign file
  * or symlink is built for real and the message is checked to name the
  * problem. /dev/shm objects get a name unique to this run
- * ("ut-<pid>-<n>"); main() removes any a failing test left behind.
+ * ("ut-<pid>-<n>"); once the shm tests have run, the runner process
+ * removes any a failing test left behind.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -877,8 +878,24 @@ START_TEST(seg_open_refuses_invalid_domain_name)
 }
 END_TEST
 
-static Suite *segment_suite(void)
+/* Removes whatever /dev/shm objects a failed test left behind. */
+static void remove_leftovers(void)
 {
+	char pattern[160];
+	glob_t g;
+	snprintf(pattern, sizeof pattern, "/dev/shm/faultline.%u.ut-%u-*", (unsigned)getuid(), run_pid);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
+}
+
+Suite *segment_suite(void); /* run by runner.c */
+
+Suite *segment_suite(void)
+{
+	run_pid = (unsigned)getpid(); /* called in the runner, before any test forks */
 	Suite *s = suite_create("segment");
 
 	TCase *layout = tcase_create("layout");
@@ -933,30 +950,7 @@ static Suite *segment_suite(void)
 	tcase_add_test(shm, seg_open_attaches_when_creator_formats_late);
 	tcase_add_test(shm, seg_open_of_missing_domain_without_create_is_an_error);
 	tcase_add_test(shm, seg_open_refuses_invalid_domain_name);
+	tcase_add_unchecked_fixture(shm, NULL, remove_leftovers);
 	suite_add_tcase(s, shm);
 	return s;
-}
-
-/* Removes whatever /dev/shm objects a failed test left behind. */
-static void remove_leftovers(void)
-{
-	char pattern[160];
-	glob_t g;
-	snprintf(pattern, sizeof pattern, "/dev/shm/faultline.%u.ut-%u-*", (unsigned)getuid(), run_pid);
-	if (glob(pattern, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
-		globfree(&g);
-	}
-}
-
-int main(void)
-{
-	run_pid = (unsigned)getpid();
-	SRunner *sr = srunner_create(segment_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	remove_leftovers();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

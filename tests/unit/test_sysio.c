@@ -104,7 +104,9 @@ START_TEST(move_high_leaves_the_low_number_free)
 }
 END_TEST
 
-static Suite *sysio_suite(void)
+Suite *sysio_suite(void); /* run by runner.c */
+
+Suite *sysio_suite(void)
 {
 	Suite *s = suite_create("sysio");
 	TCase *tc = tcase_create("sysio");
@@ -117,13 +119,4 @@ static Suite *sysio_suite(void)
 	tcase_add_test(tc, move_high_leaves_the_low_number_free);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(sysio_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -593,7 +593,9 @@ START_TEST(unix_abstract_rule_matches_abstract_destination)
 }
 END_TEST
 
-static Suite *target_suite(void)
+Suite *target_suite(void); /* run by runner.c */
+
+Suite *target_suite(void)
 {
 	Suite *s = suite_create("target");
 	TCase *parse = tcase_create("parse");
@@ -648,13 +650,4 @@ static Suite *target_suite(void)
 	tcase_add_test(match, unix_abstract_rule_matches_abstract_destination);
 	suite_add_tcase(s, match);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(target_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
