@@ -161,12 +161,12 @@ static int copy_bulkhead(const struct fl_seg_bulkhead *b, const char *rule, uint
 	return check_errno(out->p.reject_errno, "bulkhead", i, rd);
 }
 
-/* has_breaker / has_bulkhead: 0 none, 1 being written, 2 ready. */
+/* has_breaker / has_bulkhead: enum fl_part_state. */
 static int part_ready(uint8_t flag, const char *part, uint32_t i, const struct reading *rd, bool *ready)
 {
-	if (flag > 2)
+	if (flag > FL_PART_READY)
 		return CORRUPT(rd, "entry %u: %s flag %u is not 0, 1 or 2", i, part, flag);
-	*ready = flag == 2;
+	*ready = flag == FL_PART_READY;
 	return 0;
 }
 

@@ -57,6 +57,18 @@ enum fl_entry_status {
 	FL_ENTRY_READY = 2,
 };
 
+/*
+ * has_breaker / has_bulkhead: whether an entry's part is filled in. The
+ * first process that needs the part claims it (BUSY), writes its rule text
+ * and parameters, then publishes READY with release order; every reader
+ * uses the part only once it sees READY (acquire).
+ */
+enum fl_part_state {
+	FL_PART_NONE = 0,
+	FL_PART_BUSY = 1,
+	FL_PART_READY = 2,
+};
+
 enum fl_key_kind {
 	FL_KEY_DEST = 1, /* one destination: family, port, addr or path */
 	FL_KEY_RULE = 2, /* scope=rule or overflow: the statement's target text */
@@ -139,8 +151,8 @@ struct fl_seg_op_stats {
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
-	uint8_t has_breaker;
-	uint8_t has_bulkhead;
+	uint8_t has_breaker;  /* enum fl_part_state */
+	uint8_t has_bulkhead; /* enum fl_part_state */
 	uint8_t overflow_entry; /* a rule entry that also carries overflow */
 	uint8_t reserved[5];
 	uint64_t created_ms;

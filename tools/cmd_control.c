@@ -23,7 +23,6 @@
 #include "reader.h"
 #include "segment.h"
 
-#define PART_READY  2 /* has_breaker / has_bulkhead: the part is initialised */
 #define LOAD(p)	    __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
@@ -39,7 +38,7 @@ struct target {
 
 static bool ready(const uint8_t *flag)
 {
-	return LOAD(flag) == PART_READY;
+	return LOAD(flag) == FL_PART_READY;
 }
 
 static void close_target(struct target *t)
