@@ -57,11 +57,11 @@ bool fl_domain_valid(const char *domain)
 	return true;
 }
 
-int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain)
+int fl_seg_path(char *buf, size_t size, unsigned uid, const char *domain)
 {
 	if (!fl_domain_valid(domain))
 		return -1;
-	int n = snprintf(buf, size, "/faultline.%u.%s", uid, domain);
+	int n = snprintf(buf, size, FL_SEG_DIR "/" FL_SEG_FILE_PREFIX "%u.%s", uid, domain);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -226,17 +226,13 @@ static void keep_fd(struct fl_seg *seg, int fd)
 
 static int seg_path(char *path, size_t size, const char *domain)
 {
-	char name[128];
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
-		return -1;
-	snprintf(path, size, "/dev/shm%s", name);
-	return 0;
+	return fl_seg_path(path, size, (unsigned)getuid(), domain);
 }
 
 int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
 		uint64_t now_ms, struct fl_diag *d)
 {
-	char path[160];
+	char path[FL_SEG_PATH_MAX];
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
 	if (seg_path(path, sizeof(path), domain) < 0)
@@ -288,7 +284,7 @@ void fl_seg_reopen(struct fl_seg *seg)
 {
 	if (seg->fd <= 2 || !seg->hdr)
 		return;
-	char domain[sizeof(seg->hdr->domain)], path[160];
+	char domain[sizeof(seg->hdr->domain)], path[FL_SEG_PATH_MAX];
 	memcpy(domain, seg->hdr->domain, sizeof(domain));
 	domain[sizeof(domain) - 1] = '\0';
 	int fd = seg_path(path, sizeof(path), domain) < 0 ? -1 : fl_sys_open_nofollow(path, O_RDWR, 0);

@@ -1,7 +1,8 @@
 /*
  * segment.h - the shared-memory layout of a domain, defined once.
  *
- * Every process of a user's domain maps /dev/shm/faultline.<uid>.<domain>:
+ * Every process of a user's domain maps /dev/shm/faultline.<uid>.<domain>
+ * (fl_seg_path):
  * the shim to keep breakers, bulkheads and counters, the CLI to read and
  * steer them. All fields are fixed-width and naturally aligned, and every
  * field that changes after creation is accessed with __atomic builtins, so
@@ -262,8 +263,16 @@ struct fl_seg {
 uint32_t fl_seg_holder_capacity(uint32_t capacity);
 size_t fl_seg_size(uint32_t capacity);
 
-/* "/faultline.<uid>.<domain>"; returns -1 if the domain name is invalid. */
-int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain);
+/*
+ * Where segments live: FL_SEG_DIR/FL_SEG_FILE_PREFIX<uid>.<domain>, e.g.
+ * "/dev/shm/faultline.1000.web". fl_seg_path builds that path; it returns
+ * -1 if the domain name is invalid (or the path would not fit). A buffer of
+ * FL_SEG_PATH_MAX bytes always fits.
+ */
+#define FL_SEG_DIR	   "/dev/shm"
+#define FL_SEG_FILE_PREFIX "faultline."
+#define FL_SEG_PATH_MAX	   128u
+int fl_seg_path(char *buf, size_t size, unsigned uid, const char *domain);
 bool fl_domain_valid(const char *domain);
 
 /*

@@ -23,8 +23,6 @@
 #include "report.h"
 #include "segment.h"
 
-#define SHM_DIR "/dev/shm"
-
 static uint32_t count_alive(const struct fl_seg *seg, const struct fl_snapshot *snap, char *pids, size_t size)
 {
 	uint32_t live = 0;
@@ -84,10 +82,10 @@ static int find_domains(struct item **items, size_t *n)
 {
 	char prefix[64];
 	size_t cap = 0;
-	snprintf(prefix, sizeof(prefix), "faultline.%u.", (unsigned)getuid());
-	DIR *dir = opendir(SHM_DIR);
+	snprintf(prefix, sizeof(prefix), FL_SEG_FILE_PREFIX "%u.", (unsigned)getuid());
+	DIR *dir = opendir(FL_SEG_DIR);
 	if (!dir)
-		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: %s", SHM_DIR, strerror(errno));
+		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: %s", FL_SEG_DIR, strerror(errno));
 	struct dirent *de;
 	while ((de = readdir(dir)) != NULL) {
 		const char *domain = de->d_name + strlen(prefix);
@@ -149,11 +147,10 @@ int fl_cmd_clear(const struct fl_cli *cli)
 				   "clear takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	const char *domain = fl_cli_domain(cli);
-	char name[128], path[160];
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
+	char path[FL_SEG_PATH_MAX];
+	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0)
 		return fl_cli_fail(FL_EXIT_USAGE,
 				   "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
-	snprintf(path, sizeof(path), SHM_DIR "%s", name);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)

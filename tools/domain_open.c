@@ -68,14 +68,13 @@ static const char *owner_name(const char *path)
 int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
 		    bool reap)
 {
-	char name[128], path[160];
+	char path[FL_SEG_PATH_MAX];
 	memset(seg, 0, sizeof(*seg));
 	memset(snap, 0, sizeof(*snap));
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0) {
+	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0) {
 		snprintf(msg, size, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
 		return FL_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	struct stat st;
 	if (lstat(path, &st) < 0 && errno == ENOENT) {
 		snprintf(msg, size, "domain '%s' does not exist", domain);
