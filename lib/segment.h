@@ -164,7 +164,7 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(64))); /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -231,15 +231,25 @@ struct fl_seg_header {
 	uint32_t creator_pid;
 	uint64_t overflow; /* destinations that found the table full (atomic) */
 	char domain[72];
-};
+}; /* 144 bytes, in a page of its own (FL_SEG_HEADER_SIZE) */
 
+/*
+ * Exact sizes: a field added, removed or re-padded changes one of them, and
+ * whoever changes it must bump FL_SEG_VERSION (older processes would read
+ * the new layout wrongly) and look at the forgers (seg_forge.py,
+ * helper_seglayout.c), which follow these sizes.
+ */
 _Static_assert(sizeof(struct fl_seg_key) == 144, "segment key layout");
+_Static_assert(sizeof(struct fl_seg_breaker_params) == 40, "breaker parameters layout");
+_Static_assert(sizeof(struct fl_seg_bulkhead_params) == 24, "bulkhead parameters layout");
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
+_Static_assert(sizeof(struct fl_seg_op_stats) == 32, "per-call counters layout");
+_Static_assert(sizeof(struct fl_seg_entry) == 896, "entry layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
-_Static_assert(sizeof(struct fl_seg_entry) <= 960, "4096 destinations fit in 4 MiB");
 _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
 _Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
+_Static_assert(sizeof(struct fl_seg_header) == 144, "header layout");
 _Static_assert(sizeof(struct fl_seg_header) <= FL_SEG_HEADER_SIZE, "header fits its page");
 
 /* A mapped, validated segment. */
