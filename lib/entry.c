@@ -3,11 +3,9 @@
  */
 #include "entry.h"
 
+#include "atomics.h"
 #include "breaker.h"
 #include "bulkhead.h"
-
-#define LOAD(p)	    __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 bool fl_entry_has_breaker(const struct fl_seg_entry *e)
 {

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomics.h"
 #include "breaker.h"
 #include "bulkhead.h"
 
-#define LOAD(p)	      __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define BREAKER_TRIES 16   /* re-reads while the state word keeps moving */
 #define ERRNO_MAX     4095 /* the kernel's errno range */
 
