@@ -9,6 +9,7 @@
  * nobody can swap the file between check and use.
  */
 #include "segment.h"
+#include "clock.h"
 #include "sysio.h"
 
 #include <errno.h>
@@ -121,13 +122,6 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 static void pause_ms(unsigned ms)
 {
 	struct timespec t = {0, (long)ms * 1000000L};
@@ -179,13 +173,13 @@ static int create_segment(int fd, const char *path, const char *domain, uint32_t
 static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct fl_diag *d)
 {
 	struct stat st;
-	uint64_t deadline = mono_ms() + WAIT_READY_MS;
+	uint64_t deadline = fl_clock_mono_ms() + WAIT_READY_MS;
 	for (;;) {
 		if (check_file(fd, path, &st, d) < 0)
 			return -1;
 		if (st.st_size > 0)
 			break;
-		if (mono_ms() > deadline)
+		if (fl_clock_mono_ms() > deadline)
 			return fl_diag_error(d, NULL, "%s: refused: still empty after %d ms (its creator died? "
 					     "run: faultline clear)", path, WAIT_READY_MS);
 		pause_ms(1);
@@ -196,7 +190,7 @@ static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct f
 		return fl_diag_error(d, NULL, "%s: cannot map: %s", path, strerror(errno));
 	const struct fl_seg_header *h = mem;
 	while (size >= sizeof(*h) && __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == 0 &&
-	       mono_ms() <= deadline)
+	       fl_clock_mono_ms() <= deadline)
 		pause_ms(1);
 	if (fl_seg_validate(mem, size, seg, path, d) < 0) {
 		munmap(mem, size);

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -17,20 +16,6 @@
 #include "sysio.h"
 
 struct fl_domain fl_domain = {.proc = FL_PROC_NONE};
-
-uint64_t fl_now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
-uint64_t fl_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000ULL + (uint64_t)t.tv_nsec / 1000000ULL;
-}
 
 /* "curl -s http://..." from /proc/self/cmdline, truncated to fit. */
 static void read_cmdline(char *out, size_t size)

@@ -15,6 +15,7 @@
 
 #include "breaker.h"
 #include "bulkhead.h"
+#include "clock.h"
 #include "diag.h"
 #include "match.h"
 #include "segment.h"
@@ -80,7 +81,15 @@ void fl_domain_fork_failed(struct fl_fork_share *res, uint32_t n);
 /* Finds or creates the entries of destination d. Async-signal-safe. */
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);
 
-uint64_t fl_now_ns(void); /* CLOCK_MONOTONIC */
-uint64_t fl_now_ms(void); /* Unix time */
+/* The shim's clocks, from lib/clock.h: monotonic for decisions, Unix
+ * time for display. */
+static inline uint64_t fl_now_ns(void)
+{
+	return fl_clock_mono_ns();
+}
+static inline uint64_t fl_now_ms(void)
+{
+	return fl_clock_unix_ms();
+}
 
 #endif

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "reader.h"
 #include "report.h"
 #include "procreg.h"
@@ -32,9 +32,7 @@ const char *fl_cli_domain(const struct fl_cli *cli)
 
 uint64_t fl_cli_now_ms(void)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return fl_clock_unix_ms();
 }
 
 /*
