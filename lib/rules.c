@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "errnames.h"
 #include "fault.h"
 #include "textbuf.h"
@@ -82,16 +83,8 @@ void fl_ruleset_free(struct fl_ruleset *rs)
 
 int fl_ruleset_add(struct fl_ruleset *rs, const struct fl_rule *r, struct fl_diag *d)
 {
-	if (rs->count == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 8;
-		struct fl_rule *grown = NULL;
-		if (cap <= SIZE_MAX / sizeof *grown)
-			grown = realloc(rs->rules, cap * sizeof *grown);
-		if (grown == NULL)
-			return fl_diag_error(d, &r->loc, "out of memory for %zu rules", cap);
-		rs->rules = grown;
-		rs->cap = cap;
-	}
+	if (!fl_array_reserve(&rs->rules, &rs->cap, rs->count + 1, sizeof *rs->rules, 8))
+		return fl_diag_error(d, &r->loc, "out of memory for %zu rules", rs->count + 1);
 	rs->rules[rs->count++] = *r;
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "cli.h"
 #include "procreg.h"
 #include "reader.h"
@@ -95,14 +96,9 @@ static int find_domains(struct item **items, size_t *n)
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
 		    st.st_uid != getuid())
 			continue;
-		if (*n == cap) {
-			struct item *more = realloc(*items, (cap ? cap * 2 : 8) * sizeof(**items));
-			if (!more) {
-				closedir(dir);
-				return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
-			}
-			*items = more;
-			cap = cap ? cap * 2 : 8;
+		if (!fl_array_reserve(items, &cap, *n + 1, sizeof(**items), 8)) {
+			closedir(dir);
+			return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 		}
 		describe(domain, &st, &(*items)[(*n)++]);
 	}
