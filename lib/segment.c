@@ -230,8 +230,7 @@ int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool 
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
 	if (seg_path(path, sizeof(path), domain) < 0)
-		return fl_diag_error(d, NULL, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)",
-				     domain);
+		return fl_diag_error(d, NULL, FL_DOMAIN_NAME_INVALID, domain);
 	int fd = -1;
 	if (create) {
 		fd = fl_sys_open_nofollow(path, O_RDWR | O_CREAT | O_EXCL, 0600);

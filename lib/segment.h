@@ -284,6 +284,8 @@ size_t fl_seg_size(uint32_t capacity);
 #define FL_SEG_PATH_MAX	   128u
 int fl_seg_path(char *buf, size_t size, unsigned uid, const char *domain);
 bool fl_domain_valid(const char *domain);
+/* What to say of a name fl_domain_valid refuses: a format taking the name. */
+#define FL_DOMAIN_NAME_INVALID "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)"
 
 /*
  * Lays out a fresh segment in memory of fl_seg_size(capacity) zeroed bytes;

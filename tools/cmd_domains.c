@@ -145,8 +145,7 @@ int fl_cmd_clear(const struct fl_cli *cli)
 	const char *domain = fl_cli_domain(cli);
 	char path[FL_SEG_PATH_MAX];
 	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0)
-		return fl_cli_fail(FL_EXIT_USAGE,
-				   "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
+		return fl_cli_fail(FL_EXIT_USAGE, FL_DOMAIN_NAME_INVALID, domain);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)

@@ -70,7 +70,7 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	memset(seg, 0, sizeof(*seg));
 	memset(snap, 0, sizeof(*snap));
 	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0) {
-		snprintf(msg, size, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
+		snprintf(msg, size, FL_DOMAIN_NAME_INVALID, domain);
 		return FL_EXIT_USAGE;
 	}
 	struct stat st;
