@@ -262,12 +262,6 @@ static void write_settings(const struct settings *s, const struct target *t)
 	}
 }
 
-static void print_warnings(const struct fl_diag *d)
-{
-	for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
-		fprintf(stderr, "faultline: warning: %s\n", d->warnings[i]);
-}
-
 int fl_cmd_set(const struct fl_cli *cli)
 {
 	if (cli->noperands < 2)
@@ -296,7 +290,7 @@ int fl_cmd_set(const struct fl_cli *cli)
 		if (s->touched[k] && fl_rule_finish(&s->rule[k], &start, &s->d) < 0)
 			code = fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
 	if (code == FL_EXIT_OK) {
-		print_warnings(&s->d);
+		fl_cli_warnings(&s->d);
 		write_settings(s, &t);
 	}
 	free(s);
