@@ -60,15 +60,10 @@ static const struct fl_fault_params fault_defaults = {
     .times = 0,
 };
 
-static const struct {
-	const char *name;
-	enum fl_kind kind;
-} kind_words[] = {
-    {"breaker", FL_KIND_BREAKER},
-    {"circuit_breaker", FL_KIND_BREAKER},
-    {"bulkhead", FL_KIND_BULKHEAD},
-    {"fault", FL_KIND_FAULT},
-};
+const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", NULL};
+static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD, FL_KIND_FAULT};
+_Static_assert(sizeof word_kinds / sizeof word_kinds[0] + 1 == sizeof fl_kind_words / sizeof fl_kind_words[0],
+	       "one kind per word");
 
 void fl_ruleset_init(struct fl_ruleset *rs)
 {
@@ -106,9 +101,9 @@ void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind)
 
 int fl_kind_from_name(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof kind_words / sizeof kind_words[0]; i++)
-		if (strlen(kind_words[i].name) == len && memcmp(kind_words[i].name, name, len) == 0)
-			return (int)kind_words[i].kind;
+	for (size_t i = 0; fl_kind_words[i]; i++)
+		if (strlen(fl_kind_words[i]) == len && memcmp(fl_kind_words[i], name, len) == 0)
+			return (int)word_kinds[i];
 	return -1;
 }
 
