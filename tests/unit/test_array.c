@@ -49,7 +49,7 @@ START_TEST(reserve_refuses_sizes_that_overflow_and_keeps_the_array)
 	uint64_t *before = a;
 	a[3] = 42;
 	ck_assert(!fl_array_reserve(&a, &cap, SIZE_MAX / 4, sizeof(*a), 4)); /* bytes overflow */
-	ck_assert(!fl_array_reserve(&a, &cap, SIZE_MAX, 1, 4));		      /* doubling overflows */
+	ck_assert(!fl_array_reserve(&a, &cap, SIZE_MAX, 1, 4));		     /* doubling overflows */
 	ck_assert_ptr_eq(a, before);
 	ck_assert_uint_eq(cap, 4);
 	ck_assert_uint_eq(a[3], 42);
