@@ -15,6 +15,8 @@
 
 #include <errno.h>
 
+#include "atomics.h"
+
 #define EPOCH_BITS 22
 #define COUNT_BITS 42
 #define COUNT_MAX ((UINT64_C(1) << COUNT_BITS) - 1)
@@ -26,10 +28,6 @@ const char *fl_breaker_state_name(uint32_t state)
 {
 	return state < 5 ? state_names[state] : "unknown";
 }
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 void fl_breaker_params_set(struct fl_seg_breaker_params *out, const struct fl_breaker_params *in)
 {

@@ -10,14 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomics.h"
 #include "procreg.h"
 #include "wait.h"
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define CAS(p, expected, desired)                                                                  \
-	__atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 #define REAP_TICK_MS 1000u	   /* waiters check for dead holders this often */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "match_index.h"
 
 /* A candidate list being collected, in rule order. */
@@ -30,20 +31,9 @@ struct builder {
 	size_t ncands, cands_cap, nfaults, faults_cap, nsegs, segs_cap, seg_cand_cap;
 };
 
-static bool reserve(void *pp, size_t *cap, size_t need, size_t elem)
+static bool reserve(void *items, size_t *cap, size_t need, size_t elem)
 {
-	void **p = pp;
-	if (need <= *cap)
-		return true;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *q = realloc(*p, c * elem);
-	if (q == NULL)
-		return false;
-	*p = q;
-	*cap = c;
-	return true;
+	return fl_array_reserve(items, cap, need, elem, 64);
 }
 
 static void acc_init(struct acc *a)

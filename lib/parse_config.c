@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "config_loc.h"
 #include "numtext.h"
 #include "rules.h"
@@ -487,13 +488,10 @@ static char *read_text_file(const char *path, const char **kind)
 	}
 	for (;;) {
 		if (len + 1 >= cap) {
-			char *grown = cap < CONFIG_FILE_MAX ? realloc(text, cap ? cap * 2 : 4096) : NULL;
-			if (grown == NULL) {
+			if (cap >= CONFIG_FILE_MAX || !fl_array_reserve(&text, &cap, cap + 1, 1, 4096)) {
 				errno = cap < CONFIG_FILE_MAX ? ENOMEM : EFBIG;
 				goto fail;
 			}
-			text = grown;
-			cap = cap ? cap * 2 : 4096;
 		}
 		ssize_t got = fl_sys_read(fd, text + len, cap - len - 1);
 		if (got < 0)

@@ -31,8 +31,6 @@ enum token_kind {
 	TOKEN_EOF,
 };
 
-static const char *const kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", NULL};
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
@@ -109,7 +107,7 @@ static int parse_kind(struct cursor *c, const struct token *target, enum fl_kind
 		*kind = (enum fl_kind)k;
 		return 0;
 	}
-	const char *suggestion = fl_suggest(t.text, t.len, kind_words);
+	const char *suggestion = fl_suggest(t.text, t.len, fl_kind_words);
 	if (suggestion != NULL)
 		return fl_diag_error(d, &t.loc, "unknown kind '%.*s' (did you mean '%s'?)", (int)t.len,
 				     t.text, suggestion);

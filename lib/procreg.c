@@ -10,12 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomics.h"
 #include "sysio.h"
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define CAS(p, expected, desired)                                                                  \
-	__atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 static unsigned long long decimal_at(const char *p)
 {

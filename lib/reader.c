@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "atomics.h"
 #include "breaker.h"
 #include "bulkhead.h"
 
-#define LOAD(p)	      __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define BREAKER_TRIES 16   /* re-reads while the state word keeps moving */
 #define ERRNO_MAX     4095 /* the kernel's errno range */
 
@@ -161,12 +162,12 @@ static int copy_bulkhead(const struct fl_seg_bulkhead *b, const char *rule, uint
 	return check_errno(out->p.reject_errno, "bulkhead", i, rd);
 }
 
-/* has_breaker / has_bulkhead: 0 none, 1 being written, 2 ready. */
+/* has_breaker / has_bulkhead: enum fl_part_state. */
 static int part_ready(uint8_t flag, const char *part, uint32_t i, const struct reading *rd, bool *ready)
 {
-	if (flag > 2)
+	if (flag > FL_PART_READY)
 		return CORRUPT(rd, "entry %u: %s flag %u is not 0, 1 or 2", i, part, flag);
-	*ready = flag == 2;
+	*ready = flag == FL_PART_READY;
 	return 0;
 }
 
@@ -203,20 +204,6 @@ static int copy_entry(const struct fl_seg_entry *e, uint32_t i, uint64_t now_ms,
 	return 0;
 }
 
-/* Grows *array (of `elem` bytes each) to hold one more than *n. */
-static void *grow(void **array, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return *array;
-	size_t next = *cap ? *cap * 2 : 16;
-	void *p = realloc(*array, next * elem);
-	if (!p)
-		return NULL;
-	*array = p;
-	*cap = next;
-	return p;
-}
-
 static int read_entries(const struct fl_seg *seg, uint64_t now_ms, const struct reading *rd,
 			struct fl_snapshot *out)
 {
@@ -228,7 +215,7 @@ static int read_entries(const struct fl_seg *seg, uint64_t now_ms, const struct 
 			return CORRUPT(rd, "entry %u: status %u is not empty, claimed or ready", i, status);
 		if (status != FL_ENTRY_READY)
 			continue;
-		if (!grow((void **)&out->entries, &cap, out->nentries, sizeof(*out->entries)))
+		if (!fl_array_reserve(&out->entries, &cap, out->nentries + 1, sizeof(*out->entries), 16))
 			return fl_diag_error(rd->d, NULL, "%s: out of memory", rd->what);
 		if (copy_entry(e, i, now_ms, rd, &out->entries[out->nentries]) < 0)
 			return -1;
@@ -247,7 +234,7 @@ static int read_procs(const struct fl_seg *seg, const struct reading *rd, struct
 			return CORRUPT(rd, "process %u: status %u is not free, claimed or live", i, status);
 		if (status != FL_PROC_LIVE)
 			continue;
-		if (!grow((void **)&out->procs, &cap, out->nprocs, sizeof(*out->procs)))
+		if (!fl_array_reserve(&out->procs, &cap, out->nprocs + 1, sizeof(*out->procs), 16))
 			return fl_diag_error(rd->d, NULL, "%s: out of memory", rd->what);
 		struct fl_snap_proc *s = &out->procs[out->nprocs];
 		memset(s, 0, sizeof(*s));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "breaker.h"
 
 /* ---- the buffer ---- */
@@ -46,19 +47,9 @@ static bool reserve(struct fl_out *o, size_t more)
 {
 	if (o->failed)
 		return false;
-	if (o->len + more + 1 <= o->cap)
-		return true;
-	size_t cap = o->cap ? o->cap : 256;
-	while (cap < o->len + more + 1)
-		cap *= 2;
-	char *p = realloc(o->p, cap);
-	if (!p) {
+	if (!fl_array_reserve(&o->p, &o->cap, o->len + more + 1, 1, 256))
 		o->failed = true;
-		return false;
-	}
-	o->p = p;
-	o->cap = cap;
-	return true;
+	return !o->failed;
 }
 
 void fl_out_putn(struct fl_out *o, const char *s, size_t n)
@@ -211,18 +202,14 @@ static void table_free(struct table *t)
 static void table_row(struct table *t, const char *colour)
 {
 	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		size_t *offs = realloc(t->offs, cap * t->ncols * sizeof(*offs));
-		if (offs)
-			t->offs = offs;
-		const char **colours = realloc(t->colours, cap * sizeof(*colours));
-		if (colours)
-			t->colours = colours;
-		if (!offs || !colours) {
+		/* two arrays of one capacity: offsets (a row of ncols each), colours */
+		size_t offs_cap = t->cap, colours_cap = t->cap;
+		if (!fl_array_reserve(&t->offs, &offs_cap, t->nrows + 1, t->ncols * sizeof(*t->offs), 16) ||
+		    !fl_array_reserve(&t->colours, &colours_cap, t->nrows + 1, sizeof(*t->colours), 16)) {
 			t->failed = true;
 			return;
 		}
-		t->cap = cap;
+		t->cap = offs_cap;
 	}
 	size_t base = t->nrows * t->ncols;
 	for (unsigned c = 0; c < t->ncols; c++)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "errnames.h"
 #include "fault.h"
 #include "textbuf.h"
@@ -59,15 +60,10 @@ static const struct fl_fault_params fault_defaults = {
     .times = 0,
 };
 
-static const struct {
-	const char *name;
-	enum fl_kind kind;
-} kind_words[] = {
-    {"breaker", FL_KIND_BREAKER},
-    {"circuit_breaker", FL_KIND_BREAKER},
-    {"bulkhead", FL_KIND_BULKHEAD},
-    {"fault", FL_KIND_FAULT},
-};
+const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", NULL};
+static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD, FL_KIND_FAULT};
+_Static_assert(sizeof word_kinds / sizeof word_kinds[0] + 1 == sizeof fl_kind_words / sizeof fl_kind_words[0],
+	       "one kind per word");
 
 void fl_ruleset_init(struct fl_ruleset *rs)
 {
@@ -82,16 +78,8 @@ void fl_ruleset_free(struct fl_ruleset *rs)
 
 int fl_ruleset_add(struct fl_ruleset *rs, const struct fl_rule *r, struct fl_diag *d)
 {
-	if (rs->count == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 8;
-		struct fl_rule *grown = NULL;
-		if (cap <= SIZE_MAX / sizeof *grown)
-			grown = realloc(rs->rules, cap * sizeof *grown);
-		if (grown == NULL)
-			return fl_diag_error(d, &r->loc, "out of memory for %zu rules", cap);
-		rs->rules = grown;
-		rs->cap = cap;
-	}
+	if (!fl_array_reserve(&rs->rules, &rs->cap, rs->count + 1, sizeof *rs->rules, 8))
+		return fl_diag_error(d, &r->loc, "out of memory for %zu rules", rs->count + 1);
 	rs->rules[rs->count++] = *r;
 	return 0;
 }
@@ -113,9 +101,9 @@ void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind)
 
 int fl_kind_from_name(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof kind_words / sizeof kind_words[0]; i++)
-		if (strlen(kind_words[i].name) == len && memcmp(kind_words[i].name, name, len) == 0)
-			return (int)kind_words[i].kind;
+	for (size_t i = 0; fl_kind_words[i]; i++)
+		if (strlen(fl_kind_words[i]) == len && memcmp(fl_kind_words[i], name, len) == 0)
+			return (int)word_kinds[i];
 	return -1;
 }
 

@@ -104,7 +104,9 @@ int fl_ruleset_add(struct fl_ruleset *rs, const struct fl_rule *r, struct fl_dia
 /* A rule of the kind with every key at its default. */
 void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind);
 
-/* "circuit_breaker" / "breaker", "bulkhead", "fault" -> kind; -1 if unknown. */
+/* Every word that names a kind in a rule, NULL-terminated (for "did you mean"). */
+extern const char *const fl_kind_words[];
+/* One of fl_kind_words ("circuit_breaker" / "breaker", "bulkhead", "fault") -> kind; -1 if unknown. */
 int fl_kind_from_name(const char *name, size_t len);
 const char *fl_kind_name(enum fl_kind kind); /* canonical: "breaker", "bulkhead", "fault" */
 

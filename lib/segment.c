@@ -9,6 +9,7 @@
  * nobody can swap the file between check and use.
  */
 #include "segment.h"
+#include "clock.h"
 #include "sysio.h"
 
 #include <errno.h>
@@ -57,11 +58,11 @@ bool fl_domain_name_valid(const char *domain)
 	return true;
 }
 
-int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain)
+int fl_seg_path(char *buf, size_t size, unsigned uid, const char *domain)
 {
 	if (!fl_domain_name_valid(domain))
 		return -1;
-	int n = snprintf(buf, size, "/faultline.%u.%s", uid, domain);
+	int n = snprintf(buf, size, FL_SEG_DIR "/" FL_SEG_FILE_PREFIX "%u.%s", uid, domain);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -121,13 +122,6 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 static void pause_ms(unsigned ms)
 {
 	struct timespec t = {0, (long)ms * 1000000L};
@@ -179,13 +173,13 @@ static int create_segment(int fd, const char *path, const char *domain, uint32_t
 static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct fl_diag *d)
 {
 	struct stat st;
-	uint64_t deadline = mono_ms() + WAIT_READY_MS;
+	uint64_t deadline = fl_clock_mono_ms() + WAIT_READY_MS;
 	for (;;) {
 		if (check_file(fd, path, &st, d) < 0)
 			return -1;
 		if (st.st_size > 0)
 			break;
-		if (mono_ms() > deadline)
+		if (fl_clock_mono_ms() > deadline)
 			return fl_diag_error(d, NULL, "%s: refused: still empty after %d ms (its creator died? "
 					     "run: faultline clear)", path, WAIT_READY_MS);
 		pause_ms(1);
@@ -196,7 +190,7 @@ static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct f
 		return fl_diag_error(d, NULL, "%s: cannot map: %s", path, strerror(errno));
 	const struct fl_seg_header *h = mem;
 	while (size >= sizeof(*h) && __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == 0 &&
-	       mono_ms() <= deadline)
+	       fl_clock_mono_ms() <= deadline)
 		pause_ms(1);
 	if (fl_seg_validate(mem, size, seg, path, d) < 0) {
 		munmap(mem, size);
@@ -226,22 +220,17 @@ static void keep_fd(struct fl_seg *seg, int fd)
 
 static int seg_path(char *path, size_t size, const char *domain)
 {
-	char name[128];
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
-		return -1;
-	snprintf(path, size, "/dev/shm%s", name);
-	return 0;
+	return fl_seg_path(path, size, (unsigned)getuid(), domain);
 }
 
 int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
 		uint64_t now_ms, struct fl_diag *d)
 {
-	char path[160];
+	char path[FL_SEG_PATH_MAX];
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
 	if (seg_path(path, sizeof(path), domain) < 0)
-		return fl_diag_error(d, NULL, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)",
-				     domain);
+		return fl_diag_error(d, NULL, FL_DOMAIN_NAME_INVALID, domain);
 	int fd = -1;
 	if (create) {
 		fd = fl_sys_open_nofollow(path, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -288,7 +277,7 @@ void fl_seg_reopen(struct fl_seg *seg)
 {
 	if (seg->fd <= 2 || !seg->hdr)
 		return;
-	char domain[sizeof(seg->hdr->domain)], path[160];
+	char domain[sizeof(seg->hdr->domain)], path[FL_SEG_PATH_MAX];
 	memcpy(domain, seg->hdr->domain, sizeof(domain));
 	domain[sizeof(domain) - 1] = '\0';
 	int fd = seg_path(path, sizeof(path), domain) < 0 ? -1 : fl_sys_open_nofollow(path, O_RDWR, 0);

@@ -1,7 +1,8 @@
 /*
  * segment.h - the shared-memory layout of a domain, defined once.
  *
- * Every process of a user's domain maps /dev/shm/faultline.<uid>.<domain>:
+ * Every process of a user's domain maps /dev/shm/faultline.<uid>.<domain>
+ * (fl_seg_path):
  * the shim to keep breakers, bulkheads and counters, the CLI to read and
  * steer them. All fields are fixed-width and naturally aligned, and every
  * field that changes after creation is accessed with __atomic builtins, so
@@ -55,6 +56,18 @@ enum fl_entry_status {
 	FL_ENTRY_EMPTY = 0,
 	FL_ENTRY_CLAIMED = 1, /* being filled by its creator */
 	FL_ENTRY_READY = 2,
+};
+
+/*
+ * has_breaker / has_bulkhead: whether an entry's part is filled in. The
+ * first process that needs the part claims it (BUSY), writes its rule text
+ * and parameters, then publishes READY with release order; every reader
+ * uses the part only once it sees READY (acquire).
+ */
+enum fl_part_state {
+	FL_PART_NONE = 0,
+	FL_PART_BUSY = 1,
+	FL_PART_READY = 2,
 };
 
 enum fl_key_kind {
@@ -139,8 +152,8 @@ struct fl_seg_op_stats {
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
-	uint8_t has_breaker;
-	uint8_t has_bulkhead;
+	uint8_t has_breaker;  /* enum fl_part_state */
+	uint8_t has_bulkhead; /* enum fl_part_state */
 	uint8_t overflow_entry; /* a rule entry that also carries overflow */
 	uint8_t reserved[5];
 	uint64_t created_ms;
@@ -151,7 +164,7 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(64))); /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -218,11 +231,21 @@ struct fl_seg_header {
 	uint32_t creator_pid;
 	uint64_t overflow; /* destinations that found the table full (atomic) */
 	char domain[72];
-};
+}; /* 144 bytes, in a page of its own (FL_SEG_HEADER_SIZE) */
 
+/*
+ * Exact sizes: a field added, removed or re-padded changes one of them, and
+ * whoever changes it must bump FL_SEG_VERSION (older processes would read
+ * the new layout wrongly) and look at the forgers (seg_forge.py,
+ * helper_seglayout.c), which follow these sizes.
+ */
 _Static_assert(sizeof(struct fl_seg_key) == 144, "segment key layout");
+_Static_assert(sizeof(struct fl_seg_breaker_params) == 40, "breaker parameters layout");
+_Static_assert(sizeof(struct fl_seg_bulkhead_params) == 24, "bulkhead parameters layout");
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
+_Static_assert(sizeof(struct fl_seg_op_stats) == 32, "per-call counters layout");
+_Static_assert(sizeof(struct fl_seg_entry) == 832, "entry layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_entry) +
 		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
@@ -231,6 +254,7 @@ _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_s
 	       "a segment of 4096 destinations (holders: 4 a destination) fits in 4 MiB");
 _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
 _Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
+_Static_assert(sizeof(struct fl_seg_header) == 144, "header layout");
 _Static_assert(sizeof(struct fl_seg_header) <= FL_SEG_HEADER_SIZE, "header fits its page");
 
 /* A mapped, validated segment. */
@@ -254,9 +278,19 @@ struct fl_seg {
 uint32_t fl_seg_holder_capacity(uint32_t capacity);
 size_t fl_seg_size(uint32_t capacity);
 
-/* "/faultline.<uid>.<domain>"; returns -1 if the domain name is invalid. */
-int fl_seg_name(char *buf, size_t size, unsigned uid, const char *domain);
+/*
+ * Where segments live: FL_SEG_DIR/FL_SEG_FILE_PREFIX<uid>.<domain>, e.g.
+ * "/dev/shm/faultline.1000.web". fl_seg_path builds that path; it returns
+ * -1 if the domain name is invalid (or the path would not fit). A buffer of
+ * FL_SEG_PATH_MAX bytes always fits.
+ */
+#define FL_SEG_DIR	   "/dev/shm"
+#define FL_SEG_FILE_PREFIX "faultline."
+#define FL_SEG_PATH_MAX	   128u
+int fl_seg_path(char *buf, size_t size, unsigned uid, const char *domain);
 bool fl_domain_name_valid(const char *domain);
+/* What to say of a name fl_domain_name_valid refuses: a format taking the name. */
+#define FL_DOMAIN_NAME_INVALID "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)"
 
 /*
  * Lays out a fresh segment in memory of fl_seg_size(capacity) zeroed bytes;

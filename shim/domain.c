@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -16,22 +15,6 @@
 #include "sysio.h"
 
 struct fl_domain fl_domain = {.proc = FL_PROC_NONE};
-
-enum { PART_NONE = 0, PART_BUSY = 1, PART_READY = 2 };
-
-uint64_t fl_now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
-uint64_t fl_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000ULL + (uint64_t)t.tv_nsec / 1000000ULL;
-}
 
 /* "curl -s http://..." from /proc/self/cmdline, truncated to fit. */
 static void read_cmdline(char *out, size_t size)
@@ -111,13 +94,13 @@ static void rule_text(char *out, size_t size, uint32_t rule)
 static bool claim_part(uint8_t *flag)
 {
 	uint8_t v = __atomic_load_n(flag, __ATOMIC_ACQUIRE);
-	if (v == PART_READY)
+	if (v == FL_PART_READY)
 		return false;
-	if (v == PART_NONE && __atomic_compare_exchange_n(flag, &v, PART_BUSY, false, __ATOMIC_ACQ_REL,
+	if (v == FL_PART_NONE && __atomic_compare_exchange_n(flag, &v, FL_PART_BUSY, false, __ATOMIC_ACQ_REL,
 							  __ATOMIC_ACQUIRE))
 		return true;
 	for (int spin = 0; spin < 200000; spin++)
-		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == PART_READY)
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == FL_PART_READY)
 			return false;
 	/* Its creator died half-way (or stalled for milliseconds): fill it
 	 * ourselves rather than run with a breaker that never trips. */
@@ -130,7 +113,7 @@ static void ensure_breaker(struct fl_seg_entry *e, uint32_t rule)
 		return;
 	rule_text(e->breaker_rule, sizeof(e->breaker_rule), rule);
 	fl_breaker_init(&e->breaker, &fl_state.rules.rules[rule].u.breaker, fl_now_ms());
-	__atomic_store_n(&e->has_breaker, PART_READY, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->has_breaker, FL_PART_READY, __ATOMIC_RELEASE);
 }
 
 static void ensure_bulkhead(struct fl_seg_entry *e, uint32_t rule)
@@ -139,7 +122,7 @@ static void ensure_bulkhead(struct fl_seg_entry *e, uint32_t rule)
 		return;
 	rule_text(e->bulkhead_rule, sizeof(e->bulkhead_rule), rule);
 	fl_bulkhead_init(&e->bulkhead, &fl_state.rules.rules[rule].u.bulkhead);
-	__atomic_store_n(&e->has_bulkhead, PART_READY, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->has_bulkhead, FL_PART_READY, __ATOMIC_RELEASE);
 }
 
 static void init_entry(struct fl_seg_entry *e, void *arg)

@@ -16,6 +16,7 @@
 
 #include "breaker.h"
 #include "bulkhead.h"
+#include "clock.h"
 #include "diag.h"
 #include "match.h"
 #include "segment.h"
@@ -52,7 +53,15 @@ uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks);
 /* Finds or creates the entries of destination d. Async-signal-safe. */
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);
 
-uint64_t fl_now_ns(void); /* CLOCK_MONOTONIC */
-uint64_t fl_now_ms(void); /* Unix time */
+/* The shim's clocks, from lib/clock.h: monotonic for decisions, Unix
+ * time for display. */
+static inline uint64_t fl_now_ns(void)
+{
+	return fl_clock_mono_ns();
+}
+static inline uint64_t fl_now_ms(void)
+{
+	return fl_clock_unix_ms();
+}
 
 #endif

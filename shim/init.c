@@ -57,7 +57,7 @@ static int check_environment(char *msg, size_t size)
 	}
 	v = getenv("FAULTLINE_DOMAIN");
 	if (v && !fl_domain_name_valid(v)) {
-		snprintf(msg, size, "FAULTLINE_DOMAIN: '%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", v);
+		snprintf(msg, size, "FAULTLINE_DOMAIN: " FL_DOMAIN_NAME_INVALID, v);
 		return -1;
 	}
 	uint64_t n;

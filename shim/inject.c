@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomics.h"
 #include "breaker.h"
 #include "domain.h"
 #include "errnames.h"
@@ -24,7 +25,6 @@
 #include "wait.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
-#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 static TLS struct fl_rng thread_rng;
 static TLS int thread_seeded;

@@ -25,6 +25,8 @@ struct fl_cli {
 
 /* Prints "faultline: MSG" to standard error; returns code. */
 int fl_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "faultline: warning: ..." on stderr, one line per warning d collected. */
+void fl_cli_warnings(const struct fl_diag *d);
 
 /*
  * Loads the rules named by --rules / --config, or, when neither is given,

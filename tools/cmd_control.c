@@ -20,12 +20,9 @@
 #include "breaker.h"
 #include "bulkhead.h"
 #include "cli.h"
+#include "entry.h"
 #include "reader.h"
 #include "segment.h"
-
-#define PART_READY  2 /* has_breaker / has_bulkhead: the part is initialised */
-#define LOAD(p)	    __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* An open domain and the entries a DEST names. */
 struct dest_entries {
@@ -36,11 +33,6 @@ struct dest_entries {
 	size_t n;
 	bool any_breaker, any_bulkhead;
 };
-
-static bool ready(const uint8_t *flag)
-{
-	return LOAD(flag) == PART_READY;
-}
 
 static void close_dest_entries(struct dest_entries *t)
 {
@@ -91,32 +83,12 @@ int fl_cmd_trip(const struct fl_cli *cli)
 	}
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t.n; i++)
-		if (ready(&t.entries[i]->has_breaker))
-			fl_breaker_trip(&t.entries[i]->breaker, now);
+		fl_entry_trip(t.entries[i], now);
 	close_dest_entries(&t);
 	return FL_EXIT_OK;
 }
 
 /* ---- reset ---- */
-
-/* Breaker back to closed (or disabled, if so configured), every counter cleared. */
-static void reset_entry(struct fl_seg_entry *e, uint64_t now)
-{
-	if (ready(&e->has_breaker))
-		fl_breaker_reset(&e->breaker, now);
-	if (ready(&e->has_bulkhead)) {
-		struct fl_seg_bulkhead *h = &e->bulkhead;
-		STORE(&h->rejected, 0);
-		STORE(&h->timeouts, 0);
-		STORE(&h->peak_active, LOAD(&h->active)); /* the peak since now */
-	}
-	for (unsigned op = 0; op < FL_OP_COUNT; op++) {
-		STORE(&e->ops[op].calls, 0);
-		STORE(&e->ops[op].errors_injected, 0);
-		STORE(&e->ops[op].delays_injected, 0);
-		STORE(&e->ops[op].delay_ms_total, 0);
-	}
-}
 
 static int reset_all(const struct fl_cli *cli)
 {
@@ -129,7 +101,7 @@ static int reset_all(const struct fl_cli *cli)
 	for (size_t i = 0; i < snap.nentries; i++) {
 		struct fl_seg_entry *e = fl_seg_entry_at(&seg, snap.entries[i].index);
 		if (e)
-			reset_entry(e, now);
+			fl_entry_reset(e, now);
 	}
 	fl_snapshot_free(&snap);
 	fl_seg_close(&seg);
@@ -157,7 +129,7 @@ int fl_cmd_reset(const struct fl_cli *cli)
 	}
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t.n; i++)
-		reset_entry(t.entries[i], now);
+		fl_entry_reset(t.entries[i], now);
 	close_dest_entries(&t);
 	return FL_EXIT_OK;
 }
@@ -264,13 +236,13 @@ static void load_settings(struct settings *s, const struct dest_entries *t)
 {
 	for (size_t i = t->n; i-- > 0;) {
 		const struct fl_seg_entry *e = t->entries[i];
-		if (ready(&e->has_breaker)) {
+		if (fl_entry_has_breaker(e)) {
 			fl_rule_defaults(&s->rule[FL_KIND_BREAKER], FL_KIND_BREAKER);
 			fl_breaker_params_get(&s->rule[FL_KIND_BREAKER].u.breaker, &e->breaker.p);
 			s->scope[FL_KIND_BREAKER] = s->rule[FL_KIND_BREAKER].u.breaker.scope;
 			s->has[FL_KIND_BREAKER] = true;
 		}
-		if (ready(&e->has_bulkhead)) {
+		if (fl_entry_has_bulkhead(e)) {
 			fl_rule_defaults(&s->rule[FL_KIND_BULKHEAD], FL_KIND_BULKHEAD);
 			fl_bulkhead_params_get(&s->rule[FL_KIND_BULKHEAD].u.bulkhead, &e->bulkhead.p);
 			s->scope[FL_KIND_BULKHEAD] = s->rule[FL_KIND_BULKHEAD].u.bulkhead.scope;
@@ -283,23 +255,11 @@ static void write_settings(const struct settings *s, const struct dest_entries *
 {
 	uint64_t now = fl_cli_now_ms();
 	for (size_t i = 0; i < t->n; i++) {
-		struct fl_seg_entry *e = t->entries[i];
-		if (s->touched[FL_KIND_BREAKER] && ready(&e->has_breaker)) {
-			const struct fl_breaker_params *p = &s->rule[FL_KIND_BREAKER].u.breaker;
-			bool was_enabled = LOAD(&e->breaker.p.enabled) != 0;
-			fl_breaker_params_set(&e->breaker.p, p);
-			if (was_enabled != p->enabled)
-				fl_breaker_set_disabled(&e->breaker, !p->enabled, now);
-		}
-		if (s->touched[FL_KIND_BULKHEAD] && ready(&e->has_bulkhead))
-			fl_bulkhead_set(&e->bulkhead, &s->rule[FL_KIND_BULKHEAD].u.bulkhead);
+		if (s->touched[FL_KIND_BREAKER])
+			fl_entry_set_breaker(t->entries[i], &s->rule[FL_KIND_BREAKER].u.breaker, now);
+		if (s->touched[FL_KIND_BULKHEAD])
+			fl_entry_set_bulkhead(t->entries[i], &s->rule[FL_KIND_BULKHEAD].u.bulkhead);
 	}
-}
-
-static void print_warnings(const struct fl_diag *d)
-{
-	for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
-		fprintf(stderr, "faultline: warning: %s\n", d->warnings[i]);
 }
 
 int fl_cmd_set(const struct fl_cli *cli)
@@ -330,7 +290,7 @@ int fl_cmd_set(const struct fl_cli *cli)
 		if (s->touched[k] && fl_rule_finish(&s->rule[k], &start, &s->d) < 0)
 			code = fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
 	if (code == FL_EXIT_OK) {
-		print_warnings(&s->d);
+		fl_cli_warnings(&s->d);
 		write_settings(s, &t);
 	}
 	free(s);

@@ -17,13 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "cli.h"
 #include "procreg.h"
 #include "reader.h"
 #include "report.h"
 #include "segment.h"
-
-#define SHM_DIR "/dev/shm"
 
 static uint32_t count_alive(const struct fl_seg *seg, const struct fl_snapshot *snap, char *pids, size_t size)
 {
@@ -84,10 +83,10 @@ static int find_domains(struct item **items, size_t *n)
 {
 	char prefix[64];
 	size_t cap = 0;
-	snprintf(prefix, sizeof(prefix), "faultline.%u.", (unsigned)getuid());
-	DIR *dir = opendir(SHM_DIR);
+	snprintf(prefix, sizeof(prefix), FL_SEG_FILE_PREFIX "%u.", (unsigned)getuid());
+	DIR *dir = opendir(FL_SEG_DIR);
 	if (!dir)
-		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: %s", SHM_DIR, strerror(errno));
+		return fl_cli_fail(FL_EXIT_RUNTIME, "%s: %s", FL_SEG_DIR, strerror(errno));
 	struct dirent *de;
 	while ((de = readdir(dir)) != NULL) {
 		const char *domain = de->d_name + strlen(prefix);
@@ -97,14 +96,9 @@ static int find_domains(struct item **items, size_t *n)
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
 		    st.st_uid != getuid())
 			continue;
-		if (*n == cap) {
-			struct item *more = realloc(*items, (cap ? cap * 2 : 8) * sizeof(**items));
-			if (!more) {
-				closedir(dir);
-				return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
-			}
-			*items = more;
-			cap = cap ? cap * 2 : 8;
+		if (!fl_array_reserve(items, &cap, *n + 1, sizeof(**items), 8)) {
+			closedir(dir);
+			return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 		}
 		describe(domain, &st, &(*items)[(*n)++]);
 	}
@@ -149,11 +143,9 @@ int fl_cmd_clear(const struct fl_cli *cli)
 				   "clear takes no operands ('%s'; a domain is given with --domain)",
 				   cli->operands[0]);
 	const char *domain = fl_cli_domain(cli);
-	char name[128], path[160];
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0)
-		return fl_cli_fail(FL_EXIT_USAGE,
-				   "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
-	snprintf(path, sizeof(path), SHM_DIR "%s", name);
+	char path[FL_SEG_PATH_MAX];
+	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0)
+		return fl_cli_fail(FL_EXIT_USAGE, FL_DOMAIN_NAME_INVALID, domain);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)

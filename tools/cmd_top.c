@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "procreg.h"
 #include "reader.h"
 #include "report.h"
@@ -230,13 +231,6 @@ static void suspend(struct screen *sc)
 	screen_enter(sc);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 static int run_screen(const char *domain, double secs)
 {
 	struct screen sc = {.keys = isatty(STDIN_FILENO) ? STDIN_FILENO : -1};
@@ -258,12 +252,12 @@ static int run_screen(const char *domain, double secs)
 			resized = 0;
 			next = 0;
 		}
-		int64_t now = mono_ns();
+		int64_t now = (int64_t)fl_clock_mono_ns();
 		if (now >= next) {
 			draw(&frame, &body, domain, secs, colour);
 			next = now + interval;
 		}
-		int64_t wait = next - mono_ns();
+		int64_t wait = next - (int64_t)fl_clock_mono_ns();
 		struct timespec ts = {.tv_sec = wait > 0 ? (time_t)(wait / 1000000000LL) : 0,
 				      .tv_nsec = wait > 0 ? (long)(wait % 1000000000LL) : 0};
 		struct pollfd pfd = {.fd = sc.keys, .events = POLLIN};

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bulkhead.h"
 #include "cli.h"
+#include "clock.h"
 #include "reader.h"
 #include "report.h"
 #include "segment.h"
@@ -32,9 +32,7 @@ const char *fl_cli_domain(const struct fl_cli *cli)
 
 uint64_t fl_cli_now_ms(void)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return fl_clock_unix_ms();
 }
 
 /*
@@ -68,14 +66,13 @@ static const char *owner_name(const char *path)
 int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *snap, char *msg, size_t size,
 		    bool reap)
 {
-	char name[128], path[160];
+	char path[FL_SEG_PATH_MAX];
 	memset(seg, 0, sizeof(*seg));
 	memset(snap, 0, sizeof(*snap));
-	if (fl_seg_name(name, sizeof(name), (unsigned)getuid(), domain) < 0) {
-		snprintf(msg, size, "'%s' is not a domain name ([A-Za-z0-9_.-], 1 to 64 characters)", domain);
+	if (fl_seg_path(path, sizeof(path), (unsigned)getuid(), domain) < 0) {
+		snprintf(msg, size, FL_DOMAIN_NAME_INVALID, domain);
 		return FL_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	struct stat st;
 	if (lstat(path, &st) < 0 && errno == ENOENT) {
 		snprintf(msg, size, "domain '%s' does not exist", domain);

@@ -105,6 +105,12 @@ int fl_cli_fail(int code, const char *fmt, ...)
 	return code;
 }
 
+void fl_cli_warnings(const struct fl_diag *d)
+{
+	for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
+		fprintf(stderr, "faultline: warning: %s\n", d->warnings[i]);
+}
+
 static void usage(FILE *out)
 {
 	fputs("usage: faultline COMMAND [OPTIONS] [OPERANDS]\n\n"

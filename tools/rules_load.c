@@ -27,8 +27,7 @@ int fl_cli_load_rules(const struct fl_cli *cli, struct fl_ruleset *rs)
 	if (r < 0)
 		fl_cli_fail(FL_EXIT_USAGE, "%s", d->error);
 	else
-		for (unsigned i = 0; i < d->nwarnings && i < FL_DIAG_WARN_MAX; i++)
-			fprintf(stderr, "faultline: warning: %s\n", d->warnings[i]);
+		fl_cli_warnings(d);
 	free(d);
 	return r;
 }

@@ -27,6 +27,8 @@ int main(void)
 	CONST(FL_SEG_KEY_TEXT);
 	CONST(FL_SEG_RULE_TEXT);
 	CONST(FL_OP_COUNT);
+	CONST(FL_ENTRY_READY);
+	CONST(FL_PART_READY);
 	SIZE(fl_seg_header);
 	SIZE(fl_seg_entry);
 	SIZE(fl_seg_proc);

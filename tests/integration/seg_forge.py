@@ -141,7 +141,7 @@ def record_indices(lay, buf, cap, what, index):
     if index == "ready":
         status = lay["fl_seg_entry.status"]
         for i in range(count):
-            if struct.unpack_from("<I", buf, start + i * size + status)[0] == 2:
+            if struct.unpack_from("<I", buf, start + i * size + status)[0] == lay["FL_ENTRY_READY"]:
                 return [i]
         sys.exit("no READY entry in the segment")
     return [int(index)]
@@ -177,7 +177,7 @@ def stats(lay, path):
     k = lay["fl_seg_entry.key"]
     for i in range(count):
         e = start + i * size
-        if struct.unpack_from("<I", buf, e + lay["fl_seg_entry.status"])[0] != 2:
+        if struct.unpack_from("<I", buf, e + lay["fl_seg_entry.status"])[0] != lay["FL_ENTRY_READY"]:
             continue
         kind, family = buf[e + k], buf[e + k + 1]
         if kind != 1 or family != 4:

@@ -68,9 +68,9 @@ static inline void shm_seg_open(struct fl_seg *s, const char *domain)
 /* Removes the /dev/shm segment of `domain`, if there is one. */
 static inline void shm_seg_unlink(const char *domain)
 {
-	char name[128];
-	if (fl_seg_name(name, sizeof name, (unsigned)getuid(), domain) == 0)
-		shm_unlink(name);
+	char path[FL_SEG_PATH_MAX];
+	if (fl_seg_path(path, sizeof path, (unsigned)getuid(), domain) == 0)
+		unlink(path);
 }
 
 /* fl_seg_lookup's initialiser of an entry with a bulkhead of parameters

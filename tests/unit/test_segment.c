@@ -326,15 +326,20 @@ START_TEST(domain_names_follow_the_spec_pattern)
 }
 END_TEST
 
-START_TEST(seg_name_joins_uid_and_domain)
+START_TEST(seg_path_joins_dir_uid_and_domain)
 {
-	char buf[128];
-	ck_assert_int_eq(fl_seg_name(buf, sizeof buf, 1000, "ci"), 0);
-	ck_assert_str_eq(buf, "/faultline.1000.ci");
-	ck_assert_int_eq(fl_seg_name(buf, sizeof buf, 0, "a/../b"), -1);
-	ck_assert_int_eq(fl_seg_name(buf, sizeof buf, 0, ""), -1);
-	ck_assert_int_eq(fl_seg_name(buf, 10, 1000, "ci"), -1); /* would truncate */
-	ck_assert_int_eq(fl_seg_name(buf, 19, 1000, "ci"), 0);
+	char buf[FL_SEG_PATH_MAX];
+	ck_assert_int_eq(fl_seg_path(buf, sizeof buf, 1000, "ci"), 0);
+	ck_assert_str_eq(buf, "/dev/shm/faultline.1000.ci");
+	ck_assert_int_eq(fl_seg_path(buf, sizeof buf, 0, "a/../b"), -1);
+	ck_assert_int_eq(fl_seg_path(buf, sizeof buf, 0, ""), -1);
+	ck_assert_int_eq(fl_seg_path(buf, 10, 1000, "ci"), -1); /* would truncate */
+	ck_assert_int_eq(fl_seg_path(buf, 27, 1000, "ci"), 0);
+	/* the longest domain name with the largest uid fits FL_SEG_PATH_MAX */
+	char longest[65];
+	memset(longest, 'd', 64);
+	longest[64] = '\0';
+	ck_assert_int_eq(fl_seg_path(buf, sizeof buf, 4294967295u, longest), 0);
 }
 END_TEST
 
@@ -911,7 +916,7 @@ Suite *segment_suite(void)
 
 	TCase *names = tcase_create("names");
 	tcase_add_test(names, domain_names_follow_the_spec_pattern);
-	tcase_add_test(names, seg_name_joins_uid_and_domain);
+	tcase_add_test(names, seg_path_joins_dir_uid_and_domain);
 	suite_add_tcase(s, names);
 
 	TCase *keys = tcase_create("keys");
