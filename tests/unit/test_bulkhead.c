@@ -111,7 +111,8 @@ static int admissions; /* atomic */
 static void *wait_for_slot(void *arg)
 {
 	struct waiter *w = arg;
-	w->started_ms = mono_ms();
+	/* Read by the test while this thread waits: atomic. */
+	__atomic_store_n(&w->started_ms, mono_ms(), __ATOMIC_RELEASE);
 	w->result = fl_bulkhead_acquire(&seg, w->e, w->proc, true, &w->holder);
 	w->ended_ms = mono_ms();
 	if (w->result == FL_BULKHEAD_ACQUIRED)
@@ -552,7 +553,7 @@ START_TEST(bulkhead_waiters_are_admitted_in_arrival_order)
 		if (i == 0)
 			sleep_ms(300); /* W2 arrives well after W1 */
 	}
-	while (mono_ms() < w[0].started_ms + 1100)
+	while (mono_ms() < __atomic_load_n(&w[0].started_ms, __ATOMIC_ACQUIRE) + 1100)
 		sleep_ms(10);
 	fl_bulkhead_release(&seg, e, h);
 	for (int i = 0; i < 3; i++) {
