@@ -14,7 +14,7 @@ need_build helper_signals
 need_cmd timeout
 
 SECS=${SIGNAL_SECONDS:-4}
-RULES='127.0.0.1 breaker failure_threshold=1000000;
+RULES='127.0.0.1 breaker failure_threshold=1000000 failure_rate_threshold=0;
 127.0.0.1 bulkhead max_concurrent_requests=1000 max_queue_size=0;
 127.0.0.1 fault on=send,write error=ENOBUFS probability=0.2;
 127.0.0.1 fault on=recv,read error=ENOMEM probability=0.2;

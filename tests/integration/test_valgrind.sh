@@ -86,7 +86,7 @@ check "curl under memcheck: an injected recv error (curl exits 56)"
 under_valgrind "127.0.0.1:$WEB fault on=recv error=ECONNRESET" 56 /usr/bin/curl -sS -o /dev/null "$URL"
 
 check "python3 under memcheck: 20 connections with recv faults firing"
-under_valgrind "127.0.0.1:$WEB breaker failure_threshold=1000; 127.0.0.1:$WEB fault on=recv error=ECONNRESET after=1" \
+under_valgrind "127.0.0.1:$WEB breaker failure_threshold=1000 failure_rate_threshold=0; 127.0.0.1:$WEB fault on=recv error=ECONNRESET after=1" \
 	0 "$PY" -c '
 import socket, sys
 port, reset = int(sys.argv[1]), 0
