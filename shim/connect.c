@@ -102,7 +102,7 @@ static int admit(struct fl_conn *c, int fd)
  * ends here, else nothing can learn its outcome and the permit goes back. */
 static int connect_untracked(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
+	int err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_call_fault(c, FL_OP_CONNECT) : 0;
 	int r = err ? -1 : fl_real.connect(fd, sa, len);
 	int saved = err ? err : errno;
 	if (r == 0 || (saved != EINPROGRESS && saved != EINTR)) {
@@ -169,7 +169,7 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
-	err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
+	err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_call_fault(c, FL_OP_CONNECT) : 0;
 	if (err) {
 		if (fl_fdtab_lookup(fd) == c) {
 			fl_conn_settle(c, err);
