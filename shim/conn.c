@@ -15,14 +15,15 @@
 #include "bulkhead.h"
 #include "domain.h"
 #include "log.h"
+#include "ready.h"
 
 #define CHUNK_BITS 6u /* 64 objects (~27 KiB) a chunk: a small first bite of RSS */
-#define CHUNK (1u << CHUNK_BITS)
+#define CHUNK	   (1u << CHUNK_BITS)
 #define MAX_CHUNKS 32768u /* 2 Mi connections */
 
 static struct fl_conn *chunks[MAX_CHUNKS];
-static uint32_t chunks_used;  /* chunks claimed (atomic) */
-static uint64_t free_head;    /* tag << 32 | (index + 1) (atomic) */
+static uint32_t chunks_used; /* chunks claimed (atomic) */
+static uint64_t free_head;   /* tag << 32 | (index + 1) (atomic) */
 
 static struct fl_conn *conn_at(uint32_t index)
 {
@@ -37,8 +38,8 @@ static void push_free(struct fl_conn *c)
 	do {
 		c->next_free = (uint32_t)head;
 		next = (head & 0xffffffff00000000ULL) + ((uint64_t)1 << 32) + (c->index + 1);
-	} while (!__atomic_compare_exchange_n(&free_head, &head, next, true, __ATOMIC_ACQ_REL,
-					      __ATOMIC_ACQUIRE));
+	} while (
+	    !__atomic_compare_exchange_n(&free_head, &head, next, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 }
 
 static struct fl_conn *pop_free(void)
@@ -63,8 +64,8 @@ static struct fl_conn *grow(void)
 	uint32_t n = __atomic_fetch_add(&chunks_used, 1, __ATOMIC_RELAXED);
 	if (n >= MAX_CHUNKS)
 		return NULL;
-	struct fl_conn *chunk = mmap(NULL, CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct fl_conn *chunk =
+	    mmap(NULL, CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (chunk == MAP_FAILED)
 		return NULL;
 	for (uint32_t i = 0; i < CHUNK; i++)
@@ -89,6 +90,7 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->counted = 0;
 	c->holder = FL_HOLDER_NONE;
 	c->fork_epoch = 0;
+	__atomic_store_n(&c->pending, 0, __ATOMIC_RELAXED);
 	c->permit.active = false;
 	c->permit.generation = 0;
 	c->stats = c->breaker = c->bulkhead = NULL;
@@ -118,6 +120,7 @@ void fl_conn_unref(struct fl_conn *c)
 		fl_conn_outcome(c, ETIMEDOUT);
 		errno = saved;
 	}
+	fl_ready_release(c);
 	if (c->has_slot && attached) {
 		int saved = errno;
 		fl_bulkhead_release(&fl_domain.seg, c->bulkhead, c->holder);
@@ -205,7 +208,8 @@ static void peer_failed(struct fl_conn *c)
 		return;
 	uint64_t before = fl_breaker_word(c);
 	if (c->counted) {
-		fl_breaker_record_late_failure(&c->breaker->breaker, c->permit.generation, fl_now_ns(), fl_now_ms());
+		fl_breaker_record_late_failure(&c->breaker->breaker, c->permit.generation, fl_now_ns(),
+					       fl_now_ms());
 	} else {
 		struct fl_permit p = {.generation = c->permit.generation, .trial = false, .active = true};
 		fl_breaker_record(&c->breaker->breaker, &p, true, fl_now_ns(), fl_now_ms());

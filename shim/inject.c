@@ -20,10 +20,11 @@
 #include "domain.h"
 #include "errnames.h"
 #include "log.h"
+#include "ready.h"
 #include "shim.h"
 #include "wait.h"
 
-#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define TLS	  __thread __attribute__((tls_model("initial-exec")))
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 static TLS struct fl_rng thread_rng;
@@ -39,7 +40,7 @@ static uint64_t thread_ordinals; /* atomic */
  * the same FAULTLINE_SEED draws the same ones run after run. Without a
  * seed the child's pid is mixed in too (a raw clone runs no handler).
  */
-static uint64_t process_salt; /* 0 in the process that loaded the rules */
+static uint64_t process_salt;  /* 0 in the process that loaded the rules */
 static uint64_t fork_ordinals; /* atomic */
 static TLS uint64_t this_fork;
 
@@ -126,18 +127,42 @@ static void count_fault(struct fl_conn *c, enum fl_op op, const struct fl_fault_
 	}
 }
 
-/* A fault fired: count it, log it, sleep its delay. Out of line, so the
+/*
+ * The delay of a fault that fired, on the call's socket. Non-blocking (or
+ * MSG_DONTWAIT): no sleep - it becomes a pending deadline, seen through
+ * readiness (ready.h): FL_DEFERRED. Blocking: the thread sleeps, bounded
+ * by the socket's SO_RCVTIMEO/SO_SNDTIMEO as the real call would be: a
+ * recv/send whose timeout elapses first fails with EAGAIN; a connect
+ * fails with EINPROGRESS and goes on in the background, as Linux's does
+ * (the rest of its delay becomes a pending deadline).
+ */
+static int delay_call(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags)
+{
+	if (fl_ready_nonblocking(fd, flags) && fl_ready_defer(c, fd, op, f->delay_ms, f->error))
+		return FL_DEFERRED;
+	uint32_t bound = fl_ready_timeout_ms(fd, op);
+	if (!bound || bound >= f->delay_ms) {
+		/* An interrupted delay is the call's result: -1/EINTR, and the
+		 * real call is not made (EINTR is never a breaker outcome). */
+		return sleep_ms(f->delay_ms) == EINTR ? EINTR : f->error;
+	}
+	if (sleep_ms(bound) == EINTR)
+		return EINTR;
+	if (op == FL_OP_CONNECT)
+		return fl_ready_defer(c, fd, op, f->delay_ms - bound, f->error) ? FL_DEFERRED : ETIMEDOUT;
+	return EAGAIN;
+}
+
+/* A fault fired: count it, log it, apply its delay. Out of line, so the
  * loop that rarely gets here stays small. */
 static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op,
-						const struct fl_fault_decision *f)
+						const struct fl_fault_decision *f, int fd, int flags)
 {
 	count_fault(c, op, f);
 	if (fl_log_on(FL_LOG_DEBUG))
 		log_fault(&c->dest, op, f);
-	/* An interrupted delay is the call's result: -1/EINTR, and the real
-	 * call is not made (EINTR is never a breaker outcome). */
-	if (f->delay_ms && sleep_ms(f->delay_ms) == EINTR)
-		return EINTR;
+	if (f->delay_ms)
+		return delay_call(c, op, f, fd, flags);
 	return f->error;
 }
 
@@ -160,7 +185,8 @@ static inline uint64_t count_past_after(const struct fl_conn *c, uint32_t bit, u
  * which a statement still counting towards `after` never leaves - makes
  * no call, saves no register and reads no thread-local state.
  */
-static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op op, uint32_t i, uint64_t n)
+static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op op, uint32_t i, uint64_t n,
+						 int fd, int flags)
 {
 	uint32_t bit = 1u << op;
 	for (;;) {
@@ -168,7 +194,7 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 		struct fl_fault_decision f;
 		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
 					 fl_thread_rng(), &f))
-			return fire(c, op, &f);
+			return fire(c, op, &f, fd, flags);
 		do {
 			if (++i >= c->match.nfaults)
 				return 0;
@@ -177,13 +203,13 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 	}
 }
 
-int fl_call_fault(struct fl_conn *c, enum fl_op op)
+int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
 	for (uint32_t i = 0; i < c->match.nfaults; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)
-			return inject_from(c, op, i, n);
+			return inject_from(c, op, i, n, fd, flags);
 	}
 	return 0;
 }
@@ -211,4 +237,3 @@ __attribute__((cold)) int fl_io_refused(int fd)
 	}
 	return -1;
 }
-
