@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "fdtab.h"
+#include "ready.h"
 #include "real.h"
 #include "shim.h"
 
@@ -25,8 +26,10 @@ static __attribute__((noinline)) void forget(int fd)
 	if (fl_foreign_child())
 		return;
 	struct fl_conn *c = fl_fdtab_exchange(fd, NULL);
-	if (c)
+	if (c) {
+		fl_ready_epoll_forget(fd); /* the kernel drops its epoll registrations */
 		fl_conn_unref(c);
+	}
 }
 
 static __attribute__((noinline)) int close_watched(int fd)

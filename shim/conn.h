@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "breaker.h"
 #include "match.h"
@@ -20,15 +21,16 @@
 #include "target.h"
 
 struct fl_conn {
-	uint32_t refs;	    /* descriptors referring to it (atomic) */
-	uint32_t index;	    /* its place in the pool */
-	uint32_t next_free; /* free-list link: index + 1, 0 = end */
-	uint8_t connecting; /* non-blocking connect not yet resolved (atomic) */
-	uint8_t has_slot;   /* holds a bulkhead slot */
-	uint8_t peer_failed; /* a broken-peer I/O error was already counted */
-	uint8_t counted;     /* the attempt's outcome went to the breaker as a call */
-	uint32_t holder;     /* bulkhead holder record, or FL_HOLDER_NONE */
-	uint32_t fork_epoch; /* last fork that counted this connection */
+	uint32_t refs;		 /* descriptors referring to it (atomic) */
+	uint32_t index;		 /* its place in the pool */
+	uint32_t next_free;	 /* free-list link: index + 1, 0 = end */
+	uint8_t connecting;	 /* non-blocking connect not yet resolved (atomic) */
+	uint8_t has_slot;	 /* holds a bulkhead slot */
+	uint8_t peer_failed;	 /* a broken-peer I/O error was already counted */
+	uint8_t counted;	 /* the attempt's outcome went to the breaker as a call */
+	uint32_t holder;	 /* bulkhead holder record, or FL_HOLDER_NONE */
+	uint32_t fork_epoch;	 /* last fork that counted this connection */
+	uint32_t pending;	 /* 1 + its pending record (ready.c), 0 = none (atomic) */
 	struct fl_permit permit; /* breaker outcome owed while permit.active */
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
 	struct fl_dest dest;
@@ -52,5 +54,31 @@ void fl_conn_unref(struct fl_conn *c);
  * inherited connecting socket in the child counts nothing.
  */
 void fl_conn_fork_child(void);
+
+/*
+ * The outcome of the connection attempt: err 0 is a success, a connect
+ * failure errno (ECONNREFUSED, ETIMEDOUT, ...) a failure, anything else
+ * no outcome (the permit goes back). Only the first report counts.
+ */
+void fl_conn_outcome(struct fl_conn *c, int err);
+
+/* A pending non-blocking connect has ended: outcome, and no longer pending. */
+void fl_conn_settle(struct fl_conn *c, int err);
+
+/* After the real call: learns what the result says about the connection
+ * (a non-blocking connect's outcome, a broken peer). Returns r; keeps errno. */
+ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r);
+
+static inline ssize_t fl_io_after(struct fl_conn *c, ssize_t r)
+{
+	if (__builtin_expect(r >= 0 && !__atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 1))
+		return r;
+	return fl_io_outcome(c, r);
+}
+
+/* The breaker's state word, and a log line (FAULTLINE_LOG=info) when it
+ * has changed state since `before`. */
+uint64_t fl_breaker_word(const struct fl_conn *c);
+void fl_breaker_note(const struct fl_conn *c, uint64_t before);
 
 #endif

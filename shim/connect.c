@@ -21,6 +21,7 @@
 #include "fdtab.h"
 #include "inject.h"
 #include "log.h"
+#include "ready.h"
 #include "real.h"
 #include "shim.h"
 
@@ -75,7 +76,8 @@ static int admit(struct fl_conn *c, int fd)
 	}
 	if (!c->bulkhead)
 		return 0;
-	enum fl_bulkhead_result got = fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
+	enum fl_bulkhead_result got =
+	    fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
 	if (got == FL_BULKHEAD_REJECTED) {
 		/* Full: only now does it matter whether the socket may wait. */
 		int flags = fl_real.fcntl(fd, F_GETFL);
@@ -102,7 +104,7 @@ static int admit(struct fl_conn *c, int fd)
  * ends here, else nothing can learn its outcome and the permit goes back. */
 static int connect_untracked(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
+	int err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_call_fault(c, FL_OP_CONNECT, fd, 0) : 0;
 	int r = err ? -1 : fl_real.connect(fd, sa, len);
 	int saved = err ? err : errno;
 	if (r == 0 || (saved != EINPROGRESS && saved != EINTR)) {
@@ -169,7 +171,17 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
-	err = (c->match.ops & (1u << FL_OP_CONNECT)) ? fl_io_inject(c, FL_OP_CONNECT) : 0;
+	if (c->match.ops & (1u << FL_OP_CONNECT)) {
+		fl_ready_connect_addr(sa, len); /* a delay on a non-blocking socket defers the real call */
+		err = fl_call_fault(c, FL_OP_CONNECT, fd, 0);
+		fl_ready_connect_addr(NULL, 0);
+	}
+	if (err == FL_DEFERRED) {
+		/* Pending (ready.c): the real connect is made at the deadline;
+		 * till then the socket shows no readiness, like a SYN unanswered. */
+		errno = EINPROGRESS;
+		return -1;
+	}
 	if (err) {
 		if (fl_fdtab_lookup(fd) == c) {
 			fl_conn_settle(c, err);
@@ -197,6 +209,17 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
  * connected). */
 static int connect_again(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
+	if (__atomic_load_n(&c->pending, __ATOMIC_ACQUIRE)) {
+		int err;
+		if (fl_ready_connect_state(c, fd, &err)) {
+			errno = EALREADY; /* deferred: its deadline is ahead */
+			return -1;
+		}
+		if (err) {
+			errno = err;
+			return -1;
+		}
+	}
 	int r = fl_real.connect(fd, sa, len);
 	int saved = errno;
 	if (r == 0 || saved == EISCONN)

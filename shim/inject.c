@@ -21,6 +21,7 @@
 #include "domain.h"
 #include "errnames.h"
 #include "log.h"
+#include "ready.h"
 #include "shim.h"
 #include "wait.h"
 
@@ -39,7 +40,7 @@ static uint64_t thread_ordinals; /* atomic */
  * the same FAULTLINE_SEED draws the same ones run after run. Without a
  * seed the child's pid is mixed in too (a raw clone runs no handler).
  */
-static uint64_t process_salt; /* 0 in the process that loaded the rules */
+static uint64_t process_salt;  /* 0 in the process that loaded the rules */
 static uint64_t fork_ordinals; /* atomic */
 static TLS uint64_t this_fork;
 
@@ -126,18 +127,42 @@ static void count_fault(struct fl_conn *c, enum fl_op op, const struct fl_fault_
 	}
 }
 
-/* A fault fired: count it, log it, sleep its delay. Out of line, so the
+/*
+ * The delay of a fault that fired, on the call's socket. Non-blocking (or
+ * MSG_DONTWAIT): no sleep - it becomes a pending deadline, seen through
+ * readiness (ready.h): FL_DEFERRED. Blocking: the thread sleeps, bounded
+ * by the socket's SO_RCVTIMEO/SO_SNDTIMEO as the real call would be: a
+ * recv/send whose timeout elapses first fails with EAGAIN; a connect
+ * fails with EINPROGRESS and goes on in the background, as Linux's does
+ * (the rest of its delay becomes a pending deadline).
+ */
+static int delay_call(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags)
+{
+	if (fl_ready_nonblocking(fd, flags) && fl_ready_defer(c, fd, op, f->delay_ms, f->error))
+		return FL_DEFERRED;
+	uint32_t bound = fl_ready_timeout_ms(fd, op);
+	if (!bound || bound >= f->delay_ms) {
+		/* An interrupted delay is the call's result: -1/EINTR, and the
+		 * real call is not made (EINTR is never a breaker outcome). */
+		return sleep_ms(f->delay_ms) == EINTR ? EINTR : f->error;
+	}
+	if (sleep_ms(bound) == EINTR)
+		return EINTR;
+	if (op == FL_OP_CONNECT)
+		return fl_ready_defer(c, fd, op, f->delay_ms - bound, f->error) ? FL_DEFERRED : ETIMEDOUT;
+	return EAGAIN;
+}
+
+/* A fault fired: count it, log it, apply its delay. Out of line, so the
  * loop that rarely gets here stays small. */
 static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op,
-						const struct fl_fault_decision *f)
+						const struct fl_fault_decision *f, int fd, int flags)
 {
 	count_fault(c, op, f);
 	if (fl_log_on(FL_LOG_DEBUG))
 		log_fault(&c->dest, op, f);
-	/* An interrupted delay is the call's result: -1/EINTR, and the real
-	 * call is not made (EINTR is never a breaker outcome). */
-	if (f->delay_ms && sleep_ms(f->delay_ms) == EINTR)
-		return EINTR;
+	if (f->delay_ms)
+		return delay_call(c, op, f, fd, flags);
 	return f->error;
 }
 
@@ -156,11 +181,12 @@ static inline uint64_t count_past_after(const struct fl_conn *c, uint32_t bit, u
 /*
  * From statement i on, whose call number n is past `after`: the rest of
  * the decision (every, probability, times), then the statements after it.
- * Out of line and reached by a tail call, so the loop in fl_io_inject -
+ * Out of line and reached by a tail call, so the loop in fl_call_fault -
  * which a statement still counting towards `after` never leaves - makes
  * no call, saves no register and reads no thread-local state.
  */
-static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op op, uint32_t i, uint64_t n)
+static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op op, uint32_t i, uint64_t n,
+						 int fd, int flags)
 {
 	uint32_t bit = 1u << op;
 	for (;;) {
@@ -168,7 +194,7 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 		struct fl_fault_decision f;
 		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
 					 fl_thread_rng(), &f))
-			return fire(c, op, &f);
+			return fire(c, op, &f, fd, flags);
 		do {
 			if (++i >= c->match.nfaults)
 				return 0;
@@ -177,18 +203,18 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 	}
 }
 
-int fl_io_inject(struct fl_conn *c, enum fl_op op)
+int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
 	for (uint32_t i = 0; i < c->match.nfaults; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)
-			return inject_from(c, op, i, n);
+			return inject_from(c, op, i, n, fd, flags);
 	}
 	return 0;
 }
 
-int fl_io_injected(struct fl_conn *c, int err)
+int fl_call_fail(struct fl_conn *c, int err)
 {
 	errno = err;
 	fl_io_outcome(c, -1);
@@ -210,88 +236,4 @@ __attribute__((cold)) int fl_io_refused(int fd)
 		errno = err;
 	}
 	return -1;
-}
-
-uint64_t fl_breaker_word(const struct fl_conn *c)
-{
-	return c->breaker ? __atomic_load_n(&c->breaker->breaker.word, __ATOMIC_ACQUIRE) : 0;
-}
-
-void fl_breaker_note(const struct fl_conn *c, uint64_t before)
-{
-	if (!c->breaker || !fl_log_on(FL_LOG_INFO))
-		return;
-	uint64_t after = fl_breaker_word(c);
-	uint32_t from = fl_breaker_word_state(before), to = fl_breaker_word_state(after);
-	if (from == to)
-		return;
-	char storage[256], dest[FL_DEST_STR_MAX];
-	struct fl_textbuf b;
-	fl_dest_format(&c->dest, dest, sizeof(dest));
-	fl_log_begin(&b, storage, sizeof(storage));
-	fl_tb_puts(&b, "breaker ");
-	fl_tb_puts(&b, dest);
-	fl_tb_puts(&b, ": ");
-	fl_tb_puts(&b, fl_breaker_state_name(from));
-	fl_tb_puts(&b, " -> ");
-	fl_tb_puts(&b, fl_breaker_state_name(to));
-	fl_log_end(&b);
-}
-
-void fl_conn_outcome(struct fl_conn *c, int err)
-{
-	if (!c->breaker || !c->permit.active)
-		return;
-	struct fl_seg_breaker *b = &c->breaker->breaker;
-	uint64_t before = fl_breaker_word(c);
-	if (err == 0 || fl_breaker_is_connect_failure(err)) {
-		fl_breaker_record(b, &c->permit, err != 0, fl_now_ns(), fl_now_ms());
-		c->counted = 1;
-	} else
-		fl_breaker_cancel(b, &c->permit);
-	fl_breaker_note(c, before);
-}
-
-void fl_conn_settle(struct fl_conn *c, int err)
-{
-	uint8_t was = 1;
-	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		fl_conn_outcome(c, err);
-}
-
-/* A broken peer on an established connection: one failure per connection,
- * under the generation the connection was admitted in. The attempt was
- * already counted as a call (its success): it is the same call, now
- * failed, not a second one. A connection whose attempt this process never
- * counted (adopted after exec) counts a call that failed. */
-static void peer_failed(struct fl_conn *c)
-{
-	uint8_t was = 0;
-	if (!c->breaker ||
-	    !__atomic_compare_exchange_n(&c->peer_failed, &was, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return;
-	uint64_t before = fl_breaker_word(c);
-	if (c->counted) {
-		fl_breaker_record_late_failure(&c->breaker->breaker, c->permit.generation, fl_now_ns(), fl_now_ms());
-	} else {
-		struct fl_permit p = {.generation = c->permit.generation, .trial = false, .active = true};
-		fl_breaker_record(&c->breaker->breaker, &p, true, fl_now_ns(), fl_now_ms());
-	}
-	fl_breaker_note(c, before);
-}
-
-ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r)
-{
-	int saved = errno;
-	if (__atomic_load_n(&c->connecting, __ATOMIC_ACQUIRE)) {
-		/* The first I/O tells how a non-blocking connect ended. */
-		if (r >= 0)
-			fl_conn_settle(c, 0);
-		else if (fl_breaker_is_connect_failure(saved) || saved == EPIPE)
-			fl_conn_settle(c, saved == EPIPE ? ECONNREFUSED : saved);
-	} else if (r < 0 && fl_breaker_is_peer_failure(saved)) {
-		peer_failed(c);
-	}
-	errno = saved;
-	return r;
 }

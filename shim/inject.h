@@ -1,26 +1,34 @@
 /*
- * inject.h - what happens around the real call on a watched socket:
- * counting it, injecting faults, and turning results into breaker outcomes.
+ * inject.h - what happens before the real call on a watched socket:
+ * counting it, and deciding and applying the faults that hit it. What the
+ * result tells the breaker is conn.h's.
  */
 #ifndef FL_INJECT_H
 #define FL_INJECT_H
 
+#include <errno.h>
 #include <sys/types.h>
 
 #include "conn.h"
+#include "ready.h"
 #include "rules.h"
 
 /*
- * Evaluates the connection's faults for op, in statement order; the first
- * that fires wins. Sleeps for an injected delay (errno preserved; a signal
- * handler without SA_RESTART ends it: EINTR). Returns
- * the errno to inject, or 0 to go on with the real call. The caller has
- * checked that some fault of the connection is for op (match.ops).
+ * Decides whether a fault hits this call of op and applies it: evaluates
+ * the connection's faults for op, in statement order; the first
+ * that fires wins. fd is the call's descriptor, flags its MSG_ flags (0
+ * for read/write): an injected delay on a non-blocking socket becomes a
+ * pending deadline (FL_DEFERRED, ready.h); on a blocking one the thread
+ * sleeps (errno preserved; a signal handler without SA_RESTART ends it:
+ * EINTR), bounded by SO_RCVTIMEO/SO_SNDTIMEO. Returns the errno to inject,
+ * or 0 to go on with the real call. The caller has checked that some
+ * fault of the connection is for op (match.ops).
  */
-int fl_io_inject(struct fl_conn *c, enum fl_op op);
+int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags);
 
-/* An injected error on an I/O call: sets errno, tells the breaker, -1. */
-int fl_io_injected(struct fl_conn *c, int err);
+/* Fails the call with an injected error: sets errno, tells the breaker
+ * (as a real error would), returns -1. */
+int fl_call_fail(struct fl_conn *c, int err);
 
 /*
  * fl_io_before refused the call on fd with the injected errno: an error
@@ -39,48 +47,37 @@ static inline void fl_io_count(struct fl_conn *c, enum fl_op op)
 }
 
 /*
- * Before the real call on a watched descriptor: counts the call, applies
- * the faults. Returns 0 to make the real call, or -1 with errno set to the
- * injected error (the real call must then not be made); an injected error
- * counts for the breaker exactly like a real one. Inline: a socket with no
- * fault for this op pays a counter and a test.
+ * Before the real call on a watched descriptor fd (flags: the call's MSG_
+ * flags, 0 for read/write): counts the call, acts on pending state (a
+ * delay decided earlier whose deadline is ahead answers EAGAIN; once
+ * passed, the real call is made without deciding again), applies the
+ * faults. Returns 0 to make the real call, or -1 with errno set to the
+ * injected error (the real call must then not be made); an injected
+ * error counts for the breaker exactly like a real one. Inline: a socket
+ * with no fault for this op and nothing pending pays a counter and two
+ * tests.
  */
-static inline int fl_io_before(struct fl_conn *c, enum fl_op op)
+static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	fl_io_count(c, op);
+	if (__builtin_expect(__atomic_load_n(&c->pending, __ATOMIC_RELAXED) != 0, 0)) {
+		int r = fl_ready_before(c, fd, op);
+		if (r == -2)
+			return fl_call_fail(c, errno);
+		if (r <= 0)
+			return r;
+	}
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
-	int err = fl_io_inject(c, op);
+	int err = fl_call_fault(c, op, fd, flags);
 	if (__builtin_expect(err == 0, 1))
 		return 0;
-	return fl_io_injected(c, err);
+	if (err == FL_DEFERRED) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return fl_call_fail(c, err);
 }
-
-/* After the real call: learns what the result says about the connection
- * (a non-blocking connect's outcome, a broken peer). Returns r; keeps errno. */
-ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r);
-
-static inline ssize_t fl_io_after(struct fl_conn *c, ssize_t r)
-{
-	if (__builtin_expect(r >= 0 && !__atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 1))
-		return r;
-	return fl_io_outcome(c, r);
-}
-
-/*
- * The outcome of the connection attempt: err 0 is a success, a connect
- * failure errno (ECONNREFUSED, ETIMEDOUT, ...) a failure, anything else
- * no outcome (the permit goes back). Only the first report counts.
- */
-void fl_conn_outcome(struct fl_conn *c, int err);
-
-/* A pending non-blocking connect has ended: outcome, and no longer pending. */
-void fl_conn_settle(struct fl_conn *c, int err);
-
-/* The breaker's state word, and a log line (FAULTLINE_LOG=info) when it
- * has changed state since `before`. */
-uint64_t fl_breaker_word(const struct fl_conn *c);
-void fl_breaker_note(const struct fl_conn *c, uint64_t before);
 
 /* The calling thread's generator, seeded on first use. */
 struct fl_rng *fl_thread_rng(void);

@@ -14,7 +14,7 @@
 static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
+	if (c && fl_io_before(c, FL_OP_WRITE, fd, 0) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.write(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
@@ -30,7 +30,7 @@ FL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iovec *iov, int n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_WRITE) < 0)
+	if (c && fl_io_before(c, FL_OP_WRITE, fd, 0) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.writev(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
@@ -46,7 +46,7 @@ FL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ) < 0)
+	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.read(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
@@ -62,7 +62,7 @@ FL_EXPORT ssize_t read(int fd, void *buf, size_t n)
 static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ) < 0)
+	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.readv(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
@@ -78,7 +78,7 @@ FL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, size_t n, size_t buflen)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ) < 0)
+	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.read_chk(fd, buf, n, buflen);
 	return c ? fl_io_after(c, r) : r;

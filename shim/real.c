@@ -24,8 +24,7 @@ static ssize_t raw_send(int fd, const void *b, size_t n, int fl)
 {
 	return syscall(SYS_sendto, fd, b, n, fl, NULL, 0);
 }
-static ssize_t raw_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *sa,
-			  socklen_t len)
+static ssize_t raw_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *sa, socklen_t len)
 {
 	return syscall(SYS_sendto, fd, b, n, fl, sa, len);
 }
@@ -41,8 +40,7 @@ static ssize_t raw_recv(int fd, void *b, size_t n, int fl)
 {
 	return syscall(SYS_recvfrom, fd, b, n, fl, NULL, NULL);
 }
-static ssize_t raw_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *sa,
-			    socklen_t *len)
+static ssize_t raw_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *sa, socklen_t *len)
 {
 	return syscall(SYS_recvfrom, fd, b, n, fl, sa, len);
 }
@@ -83,8 +81,8 @@ static ssize_t raw_recv_chk(int fd, void *b, size_t n, size_t blen, int fl)
 		abort();
 	return raw_recv(fd, b, n, fl);
 }
-static ssize_t raw_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int fl,
-				struct sockaddr *sa, socklen_t *len)
+static ssize_t raw_recvfrom_chk(int fd, void *b, size_t n, size_t blen, int fl, struct sockaddr *sa,
+				socklen_t *len)
 {
 	if (n > blen)
 		abort();
@@ -141,6 +139,56 @@ static int raw_execveat(int dirfd, const char *path, char *const argv[], char *c
 	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, fl);
 }
 
+/* The readiness calls, as system calls (the kernel's sigset is 8 bytes). */
+#define KSIGSET 8
+static int raw_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	return (int)syscall(SYS_ppoll, fds, n, ts, mask, KSIGSET);
+}
+static int raw_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	return raw_ppoll(fds, n, ms < 0 ? NULL : &ts, NULL);
+}
+static int raw_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+		       const sigset_t *mask)
+{
+	struct {
+		const sigset_t *mask;
+		size_t size;
+	} data = {mask, KSIGSET};
+	return (int)syscall(SYS_pselect6, n, r, w, e, ts, mask ? &data : NULL);
+}
+static int raw_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	struct timespec ts;
+	if (tv) {
+		ts.tv_sec = tv->tv_sec;
+		ts.tv_nsec = tv->tv_usec * 1000L;
+	}
+	return raw_pselect(n, r, w, e, tv ? &ts : NULL, NULL);
+}
+static int raw_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+}
+static int raw_epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms, const sigset_t *mask)
+{
+	return (int)syscall(SYS_epoll_pwait, epfd, ev, max, ms, mask, KSIGSET);
+}
+static int raw_epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
+{
+	return raw_epoll_pwait(epfd, ev, max, ms, NULL);
+}
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441 /* the same number on every architecture */
+#endif
+static int raw_epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+			    const sigset_t *mask)
+{
+	return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, ts, mask, KSIGSET);
+}
+
 /* fclose and fork are not system calls: resolve on demand. */
 static int lazy_fclose(FILE *f)
 {
@@ -195,47 +243,55 @@ static int lazy_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fil
 }
 
 struct fl_real fl_real = {
-	.connect = raw_connect,
-	.send = raw_send,
-	.sendto = raw_sendto,
-	.sendmsg = raw_sendmsg,
-	.sendmmsg = raw_sendmmsg,
-	.recv = raw_recv,
-	.recvfrom = raw_recvfrom,
-	.recvmsg = raw_recvmsg,
-	.recvmmsg = raw_recvmmsg,
-	.write = raw_write,
-	.writev = raw_writev,
-	.read = raw_read,
-	.readv = raw_readv,
-	.read_chk = raw_read_chk,
-	.recv_chk = raw_recv_chk,
-	.recvfrom_chk = raw_recvfrom_chk,
-	.getsockopt = raw_getsockopt,
-	.close = raw_close,
-	.close_range = raw_close_range,
-	.fclose = lazy_fclose,
-	.dup = raw_dup,
-	.dup2 = raw_dup2,
-	.dup3 = raw_dup3,
-	.fcntl = raw_fcntl,
-	.fcntl64 = raw_fcntl,
-	.fork = lazy_fork,
-	.closefrom = raw_closefrom,
-	.execve = raw_execve,
-	.execvpe = lazy_execvpe,
-	.fexecve = lazy_fexecve,
-	.execveat = raw_execveat,
-	.posix_spawn = lazy_posix_spawn,
-	.posix_spawnp = lazy_posix_spawnp,
+    .connect = raw_connect,
+    .send = raw_send,
+    .sendto = raw_sendto,
+    .sendmsg = raw_sendmsg,
+    .sendmmsg = raw_sendmmsg,
+    .recv = raw_recv,
+    .recvfrom = raw_recvfrom,
+    .recvmsg = raw_recvmsg,
+    .recvmmsg = raw_recvmmsg,
+    .write = raw_write,
+    .writev = raw_writev,
+    .read = raw_read,
+    .readv = raw_readv,
+    .read_chk = raw_read_chk,
+    .recv_chk = raw_recv_chk,
+    .recvfrom_chk = raw_recvfrom_chk,
+    .getsockopt = raw_getsockopt,
+    .close = raw_close,
+    .close_range = raw_close_range,
+    .fclose = lazy_fclose,
+    .dup = raw_dup,
+    .dup2 = raw_dup2,
+    .dup3 = raw_dup3,
+    .fcntl = raw_fcntl,
+    .fcntl64 = raw_fcntl,
+    .fork = lazy_fork,
+    .closefrom = raw_closefrom,
+    .execve = raw_execve,
+    .execvpe = lazy_execvpe,
+    .fexecve = lazy_fexecve,
+    .execveat = raw_execveat,
+    .posix_spawn = lazy_posix_spawn,
+    .posix_spawnp = lazy_posix_spawnp,
+    .poll = raw_poll,
+    .ppoll = raw_ppoll,
+    .select = raw_select,
+    .pselect = raw_pselect,
+    .epoll_ctl = raw_epoll_ctl,
+    .epoll_wait = raw_epoll_wait,
+    .epoll_pwait = raw_epoll_pwait,
+    .epoll_pwait2 = raw_epoll_pwait2,
 };
 
 /* Stores the symbol only if found, so a libc without it keeps the fallback. */
-#define RESOLVE(field, name)                                                                    \
-	do {                                                                                    \
-		void *sym_ = dlsym(RTLD_NEXT, name);                                            \
-		if (sym_)                                                                       \
-			__atomic_store_n((void **)&fl_real.field, sym_, __ATOMIC_RELEASE);      \
+#define RESOLVE(field, name)                                                                                 \
+	do {                                                                                                 \
+		void *sym_ = dlsym(RTLD_NEXT, name);                                                         \
+		if (sym_)                                                                                    \
+			__atomic_store_n((void **)&fl_real.field, sym_, __ATOMIC_RELEASE);                   \
 	} while (0)
 
 void fl_real_resolve(void)
@@ -274,5 +330,13 @@ void fl_real_resolve(void)
 	RESOLVE(execveat, "execveat");
 	RESOLVE(posix_spawn, "posix_spawn");
 	RESOLVE(posix_spawnp, "posix_spawnp");
+	RESOLVE(poll, "poll");
+	RESOLVE(ppoll, "ppoll");
+	RESOLVE(select, "select");
+	RESOLVE(pselect, "pselect");
+	RESOLVE(epoll_ctl, "epoll_ctl");
+	RESOLVE(epoll_wait, "epoll_wait");
+	RESOLVE(epoll_pwait, "epoll_pwait");
+	RESOLVE(epoll_pwait2, "epoll_pwait2");
 	errno = saved;
 }

@@ -14,7 +14,7 @@
 static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND) < 0)
+	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.send(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
@@ -27,11 +27,11 @@ FL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return send_watched(fd, buf, n, flags);
 }
 
-static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
-			 socklen_t len)
+static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf, size_t n, int flags,
+							const struct sockaddr *sa, socklen_t len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND) < 0)
+	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.sendto(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
@@ -48,7 +48,7 @@ FL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
 static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct msghdr *msg, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND) < 0)
+	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.sendmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
@@ -64,7 +64,7 @@ FL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 static __attribute__((noinline)) int sendmmsg_watched(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND) < 0)
+	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
 		return fl_io_refused(fd);
 	int r = fl_real.sendmmsg(fd, vec, n, flags);
 	return c ? (int)fl_io_after(c, r) : r;
@@ -80,7 +80,7 @@ FL_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.recv(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
@@ -93,18 +93,17 @@ FL_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	return recv_watched(fd, buf, n, flags);
 }
 
-static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
-			   socklen_t *len)
+static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
+							  struct sockaddr *sa, socklen_t *len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvfrom(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
 
-FL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
-			   socklen_t *len)
+FL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa, socklen_t *len)
 {
 	if (fl_fd_unwatched(fd))
 		return fl_real.recvfrom(fd, buf, n, flags, sa, len);
@@ -114,7 +113,7 @@ FL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *msg, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
@@ -128,27 +127,27 @@ FL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 static __attribute__((noinline)) int recvmmsg_watched(int fd, struct mmsghdr *vec, unsigned int n, int flags,
-		       struct timespec *timeout)
+						      struct timespec *timeout)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	int r = fl_real.recvmmsg(fd, vec, n, flags, timeout);
 	return c ? (int)fl_io_after(c, r) : r;
 }
 
-FL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags,
-		       struct timespec *timeout)
+FL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
 {
 	if (fl_fd_unwatched(fd))
 		return fl_real.recvmmsg(fd, vec, n, flags, timeout);
 	return recvmmsg_watched(fd, vec, n, flags, timeout);
 }
 
-static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, size_t n, size_t buflen, int flags)
+static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, size_t n, size_t buflen,
+							  int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.recv_chk(fd, buf, n, buflen, flags);
 	return c ? fl_io_after(c, r) : r;
@@ -161,18 +160,18 @@ FL_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int fla
 	return recv_chk_watched(fd, buf, n, buflen, flags);
 }
 
-static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf, size_t n, size_t buflen, int flags,
-				 struct sockaddr *sa, socklen_t *len)
+static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf, size_t n, size_t buflen,
+							      int flags, struct sockaddr *sa, socklen_t *len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV) < 0)
+	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
 		return fl_io_refused(fd);
 	ssize_t r = fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
 
-FL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-				 struct sockaddr *sa, socklen_t *len)
+FL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *sa,
+				 socklen_t *len)
 {
 	if (fl_fd_unwatched(fd))
 		return fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);

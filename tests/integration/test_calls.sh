@@ -77,7 +77,7 @@ else
 	echo "   (strace cannot trace here; the listener check above stands alone)"
 fi
 
-check "connect delay: a non-blocking connect sleeps at least delay_ms, then completes"
+check "connect delay: a non-blocking connect returns EINPROGRESS, becomes writable after at least delay_ms, then completes"
 port=$(free_port)
 FAULTLINE_RULES="127.0.0.1:$port fault on=connect delay_ms=400" \
 	shim "$HELPERS/helper_io" connect-delay "$port" 400 || fail "connect delay"
