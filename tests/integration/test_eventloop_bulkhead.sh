@@ -11,36 +11,41 @@
 # waited: refused at once with ECONNREFUSED.)
 #
 # The waiter (bh_client.py --timeout 10) is known to wait when its main
-# thread sleeps in poll() - Python's wait for a pending connect - read from
+# thread sleeps in poll() - Python's wait for a pending connect - (or in
+# futex, should the shim wait for the slot there), read from
 # /proc/PID/syscall; it is released by the holder's close, and its
 # admission is timed from the holder's own "closing" clock reading.
 . "$(dirname "$0")/lib.sh"
 need_build
 trap 'cleanup; remove_domains' EXIT
 
-# in_poll PID: the process's main thread sleeps in poll/ppoll.
-in_poll() {
+# in_wait PID: the process's main thread sleeps in a readiness call
+# (poll, ppoll, select, pselect6: Python's wait for a pending connect), or
+# in futex/futex_waitv (should the shim's poll wait for the bulkhead
+# there): read from /proc/PID/syscall.
+in_wait() {
 	local now
 	now=$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)
 	case $(uname -m) in
-	x86_64) [ "$now" = 7 ] || [ "$now" = 271 ] ;;
-	aarch64 | riscv64) [ "$now" = 73 ] ;;
-	*) return 1 ;;
+	x86_64) case $now in 7 | 271 | 23 | 270 | 202 | 449) return 0 ;; esac ;;
+	aarch64 | riscv64) case $now in 73 | 72 | 98 | 449) return 0 ;; esac ;;
 	esac
+	return 1
 }
 
 # waiting_or_gone PID: the client waits for its connect, or has ended.
 waiting_or_gone() {
-	in_poll "$1" || ! kill -0 "$1" 2>/dev/null
+	in_wait "$1" || ! kill -0 "$1" 2>/dev/null
 }
 
 # queued_or_refused NAME PID: until client NAME (PID) waits in poll for its
 # connect; fails, with the client's result, if it ended instead.
 queued_or_refused() {
-	wait_for "client $1 to wait for its connect (in poll) or end" 10 waiting_or_gone "$2"
+	wait_for "client $1 to wait for its connect (in poll or futex) or end" 10 waiting_or_gone "$2"
 	kill -0 "$2" 2>/dev/null ||
 		fail "client $1 (settimeout 10 s) did not wait in the bulkhead queue: it ended at once with: $(cat "$FL_TMP/$1.log") (a non-blocking connect must return EINPROGRESS and wait for the slot, SPEC 12)"
-	printf '   %s waits in poll; bulkhead queued (stats): %s\n' "$1" \
+	printf '   %s waits (system call %s); bulkhead queued (stats): %s\n' "$1" \
+		"$(cut -d' ' -f1 "/proc/$2/syscall" 2>/dev/null)" \
 		"$(FAULTLINE_DOMAIN=$DOMAIN json_get "d('127.0.0.1:$PORT')['bulkhead']['queued']" 2>&1)"
 }
 

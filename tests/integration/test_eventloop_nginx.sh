@@ -84,12 +84,12 @@ for i in 1 2 3 4 5; do
 	r=$(get "/up2/fast$i")
 	code=${r% *} ms=${r#* }
 	kill -0 "$SLOW" 2>/dev/null ||
-		fail "the request to upstream 1 ended before request $i to upstream 2 was answered ($((($(now_ms) - t0))) ms after it started): upstream 2 waited for upstream 1's delayed response; request $i took $ms ms (the shim stalled nginx's worker inside recv() instead of returning EAGAIN, SPEC 12). $(nginx_state)"
+		fail "the request to upstream 1 ended before request $i to upstream 2 was answered ($(($(now_ms) - t0)) ms after it started): upstream 2 waited for upstream 1's delayed response; request $i took $ms ms (the shim stalled nginx's worker inside recv() instead of returning EAGAIN, SPEC 12). $(nginx_state)"
 	assert_eq "request $i to upstream 2: HTTP code" 200 "$code"
 	assert_took "request $i to upstream 2 (curl time_total) while upstream 1 is delayed" 100 "$ms"
 done
 kill -0 "$SLOW" 2>/dev/null ||
-	fail "the request to upstream 1 was no longer pending after the upstream 2 requests ($((($(now_ms) - t0))) ms): its response was not delayed by $DELAY ms"
+	fail "the request to upstream 1 was no longer pending after the upstream 2 requests ($(($(now_ms) - t0)) ms): its response was not delayed by $DELAY ms"
 
 check "the delayed request to upstream 1 gets its page after at least $DELAY ms"
 bh_finish "$SLOW" "the request to upstream 1" 30
