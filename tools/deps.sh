@@ -32,6 +32,10 @@ man-db:man:tests
 groff-base:groff:tests
 redis-server:redis-server:examples
 redis-tools:redis-cli:examples
+nginx:/usr/sbin/nginx:tests
+nodejs:node:tests
+python3-requests:/usr/lib/python3/dist-packages/requests:tests
+wget:wget:tests
 "
 
 missing() { # [build]: the missing packages (of the build only, with "build")
