@@ -24,7 +24,7 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsub
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 SANFLAGS ?=
-WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wmissing-prototypes
 FL_CFLAGS  := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) $(SANFLAGS)
 FL_LDFLAGS := $(SANFLAGS)
 

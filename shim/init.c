@@ -311,7 +311,7 @@ static void secure_passthrough(void)
 	}
 }
 
-void fl_init(void)
+static void fl_init(void)
 {
 	static int done; /* atomic */
 	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))

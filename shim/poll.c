@@ -25,6 +25,7 @@
 #include "domain.h"
 #include "ready.h"
 #include "real.h"
+#include "fortify.h"
 #include "shim.h"
 
 #define HIDE_MAX 64 /* descriptors of one poll set hidden per wait; more are filtered after */

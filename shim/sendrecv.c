@@ -9,6 +9,7 @@
 #include "fdtab.h"
 #include "inject.h"
 #include "real.h"
+#include "fortify.h"
 #include "shim.h"
 
 static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags)
