@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bulkhead.h"
@@ -192,19 +193,64 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 	return i;
 }
 
-/* Takes the record from LIVE to CLAIMED (so only one reaper works on it),
- * releases its slots, frees it. */
-static uint32_t retire(struct fl_seg *seg, uint32_t index)
+/*
+ * Takes the record from LIVE to CLAIMED, so only one party works on it -
+ * but only while it is still registration `generation`. A reaper judges a
+ * record dead first and claims it after, and in between the record may be
+ * retired by another reaper and claimed by a newly forked process: status
+ * is LIVE again, and a plain CAS would retire the live newcomer (its slots
+ * given back while it holds them, and the records it takes afterwards
+ * orphaned: nobody could ever find them by (index, generation) again). A
+ * claim that finds another generation puts LIVE back: the owner is alive,
+ * and its own retire waits for that (claim_own).
+ */
+static bool claim_generation(struct fl_seg_proc *p, uint32_t generation)
 {
-	struct fl_seg_proc *p = &seg->procs[index];
 	uint32_t expected = FL_PROC_LIVE;
 	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
-		return 0;
-	uint32_t freed = fl_bulkhead_release_proc(seg, index, LOAD(&p->generation));
+		return false;
+	if (LOAD(&p->generation) == generation)
+		return true; /* fill bumps it before LIVE: unchanged means not reused */
+	STORE(&p->status, FL_PROC_LIVE);
+	return false;
+}
+
+#define OWN_CLAIM_TRIES 100000 /* yields while a reaper holds our record for a moment */
+
+/* The owner retiring its own record: a reaper may hold it CLAIMED for the
+ * few instructions of claim_generation; wait that out rather than leave
+ * the record to be reaped after we are gone. Bounded: a reaper killed in
+ * that window leaves it CLAIMED for good. */
+static bool claim_own(struct fl_seg_proc *p)
+{
+	for (int i = 0; i < OWN_CLAIM_TRIES; i++) {
+		uint32_t generation = LOAD(&p->generation);
+		if (claim_generation(p, generation))
+			return true;
+		if (LOAD(&p->status) != FL_PROC_CLAIMED)
+			return false;
+		syscall(SYS_sched_yield);
+	}
+	return false;
+}
+
+/* Releases the slots of (index, generation), whose record the caller
+ * claimed, and frees the record. */
+static uint32_t retire_claimed(struct fl_seg *seg, uint32_t index, uint32_t generation)
+{
+	struct fl_seg_proc *p = &seg->procs[index];
+	uint32_t freed = fl_bulkhead_release_proc(seg, index, generation);
 	drop_token(seg, index);
 	STORE(&p->pid, 0);
 	STORE(&p->status, FL_PROC_FREE);
 	return freed;
+}
+
+uint32_t fl_proc_retire(struct fl_seg *seg, uint32_t index, uint32_t generation)
+{
+	if (index >= FL_SEG_PROCS || !claim_generation(&seg->procs[index], generation))
+		return 0;
+	return retire_claimed(seg, index, generation);
 }
 
 void fl_proc_forget(struct fl_seg *seg, uint32_t index)
@@ -212,8 +258,7 @@ void fl_proc_forget(struct fl_seg *seg, uint32_t index)
 	if (index >= FL_SEG_PROCS)
 		return;
 	struct fl_seg_proc *p = &seg->procs[index];
-	uint32_t expected = FL_PROC_LIVE;
-	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
+	if (!claim_own(p))
 		return;
 	drop_token(seg, index);
 	STORE(&p->pid, 0);
@@ -222,8 +267,9 @@ void fl_proc_forget(struct fl_seg *seg, uint32_t index)
 
 void fl_proc_unregister(struct fl_seg *seg, uint32_t index)
 {
-	if (index < FL_SEG_PROCS)
-		retire(seg, index);
+	if (index >= FL_SEG_PROCS || !claim_own(&seg->procs[index]))
+		return;
+	retire_claimed(seg, index, LOAD(&seg->procs[index].generation));
 }
 
 uint32_t fl_proc_reap(struct fl_seg *seg)
@@ -231,8 +277,11 @@ uint32_t fl_proc_reap(struct fl_seg *seg)
 	uint32_t freed = 0;
 	for (uint32_t i = 0; i < FL_SEG_PROCS; i++) {
 		struct fl_seg_proc *p = &seg->procs[i];
+		/* The generation first: what is judged below belongs to it, or
+		 * the record changed hands and fl_proc_retire leaves it be. */
+		uint32_t generation = LOAD(&p->generation);
 		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(seg, i, p))
-			freed += retire(seg, i);
+			freed += fl_proc_retire(seg, i, generation);
 	}
 	return freed;
 }

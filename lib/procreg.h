@@ -68,6 +68,13 @@ void fl_proc_unregister(struct fl_seg *seg, uint32_t index);
 /* Frees the record of a process known to hold no slot (no holder scan). */
 void fl_proc_forget(struct fl_seg *seg, uint32_t index);
 
+/* Retires the record at index (releases its slots, frees it) if it still
+ * is registration `generation`: a reaper passes the generation it read
+ * before judging the process dead, so a record that was retired and
+ * claimed by a new process meanwhile is left alone. Returns how many
+ * shares and queue places it gave back. */
+uint32_t fl_proc_retire(struct fl_seg *seg, uint32_t index, uint32_t generation);
+
 /* Reaps every dead process; returns how many bulkhead shares and queue
  * places it gave back. */
 uint32_t fl_proc_reap(struct fl_seg *seg);
