@@ -380,20 +380,29 @@ uint32_t fl_bulkhead_release_proc(struct fl_seg *seg, uint32_t proc, uint32_t ge
  * what its generation holds, then frees the record. The same path serves a
  * live process detaching.
  */
-uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index)
+static uint32_t reclaim_claimed(struct fl_seg *seg, uint32_t index)
 {
-	if (!fl_proc_retire_begin(seg, index))
-		return 0;
 	uint32_t generation = LOAD(&seg->procs[index].generation);
 	uint32_t freed = fl_bulkhead_release_proc(seg, index, generation);
 	fl_proc_retire_end(seg, index);
 	return freed;
 }
 
+uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index)
+{
+	return fl_proc_retire_own_begin(seg, index) ? reclaim_claimed(seg, index) : 0;
+}
+
+uint32_t fl_bulkhead_reclaim_judged(struct fl_seg *seg, uint32_t index, uint32_t generation)
+{
+	return fl_proc_retire_begin(seg, index, generation) ? reclaim_claimed(seg, index) : 0;
+}
+
 uint32_t fl_bulkhead_reclaim_dead(struct fl_seg *seg)
 {
-	uint32_t freed = 0;
-	for (uint32_t i = fl_proc_next_dead(seg, 0); i != FL_PROC_NONE; i = fl_proc_next_dead(seg, i + 1))
-		freed += fl_bulkhead_reclaim_proc(seg, i);
+	uint32_t freed = 0, generation;
+	for (uint32_t i = fl_proc_next_dead(seg, 0, &generation); i != FL_PROC_NONE;
+	     i = fl_proc_next_dead(seg, i + 1, &generation))
+		freed += fl_bulkhead_reclaim_judged(seg, i, generation);
 	return freed;
 }

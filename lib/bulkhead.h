@@ -93,10 +93,13 @@ uint32_t fl_bulkhead_shares_of(struct fl_seg *seg, uint32_t proc, uint32_t gener
 
 /*
  * Reclaim: gives back the shares and queue places of the process at index
- * (one that detaches, or one found dead) and frees its record; returns how
- * many. Nothing if another reclaimer already took the record.
+ * and frees its record; returns how many. reclaim_proc is for a process
+ * detaching (its own record); reclaim_judged for a record found dead as
+ * registration `generation`: nothing if another reclaimer took it first,
+ * or if it now belongs to a newer process.
  */
 uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index);
+uint32_t fl_bulkhead_reclaim_judged(struct fl_seg *seg, uint32_t index, uint32_t generation);
 
 /* Reclaims every dead process of the registry (lib/procreg.h says what
  * dead means); returns how many shares and queue places came back. */

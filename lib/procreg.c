@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "atomics.h"
@@ -182,12 +183,50 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 	return claim(seg, pid, start_ticks, cmd, now_ms);
 }
 
-bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index)
+/*
+ * Takes the record from LIVE to CLAIMED, so only one party works on it -
+ * but only while it is still registration `generation`. A reclaimer judges
+ * a record dead first and claims it after, and in between the record may
+ * be retired by another reclaimer and claimed by a newly forked process:
+ * status is LIVE again, and a plain CAS would retire the live newcomer
+ * (its slots given back while it holds them, and the records it takes
+ * afterwards orphaned: nobody could ever find them by (index, generation)
+ * again). A claim that finds another generation puts LIVE back: the owner
+ * is alive, and its own retire waits for that (fl_proc_retire_own_begin).
+ */
+bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index, uint32_t generation)
 {
 	if (index >= FL_SEG_PROCS)
 		return false;
+	struct fl_seg_proc *p = &seg->procs[index];
 	uint32_t expected = FL_PROC_LIVE;
-	return CAS(&seg->procs[index].status, &expected, FL_PROC_CLAIMED);
+	if (!CAS(&p->status, &expected, FL_PROC_CLAIMED))
+		return false;
+	if (LOAD(&p->generation) == generation)
+		return true; /* fill bumps it before LIVE: unchanged means not reused */
+	STORE(&p->status, FL_PROC_LIVE);
+	return false;
+}
+
+#define OWN_CLAIM_TRIES 100000 /* yields while a reclaimer holds our record for a moment */
+
+/* The owner retiring its own record: a reclaimer may hold it CLAIMED for
+ * the few instructions of fl_proc_retire_begin; wait that out rather than
+ * leave the record to be reaped after we are gone. Bounded: a reclaimer
+ * killed in that window leaves it CLAIMED for good. */
+bool fl_proc_retire_own_begin(struct fl_seg *seg, uint32_t index)
+{
+	if (index >= FL_SEG_PROCS)
+		return false;
+	struct fl_seg_proc *p = &seg->procs[index];
+	for (int i = 0; i < OWN_CLAIM_TRIES; i++) {
+		if (fl_proc_retire_begin(seg, index, LOAD(&p->generation)))
+			return true;
+		if (LOAD(&p->status) != FL_PROC_CLAIMED)
+			return false;
+		syscall(SYS_sched_yield);
+	}
+	return false;
 }
 
 void fl_proc_retire_end(struct fl_seg *seg, uint32_t index)
@@ -202,16 +241,21 @@ void fl_proc_retire_end(struct fl_seg *seg, uint32_t index)
 
 void fl_proc_forget(struct fl_seg *seg, uint32_t index)
 {
-	if (fl_proc_retire_begin(seg, index))
+	if (fl_proc_retire_own_begin(seg, index))
 		fl_proc_retire_end(seg, index);
 }
 
-uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from)
+uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from, uint32_t *generation)
 {
 	for (uint32_t i = from; i < FL_SEG_PROCS; i++) {
 		const struct fl_seg_proc *p = &seg->procs[i];
-		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(seg, i, p))
+		/* The generation first: what is judged below belongs to it, or
+		 * the record changed hands and fl_proc_retire_begin leaves it be. */
+		uint32_t g = LOAD(&p->generation);
+		if (LOAD(&p->status) == FL_PROC_LIVE && !fl_proc_alive(seg, i, p)) {
+			*generation = g;
 			return i;
+		}
 	}
 	return FL_PROC_NONE;
 }

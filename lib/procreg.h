@@ -67,17 +67,24 @@ uint32_t fl_proc_register(struct fl_seg *seg, pid_t pid, uint64_t start_ticks, c
 uint32_t fl_proc_find(const struct fl_seg *seg, pid_t pid, uint64_t start_ticks);
 
 /* The first record at or after `from` whose process is dead, or
- * FL_PROC_NONE. */
-uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from);
+ * FL_PROC_NONE; *generation is the registration that was judged (read
+ * before judging it), for fl_proc_retire_begin. */
+uint32_t fl_proc_next_dead(const struct fl_seg *seg, uint32_t from, uint32_t *generation);
 
 /*
  * Retiring a record, in two steps so that what the process held can be
- * given back in between: begin takes it from LIVE to CLAIMED (true for the
- * one caller that did: only one reclaimer works on a record), end gives
+ * given back in between: begin takes it from LIVE to CLAIMED if it is still
+ * registration `generation` (true for the one caller that did: only one
+ * reclaimer works on a record, and never on a newer registration), end gives
  * the token back and frees it. The generation stays, so what was held can
  * still be told apart from what the record's next process will hold.
  */
-bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index);
+bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index, uint32_t generation);
+
+/* begin, for a process retiring its own record: it waits out a reclaimer
+ * that holds the record for a moment (one that judged an earlier
+ * registration of the same record dead) instead of giving up. */
+bool fl_proc_retire_own_begin(struct fl_seg *seg, uint32_t index);
 void fl_proc_retire_end(struct fl_seg *seg, uint32_t index);
 
 /* Frees the record of a process known to hold nothing (both steps). */

@@ -811,6 +811,76 @@ START_TEST(bulkhead_waiter_gets_slot_of_process_killed_while_it_waits)
 }
 END_TEST
 
+/* A pid that no process has any more (a child that exited and was waited for). */
+static pid_t dead_pid(void)
+{
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(kid, NULL, 0), kid);
+	return kid;
+}
+
+START_TEST(bulkhead_late_reaper_leaves_a_reused_process_record_alone)
+{
+	/* Two reapers find process A dead at once. One retires it; a newly
+	 * forked process B claims A's record; only then does the other one act
+	 * on what it judged. It must leave B alone: B's record freed under it
+	 * would make the slots B takes afterwards records of a registration
+	 * nobody can reap, held forever once B dies without closing (the
+	 * 100-children integration test saw exactly that: active 1, a HELD
+	 * record of (index, generation) with no live process record). */
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	pid_t gone = dead_pid();
+	uint32_t a = fl_proc_register(&seg, gone, 12345, "a", NOW_MS);
+	ck_assert_uint_ne(a, FL_PROC_NONE);
+	uint32_t judged = load(&seg.procs[a].generation);  /* late reaper: reads, ... */
+	ck_assert(!fl_proc_alive(&seg, a, &seg.procs[a])); /* ... judges A dead, is preempted */
+	fl_bulkhead_reclaim_dead(&seg);			   /* the other reaper retires A */
+	uint32_t b = register_self();			   /* B gets A's record */
+	ck_assert_uint_eq(b, a);
+	ck_assert_uint_ne(load(&seg.procs[b].generation), judged);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_judged(&seg, a, judged), 0); /* the late reaper acts */
+	ck_assert_uint_eq(load(&seg.procs[b].status), FL_PROC_LIVE);
+	ck_assert_uint_eq(load(&seg.procs[b].pid), (uint32_t)getpid());
+	uint32_t h = take(e, b);
+	ck_assert_uint_ne(h, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	/* B dies without closing (_exit, SIGKILL): its slot must be reapable. */
+	__atomic_store_n(&seg.procs[b].pid, (uint32_t)gone, __ATOMIC_RELEASE);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_dead(&seg), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_uint_eq(load(&seg.procs[b].status), FL_PROC_FREE);
+}
+END_TEST
+
+static void *give_record_back_later(void *arg)
+{
+	struct timespec t = {0, 50 * 1000000L};
+	nanosleep(&t, NULL);
+	__atomic_store_n((uint32_t *)arg, FL_PROC_LIVE, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(bulkhead_exit_waits_out_a_reaper_holding_the_record_for_a_moment)
+{
+	/* A late reaper (above) holds a live record CLAIMED for the moment it
+	 * takes to see the generation changed and put LIVE back. A process
+	 * exiting in that moment still gives its slots back itself. */
+	struct fl_seg_entry *e = entry(1, params(2, 0, 5000));
+	uint32_t me = register_self();
+	take(e, me);
+	__atomic_store_n(&seg.procs[me].status, FL_PROC_CLAIMED, __ATOMIC_RELEASE);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, give_record_back_later, &seg.procs[me].status), 0);
+	fl_bulkhead_reclaim_proc(&seg, me);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(load(&seg.procs[me].status), FL_PROC_FREE);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+}
+END_TEST
+
 /* ---- contention ------------------------------------------------------ */
 
 #define HAMMER_THREADS 8
@@ -934,6 +1004,8 @@ Suite *bulkhead_suite(void)
 	tcase_add_test(dead, bulkhead_reclaims_slots_of_sigkilled_process_at_acquisition);
 	tcase_add_test(dead, bulkhead_reclaims_slots_of_exited_child_not_yet_waited_for);
 	tcase_add_test(dead, bulkhead_waiter_gets_slot_of_process_killed_while_it_waits);
+	tcase_add_test(dead, bulkhead_late_reaper_leaves_a_reused_process_record_alone);
+	tcase_add_test(dead, bulkhead_exit_waits_out_a_reaper_holding_the_record_for_a_moment);
 	suite_add_tcase(s, dead);
 
 	TCase *race = tcase_create("contention");

@@ -438,9 +438,11 @@ START_TEST(next_dead_names_only_dead_live_records)
 	uint32_t me = register_self("me");
 	struct gone g = exited_child(true);
 	uint32_t dead = fl_proc_register(&seg, g.pid, g.start_ticks, "dead", NOW_MS);
-	ck_assert_uint_eq(fl_proc_next_dead(&seg, 0), dead);
-	ck_assert_uint_eq(fl_proc_next_dead(&seg, dead + 1), FL_PROC_NONE);
-	ck_assert_uint_eq(fl_proc_next_dead(&seg, FL_SEG_PROCS), FL_PROC_NONE);
+	uint32_t generation = 0;
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, 0, &generation), dead);
+	ck_assert_uint_eq(generation, seg.procs[dead].generation);
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, dead + 1, &generation), FL_PROC_NONE);
+	ck_assert_uint_eq(fl_proc_next_dead(&seg, FL_SEG_PROCS, &generation), FL_PROC_NONE);
 	ck_assert_uint_eq(seg.procs[me].status, FL_PROC_LIVE);
 }
 END_TEST
@@ -449,15 +451,17 @@ START_TEST(retire_is_taken_by_one_caller_and_keeps_the_generation)
 {
 	uint32_t i = register_self("me");
 	uint32_t gen = seg.procs[i].generation;
-	ck_assert(fl_proc_retire_begin(&seg, i));
-	ck_assert(!fl_proc_retire_begin(&seg, i)); /* a second reclaimer backs off */
+	ck_assert(!fl_proc_retire_begin(&seg, i, gen - 1)); /* an older registration: not ours to take */
+	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_LIVE);
+	ck_assert(fl_proc_retire_begin(&seg, i, gen));
+	ck_assert(!fl_proc_retire_begin(&seg, i, gen)); /* a second reclaimer backs off */
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_CLAIMED);
-	ck_assert_uint_eq(fl_bulkhead_reclaim_proc(&seg, i), 0);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_judged(&seg, i, gen), 0);
 	fl_proc_retire_end(&seg, i);
 	ck_assert_uint_eq(seg.procs[i].status, FL_PROC_FREE);
 	ck_assert_uint_eq(seg.procs[i].pid, 0);
 	ck_assert_uint_eq(seg.procs[i].generation, gen);
-	ck_assert(!fl_proc_retire_begin(&seg, FL_SEG_PROCS));
+	ck_assert(!fl_proc_retire_begin(&seg, FL_SEG_PROCS, 0));
 }
 END_TEST
 
