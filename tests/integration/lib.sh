@@ -313,6 +313,17 @@ shim() {
 	LD_PRELOAD="$SHIM" "$@"
 }
 
+# shim_runtime_first CMD...: like shim, for hosts that cannot take a
+# sanitizer runtime loaded late, as the shim's dependency (node crashes at
+# start-up with an AddressSanitizer SEGV at pc 0 even with FAULTLINE_DISABLE=1):
+# with a sanitizer build of the shim, its runtime is preloaded first. The
+# same as shim otherwise.
+shim_runtime_first() {
+	local rt
+	rt=$(ldd "$SHIM" 2>/dev/null | sed -n 's/^[[:space:]]*lib[at]san\.so[^ ]* => \([^ ]*\) .*/\1/p' | head -n1)
+	LD_PRELOAD="${rt:+$rt }$SHIM" "$@"
+}
+
 # strace_works: whether this machine lets us trace (containers may forbid ptrace).
 strace_works() {
 	command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true >/dev/null 2>&1

@@ -29,7 +29,7 @@ SLOW=$SERVER_PORT
 
 DELAY=4000
 check "node net.connect({timeout: 1000}) under a $DELAY ms connect delay: 'timeout' after about 1 s, no connect"
-OUT=$(FAULTLINE_RULES="127.0.0.1:$HTTP fault on=connect delay_ms=$DELAY" shim "$NODE" -e '
+OUT=$(FAULTLINE_RULES="127.0.0.1:$HTTP fault on=connect delay_ms=$DELAY" shim_runtime_first "$NODE" -e '
 const net = require("net");
 const t0 = process.hrtime.bigint();
 const ms = () => Number((process.hrtime.bigint() - t0) / 1000000n);
@@ -59,7 +59,7 @@ assert_not_contains "node's events (the connect never completed)" "$OUT" "connec
 
 DELAY=3000
 check "node: 10 echo exchanges, one with a $DELAY ms read delay: the 9 others finish before it"
-OUT=$(FAULTLINE_RULES="127.0.0.1:$SLOW fault on=read delay_ms=$DELAY" shim "$NODE" -e '
+OUT=$(FAULTLINE_RULES="127.0.0.1:$SLOW fault on=read delay_ms=$DELAY" shim_runtime_first "$NODE" -e '
 const net = require("net");
 const [fast, slow] = [+process.argv[1], +process.argv[2]];
 const now = () => Number(process.hrtime.bigint() / 1000000n);
