@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "atomics.h"
+#include "clock.h"
 #include "sysio.h"
 
 static unsigned long long decimal_at(const char *p)
@@ -208,25 +209,32 @@ bool fl_proc_retire_begin(struct fl_seg *seg, uint32_t index, uint32_t generatio
 	return false;
 }
 
-#define OWN_CLAIM_TRIES 100000 /* yields while a reclaimer holds our record for a moment */
+#define OWN_CLAIM_WAIT_MS 1000u /* how long we yield to a reclaimer holding our record */
 
 /* The owner retiring its own record: a reclaimer may hold it CLAIMED for
  * the few instructions of fl_proc_retire_begin; wait that out rather than
- * leave the record to be reaped after we are gone. Bounded: a reclaimer
- * killed in that window leaves it CLAIMED for good. */
+ * leave the record to be reaped after we are gone. The moment can be a
+ * scheduler quantum or more on a loaded machine (the reclaimer preempted
+ * in it), so the bound is time, not a count of yields. A reclaimer killed
+ * in that window leaves it CLAIMED for good: we give up after the bound. */
 bool fl_proc_retire_own_begin(struct fl_seg *seg, uint32_t index)
 {
 	if (index >= FL_SEG_PROCS)
 		return false;
 	struct fl_seg_proc *p = &seg->procs[index];
-	for (int i = 0; i < OWN_CLAIM_TRIES; i++) {
+	uint64_t give_up = 0;
+	for (;;) {
 		if (fl_proc_retire_begin(seg, index, LOAD(&p->generation)))
 			return true;
 		if (LOAD(&p->status) != FL_PROC_CLAIMED)
 			return false;
+		uint64_t now = fl_clock_mono_ms();
+		if (give_up == 0)
+			give_up = now + OWN_CLAIM_WAIT_MS;
+		else if (now >= give_up)
+			return false;
 		syscall(SYS_sched_yield);
 	}
-	return false;
 }
 
 void fl_proc_retire_end(struct fl_seg *seg, uint32_t index)

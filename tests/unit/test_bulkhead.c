@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ struct waiter {
 	uint32_t holder;
 	uint64_t started_ms, ended_ms;
 	int admitted_as; /* 0 for the first waiter admitted, 1 for the next, ... */
+	pid_t tid;	 /* its thread id (atomic), for await_blocked */
 };
 
 static int admissions; /* atomic */
@@ -112,6 +114,7 @@ static void *wait_for_slot(void *arg)
 {
 	struct waiter *w = arg;
 	/* Read by the test while this thread waits: atomic. */
+	__atomic_store_n(&w->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	__atomic_store_n(&w->started_ms, mono_ms(), __ATOMIC_RELEASE);
 	w->result = fl_bulkhead_acquire(&seg, w->e, w->proc, true, &w->holder);
 	w->ended_ms = mono_ms();
@@ -621,6 +624,34 @@ START_TEST(bulkhead_dead_waiter_does_not_hold_the_line)
 }
 END_TEST
 
+/*
+ * Until the waiter's thread sleeps in the kernel's futex wait (futex 202 or
+ * futex_waitv 449, /proc/self/task/TID/syscall): being counted in `queued`
+ * comes a few instructions before, and a signal delivered in between runs
+ * its handler before the wait - as it would before a real blocking call -
+ * so it could not interrupt anything.
+ */
+static void await_blocked(struct waiter *w)
+{
+	uint64_t deadline = mono_ms() + 5000;
+	for (;;) {
+		pid_t tid = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
+		char path[64], text[32] = "";
+		snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+		FILE *f = tid ? fopen(path, "r") : NULL;
+		if (f) {
+			if (!fgets(text, sizeof text, f))
+				text[0] = '\0';
+			fclose(f);
+		}
+		if (strncmp(text, "202 ", 4) == 0 || strncmp(text, "449 ", 4) == 0)
+			return;
+		ck_assert_msg(mono_ms() < deadline, "the waiter never slept in a futex wait (syscall: %s)", text);
+		struct timespec t = {0, 1000000L};
+		nanosleep(&t, NULL);
+	}
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -645,6 +676,7 @@ START_TEST(bulkhead_signal_without_sa_restart_ends_the_wait_and_gives_the_place_
 	struct waiter w;
 	start_waiter_as(&w, e, false, me);
 	await_value(&e->bulkhead.queued, 1, "queued");
+	await_blocked(&w);
 	uint64_t sent = mono_ms();
 	ck_assert_int_eq(pthread_kill(w.thread, SIGUSR1), 0);
 	pthread_join(w.thread, NULL);
