@@ -14,7 +14,7 @@
 #include "procreg.h"
 #include "wait.h"
 
-#define REAP_TICK_MS 1000u	   /* waiters check for dead holders this often */
+#define REAP_TICK_MS 1000u /* waiters check for dead holders this often */
 
 void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in)
 {
@@ -309,7 +309,8 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
  * caller comes back to it instead of sleeping here.
  */
 enum fl_bulkhead_result fl_bulkhead_enqueue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
-					    uint64_t now_ms, struct fl_bulkhead_place *place, uint32_t *holder)
+					    uint64_t now_ms, struct fl_bulkhead_place *place,
+					    uint32_t *holder)
 {
 	place->rec = FL_HOLDER_NONE;
 	enum fl_bulkhead_result r = take_or_line_up(seg, e, proc, true, holder);

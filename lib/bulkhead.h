@@ -23,7 +23,7 @@
 #include "rules.h"
 #include "segment.h"
 
-#define FL_HOLDER_NONE UINT32_MAX
+#define FL_HOLDER_NONE	   UINT32_MAX
 #define FL_HOLDER_CLAIMING UINT32_MAX /* a holder's entry_plus1 while its creator fills it */
 /* A share with no record of its own (the table was full at fork): the
  * primary's index with this bit set. */
@@ -95,7 +95,8 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
  * thread at a time for a given place.
  */
 enum fl_bulkhead_result fl_bulkhead_enqueue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
-					    uint64_t now_ms, struct fl_bulkhead_place *place, uint32_t *holder);
+					    uint64_t now_ms, struct fl_bulkhead_place *place,
+					    uint32_t *holder);
 enum fl_bulkhead_result fl_bulkhead_turn(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
 					 uint64_t now_ms, struct fl_bulkhead_place *place, uint32_t *holder);
 void fl_bulkhead_leave(struct fl_seg *seg, struct fl_seg_entry *e, const struct fl_bulkhead_place *place,

@@ -916,7 +916,8 @@ START_TEST(bulkhead_enqueue_rejects_when_the_queue_is_full_or_absent)
 	take(e, FL_PROC_NONE);
 	uint32_t got;
 	struct fl_bulkhead_place pl, pl2;
-	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got),
+			 FL_BULKHEAD_QUEUED);
 	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl2, &got),
 			 FL_BULKHEAD_REJECTED);
 	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 1);
@@ -1023,7 +1024,8 @@ START_TEST(bulkhead_place_is_given_up_when_the_bulkhead_is_switched_off)
 	take(e, FL_PROC_NONE);
 	uint32_t got;
 	struct fl_bulkhead_place pl;
-	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got),
+			 FL_BULKHEAD_QUEUED);
 	struct fl_bulkhead_params off = params(1, 2, 8000);
 	off.enabled = false;
 	fl_bulkhead_set(&e->bulkhead, &off);
