@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "helper.h"
 
@@ -415,6 +416,48 @@ static void mode_bulkhead_queued(int port, const char *want)
 	close(ep), close(s), close(l);
 }
 
+/* fork while a non-blocking connect is deferred: parent and child both
+ * wait for writability; the socket is shared, the parent's connect is the
+ * one made (test_readiness.sh counts the connect system calls). */
+static void mode_fork_connect(int port)
+{
+	int l = listen_on(port);
+	nonblock(l);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = loopback(port);
+	int64_t t0 = now_ms();
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != -1 || errno != EINPROGRESS)
+		die("connect: expected EINPROGRESS, got %s", ename(errno));
+	pid_t kid = fork();
+	if (kid < 0)
+		die("fork");
+	struct pollfd p = {s, POLLOUT, 0};
+	int n = poll(&p, 1, -1);
+	int64_t took = now_ms() - t0;
+	const char *who = kid == 0 ? "child" : "parent";
+	char name[96];
+	snprintf(name, sizeof name, "%s: writable, not before the deadline", who);
+	if (n == 1 && (p.revents & POLLOUT) && took >= delay_ms - SLACK_MS)
+		ok(name);
+	else
+		bad(name, "poll %d revents %#x after %lld ms", n, p.revents, (long long)took);
+	if (kid == 0)
+		_exit(helper_failures ? 1 : 0);
+	int status;
+	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		bad("child", "failed (status %#x)", status);
+	struct pollfd lp = {l, POLLIN, 0};
+	poll(&lp, 1, 2000);
+	int peer = accept(l, NULL, NULL);
+	if (peer >= 0 && send(s, "hi", 2, 0) == 2)
+		ok("parent: one connection, it works");
+	else
+		bad("parent: one connection, it works", "accept %d %s", peer, ename(errno));
+	if (peer >= 0)
+		close(peer);
+	close(s), close(l);
+}
+
 /* Blocking sockets: the delay is bounded by SO_RCVTIMEO / SO_SNDTIMEO. */
 static void mode_blocking_recv(int port)
 {
@@ -478,6 +521,8 @@ int main(int argc, char **argv)
 		mode_connect_fails(port, argv[4]);
 	else if (!strcmp(mode, "bulkhead-queued"))
 		mode_bulkhead_queued(port, argc > 4 ? argv[4] : NULL);
+	else if (!strcmp(mode, "fork-connect"))
+		mode_fork_connect(port);
 	else if (!strcmp(mode, "blocking-recv"))
 		mode_blocking_recv(port);
 	else if (!strcmp(mode, "blocking-connect"))

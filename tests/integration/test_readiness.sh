@@ -69,4 +69,15 @@ json=$("$CLI" stats --json --domain "$FAULTLINE_DOMAIN")
 got=$(printf '%s' "$json" | "$PY" -c 'import json,sys; d=[x for x in json.load(sys.stdin)["destinations"] if x["destination"]==sys.argv[1]][0]; b=d["bulkhead"]; print(b["timeouts"], b["queued"], b["active"])' "127.0.0.1:$Q")
 assert_eq "bulkhead timeouts, queued, active" "1 0 0" "$got"
 
+check "fork while a non-blocking connect is deferred: parent and child both see it writable at the deadline, one real connect is made (not one per process)"
+if strace_works; then
+	FAULTLINE_RULES="127.0.0.1:$P fault on=connect delay_ms=$D" shim strace -f -qq -e trace=connect -o "$FL_TMP/fork.strace" "$H" fork-connect "$P" "$D" ||
+		fail "helper_readiness fork-connect (see the FAIL lines above)"
+	connects=$(grep -c "htons($P)" "$FL_TMP/fork.strace")
+	assert_eq "connect system calls to port $P (the deferred connect makes no system call; the parent makes the real one at the deadline, the child none; strace: $(tr '\n' ';' <"$FL_TMP/fork.strace"))" 1 "$connects"
+else
+	run "127.0.0.1:$P fault on=connect delay_ms=$D" fork-connect "$P" "$D"
+	echo "   (strace not installed: the count of connect system calls is not checked)"
+fi
+
 done_ok
