@@ -14,7 +14,7 @@
 #include "procreg.h"
 #include "wait.h"
 
-#define REAP_TICK_MS 1000u	   /* waiters check for dead holders this often */
+#define REAP_TICK_MS 1000u /* waiters check for dead holders this often */
 
 void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in)
 {
@@ -274,8 +274,10 @@ static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_e
 	}
 }
 
-enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
-					    bool may_wait, uint32_t *holder)
+/* A slot now, a rejection, or FL_BULKHEAD_QUEUED: a place counted in
+ * `queued`, for the caller to number. */
+static enum fl_bulkhead_result take_or_line_up(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					       bool may_wait, uint32_t *holder)
 {
 	struct fl_seg_bulkhead *b = &e->bulkhead;
 	*holder = FL_HOLDER_NONE;
@@ -291,7 +293,69 @@ enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_en
 		ADD(&b->rejected, 1);
 		return FL_BULKHEAD_REJECTED;
 	}
-	return wait_in_queue(seg, e, proc, holder);
+	return FL_BULKHEAD_QUEUED;
+}
+
+enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					    bool may_wait, uint32_t *holder)
+{
+	enum fl_bulkhead_result r = take_or_line_up(seg, e, proc, may_wait, holder);
+	return r == FL_BULKHEAD_QUEUED ? wait_in_queue(seg, e, proc, holder) : r;
+}
+
+/*
+ * The non-blocking queue: the same place as wait_in_queue's (a numbered
+ * record, counted in `queued`), the same test for the turn, but the
+ * caller comes back to it instead of sleeping here.
+ */
+enum fl_bulkhead_result fl_bulkhead_enqueue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					    uint64_t now_ms, struct fl_bulkhead_place *place,
+					    uint32_t *holder)
+{
+	place->rec = FL_HOLDER_NONE;
+	enum fl_bulkhead_result r = take_or_line_up(seg, e, proc, true, holder);
+	if (r != FL_BULKHEAD_QUEUED)
+		return r;
+	uint32_t entry = (uint32_t)(e - seg->entries);
+	place->rec = new_record_as(seg, entry, proc, FL_HOLDER_NONE, FL_SHARE_WAITING);
+	place->ticket = place->rec != FL_HOLDER_NONE ? LOAD(&seg->holders[place->rec].ticket)
+						     : ADD(&e->bulkhead.next_ticket, 1);
+	place->next_reap_ms = now_ms + REAP_TICK_MS;
+	return FL_BULKHEAD_QUEUED;
+}
+
+enum fl_bulkhead_result fl_bulkhead_turn(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc,
+					 uint64_t now_ms, struct fl_bulkhead_place *place, uint32_t *holder)
+{
+	struct fl_seg_bulkhead *b = &e->bulkhead;
+	uint32_t entry = (uint32_t)(e - seg->entries), rec = place->rec;
+	*holder = FL_HOLDER_NONE;
+	if (!LOAD(&b->p.enabled)) { /* switched off live: nothing to wait for */
+		leave_queue(seg, b, rec, FL_SHARE_GONE);
+		return FL_BULKHEAD_BYPASSED;
+	}
+	for (int round = 0; round < 2; round++) {
+		if (try_take(b, waiters_ahead(seg, b, entry, place->ticket))) {
+			if (leave_queue(seg, b, rec, FL_SHARE_HELD) && rec != FL_HOLDER_NONE) {
+				*holder = rec;
+				return FL_BULKHEAD_ACQUIRED;
+			}
+			return acquired(seg, e, proc, holder); /* reclaimed meanwhile: a record anew */
+		}
+		if ((int64_t)(now_ms - place->next_reap_ms) < 0)
+			break;
+		place->next_reap_ms = now_ms + REAP_TICK_MS;
+		if (fl_bulkhead_reclaim_dead(seg) == 0)
+			break;
+	}
+	return FL_BULKHEAD_QUEUED;
+}
+
+void fl_bulkhead_leave(struct fl_seg *seg, struct fl_seg_entry *e, const struct fl_bulkhead_place *place,
+		       bool timed_out)
+{
+	if (leave_queue(seg, &e->bulkhead, place->rec, FL_SHARE_GONE) && timed_out)
+		ADD(&e->bulkhead.timeouts, 1);
 }
 
 void fl_bulkhead_set(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p)

@@ -23,7 +23,7 @@
 #include "rules.h"
 #include "segment.h"
 
-#define FL_HOLDER_NONE UINT32_MAX
+#define FL_HOLDER_NONE	   UINT32_MAX
 #define FL_HOLDER_CLAIMING UINT32_MAX /* a holder's entry_plus1 while its creator fills it */
 /* A share with no record of its own (the table was full at fork): the
  * primary's index with this bit set. */
@@ -35,6 +35,20 @@ enum fl_bulkhead_result {
 	FL_BULKHEAD_TIMED_OUT = 2,
 	FL_BULKHEAD_BYPASSED = 3,    /* enabled=false: passes, no slot taken */
 	FL_BULKHEAD_INTERRUPTED = 4, /* a signal handler without SA_RESTART ended the wait */
+	FL_BULKHEAD_QUEUED = 5,	     /* fl_bulkhead_enqueue/turn: a place in the line, no slot yet */
+};
+
+/*
+ * A place in the queue held without sleeping (a non-blocking socket's
+ * connect, SPEC 12): the caller checks its turn whenever it likes. Like a
+ * blocking waiter's, the place is a holder record (reclaimed if the
+ * process dies) with an arrival number, so both kinds of waiter are
+ * served in one first-come, first-served order.
+ */
+struct fl_bulkhead_place {
+	uint32_t rec;	       /* its record, FL_HOLDER_NONE if the table was full */
+	uint32_t ticket;       /* arrival number */
+	uint64_t next_reap_ms; /* when the next turn check reclaims dead processes */
 };
 
 void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in);
@@ -65,6 +79,28 @@ enum fl_bulkhead_result fl_bulkhead_try(struct fl_seg *seg, struct fl_seg_entry 
  */
 enum fl_bulkhead_result fl_bulkhead_acquire(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
 					    bool may_wait, uint32_t *holder);
+
+/*
+ * The non-blocking queue. All three are lock-free and async-signal-safe.
+ * enqueue: FL_BULKHEAD_ACQUIRED / BYPASSED (as fl_bulkhead_try, after
+ * reclaiming the dead if full), FL_BULKHEAD_REJECTED when the queue is
+ * full or max_queue_size is 0 (counted as a rejection), or
+ * FL_BULKHEAD_QUEUED with *place filled. now_ms: CLOCK_MONOTONIC ms.
+ * turn: FL_BULKHEAD_ACQUIRED (*holder set, the place became the slot)
+ * when a slot is free and no older waiter is ahead, FL_BULKHEAD_BYPASSED
+ * if the bulkhead was switched off (the place is given up), else
+ * FL_BULKHEAD_QUEUED; every REAP_TICK_MS it reclaims from dead processes.
+ * leave: gives the place up (once); timed_out counts it in `timeouts`.
+ * The caller keeps the deadline and calls each of turn/leave from one
+ * thread at a time for a given place.
+ */
+enum fl_bulkhead_result fl_bulkhead_enqueue(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
+					    uint64_t now_ms, struct fl_bulkhead_place *place,
+					    uint32_t *holder);
+enum fl_bulkhead_result fl_bulkhead_turn(struct fl_seg *seg, struct fl_seg_entry *e, uint32_t proc_index,
+					 uint64_t now_ms, struct fl_bulkhead_place *place, uint32_t *holder);
+void fl_bulkhead_leave(struct fl_seg *seg, struct fl_seg_entry *e, const struct fl_bulkhead_place *place,
+		       bool timed_out);
 
 /*
  * fork, in three steps, so that no moment exists where the slot is counted

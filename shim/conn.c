@@ -110,6 +110,9 @@ void fl_conn_unref(struct fl_conn *c)
 		return;
 	/* After the exit destructor our holders are gone (maybe reused): hands off. */
 	bool attached = !__atomic_load_n(&fl_domain.detached, __ATOMIC_ACQUIRE);
+	/* First: a connect still queued in the bulkhead is withdrawn there
+	 * (no real connect was made, nothing to count). */
+	fl_ready_release(c);
 	uint8_t was = 1;
 	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
 	    attached) {
@@ -120,7 +123,6 @@ void fl_conn_unref(struct fl_conn *c)
 		fl_conn_outcome(c, ETIMEDOUT);
 		errno = saved;
 	}
-	fl_ready_release(c);
 	if (c->has_slot && attached) {
 		int saved = errno;
 		fl_bulkhead_release(&fl_domain.seg, c->bulkhead, c->holder);
@@ -193,6 +195,22 @@ void fl_conn_settle(struct fl_conn *c, int err)
 	uint8_t was = 1;
 	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fl_conn_outcome(c, err);
+}
+
+void fl_conn_withdraw(struct fl_conn *c)
+{
+	uint8_t was = 1;
+	if (__atomic_compare_exchange_n(&c->connecting, &was, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    c->breaker && c->permit.active)
+		fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+}
+
+void fl_conn_slot_taken(struct fl_conn *c, uint32_t holder)
+{
+	c->holder = holder;
+	c->has_slot = 1;
+	__atomic_fetch_add(&fl_domain.slot_conns, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&fl_domain.held_slots, true, __ATOMIC_RELEASE);
 }
 
 /* A broken peer on an established connection: one failure per connection,

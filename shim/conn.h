@@ -65,6 +65,14 @@ void fl_conn_outcome(struct fl_conn *c, int err);
 /* A pending non-blocking connect has ended: outcome, and no longer pending. */
 void fl_conn_settle(struct fl_conn *c, int err);
 
+/* A connect that ended before any real call was made for it (rejected or
+ * given up while queued in the bulkhead): no longer pending, its breaker
+ * permit goes back uncounted - the destination was never tried. */
+void fl_conn_withdraw(struct fl_conn *c);
+
+/* c now holds a bulkhead slot (holder: its record). */
+void fl_conn_slot_taken(struct fl_conn *c, uint32_t holder);
+
 /* After the real call: learns what the result says about the connection
  * (a non-blocking connect's outcome, a broken peer). Returns r; keeps errno. */
 ssize_t fl_io_outcome(struct fl_conn *c, ssize_t r);

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bulkhead.h"
 #include "conn.h"
 #include "domain.h"
 #include "fdtab.h"
@@ -62,8 +63,11 @@ static int refuse(struct fl_conn *c, int err)
 	return -1;
 }
 
-/* Breaker, then bulkhead. Returns 0 to go on, or the errno to fail with. */
-static int admit(struct fl_conn *c, int fd)
+#define QUEUED (-1) /* admit: a place in the bulkhead's queue, in *place */
+
+/* Breaker, then bulkhead. Returns 0 to go on, QUEUED (a non-blocking
+ * socket's place in a full bulkhead's queue), or the errno to fail with. */
+static int admit(struct fl_conn *c, int fd, struct fl_bulkhead_place *place)
 {
 	if (c->breaker) {
 		uint64_t before = fl_breaker_word(c);
@@ -81,8 +85,12 @@ static int admit(struct fl_conn *c, int fd)
 	if (got == FL_BULKHEAD_REJECTED) {
 		/* Full: only now does it matter whether the socket may wait. */
 		int flags = fl_real.fcntl(fd, F_GETFL);
-		bool may_wait = flags >= 0 && !(flags & O_NONBLOCK);
-		got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, may_wait, &c->holder);
+		if (flags >= 0 && !(flags & O_NONBLOCK))
+			got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, true,
+						  &c->holder);
+		else /* SPEC 12: queues through readiness, never sleeps here */
+			got = fl_bulkhead_enqueue(&fl_domain.seg, c->bulkhead, fl_domain.proc,
+						  fl_now_ns() / 1000000u, place, &c->holder);
 	}
 	switch (got) {
 	case FL_BULKHEAD_ACQUIRED:
@@ -94,6 +102,8 @@ static int admit(struct fl_conn *c, int fd)
 		return 0;
 	case FL_BULKHEAD_INTERRUPTED:
 		return EINTR; /* as the connect it stands in would be: no real call made */
+	case FL_BULKHEAD_QUEUED:
+		return QUEUED;
 	default:
 		log_reject(c, "full bulkhead");
 		return __atomic_load_n(&c->bulkhead->bulkhead.p.reject_errno, __ATOMIC_RELAXED);
@@ -140,6 +150,34 @@ static void uninstall(int fd, struct fl_conn *c)
 		fl_conn_unref(old);
 }
 
+/* A non-blocking connect queued in the bulkhead (ready.h): EINPROGRESS,
+ * the rest happens through readiness. Refused at once when it cannot be
+ * followed there (fd beyond the table, no pending record). */
+static int connect_queued(struct fl_conn *c, int fd, const struct sockaddr *sa, socklen_t len,
+			  const struct fl_bulkhead_place *place)
+{
+	int reject = (int)__atomic_load_n(&c->bulkhead->bulkhead.p.reject_errno, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
+	if (!install(fd, c)) {
+		fl_bulkhead_leave(&fl_domain.seg, c->bulkhead, place, false);
+		__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+		return refuse(c, reject);
+	}
+	fl_ready_connect_addr(sa, len);
+	bool queued = fl_ready_queue(
+	    c, fd, place, __atomic_load_n(&c->bulkhead->bulkhead.p.queue_timeout_ms, __ATOMIC_RELAXED));
+	fl_ready_connect_addr(NULL, 0);
+	if (!queued) {
+		fl_bulkhead_leave(&fl_domain.seg, c->bulkhead, place, false);
+		fl_conn_withdraw(c);
+		uninstall(fd, c);
+		errno = reject;
+		return -1;
+	}
+	errno = EINPROGRESS;
+	return -1;
+}
+
 /*
  * The attempt is put in the descriptor table, marked connecting (permit
  * owed, slot held), before the real connect: a program may never come
@@ -165,7 +203,10 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	c->breaker = plan.breaker;
 	c->bulkhead = plan.bulkhead;
 	fl_io_count(c, FL_OP_CONNECT);
-	int err = admit(c, fd);
+	struct fl_bulkhead_place place;
+	int err = admit(c, fd, &place);
+	if (err == QUEUED)
+		return connect_queued(c, fd, sa, len, &place);
 	if (err)
 		return refuse(c, err);
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);

@@ -22,6 +22,7 @@
 #include "domain.h"
 #include "handoff.h"
 #include "inject.h"
+#include "ready.h"
 #include "real.h"
 #include "shim.h"
 
@@ -34,6 +35,7 @@ static void become_child(bool seen_by_fork)
 	memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));
 	fl_thread_rng_fork();
 	fl_conn_fork_child();
+	fl_ready_fork_child();
 	if (!seen_by_fork)
 		fl_handoff_fork_unseen();
 }

@@ -60,6 +60,30 @@ void fl_ready_connect_addr(const struct sockaddr *sa, socklen_t len);
 bool fl_ready_defer(struct fl_conn *c, int fd, enum fl_op op, uint32_t ms, int err);
 
 /*
+ * A connect on a non-blocking socket that found its bulkhead full and got
+ * a place in its queue (fl_bulkhead_enqueue): EINPROGRESS, and the socket
+ * shows nothing until the bulkhead admits it (then its connect faults are
+ * decided and the real connect is made, non-blocking) or timeout_ms passes
+ * (then it fails with reject_errno through SO_ERROR, counted in the
+ * bulkhead's timeouts, its breaker permit given back uncounted). The turn
+ * is looked at by the same calls that act on deadlines, and readiness
+ * waits are cut at a 10 ms tick meanwhile: a futex cannot be waited on
+ * together with descriptors without a helper thread. Closing the socket
+ * gives the place up. Returns false when it cannot (fd not in the table,
+ * no record free): the caller refuses the connect at once.
+ */
+struct fl_bulkhead_place;
+bool fl_ready_queue(struct fl_conn *c, int fd, const struct fl_bulkhead_place *place, uint32_t timeout_ms);
+
+/*
+ * In a forked child: the deferred and queued connects it inherited are
+ * the parent's (the socket is shared; the parent makes the real connect or
+ * holds the queue place). The child's copies keep hiding the socket until
+ * their deadline, then show it as the kernel has it, and never connect.
+ */
+void fl_ready_fork_child(void);
+
+/*
  * Before an I/O call on a connection with pending state (c->pending set):
  * acts on passed deadlines. Returns 0 to make the real call without
  * deciding faults again (its deadline passed), -1 with errno EAGAIN (a

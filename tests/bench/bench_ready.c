@@ -36,6 +36,6 @@ int main(int argc, char **argv)
 		for (long i = 0; i < n; i++)
 			got += epoll_wait(ep, out, 4, 0);
 	}
-	printf("%ld\n", got);
+	printf("pid=%ld\nevents=%ld\n", (long)getpid(), got);
 	return got == n ? 0 : 1;
 }

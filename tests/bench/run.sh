@@ -93,7 +93,7 @@ have gnuplot && HAVE_GNUPLOT=1 || note "gnuplot not found: no chart"
 
 bin=$out
 CC=${CC:-cc}
-for p in bench_io bench_delay bench_threads bench_dests bench_mem; do
+for p in bench_io bench_delay bench_threads bench_dests bench_mem bench_ready; do
 	$CC -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Werror -I"$top/lib" -pthread \
 		-o "$bin/$p" "$here/$p.c" || {
 		echo "bench: cannot compile $p" >&2
@@ -309,6 +309,36 @@ if [ $HAVE_VALGRIND = 1 ]; then
 			[ "$s" = fiu ] && [ $HAVE_FIU = 0 ] && continue
 			[ "$s" = open ] && [ "$w" != refused ] && continue
 			INSTR[$w.$s]=$(cg_per_op "$s" "$w")
+		done
+	done
+fi
+
+# Readiness with nothing pending (issue 17): poll / epoll_wait on a readable
+# pipe, timeout 0, no shim vs the shim active (matched rules, nothing
+# pending), by the same (I(2N) - I(N)) / N.
+cg_ready_total() { # setup call n
+	local dir=$raw/cg.ready.$1.$2.$3
+	mkdir -p "$dir"
+	setup_cmd "$1"
+	"${CMD[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/out.%p" \
+		"$bin/bench_ready" "$2" "$3" >"$dir/stdout" 2>"$dir/stderr" || {
+		note "callgrind run failed: bench_ready $2 under $1"
+		echo nan
+		return
+	}
+	sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$dir/out.$(value pid "$dir/stdout")"
+}
+
+declare -A READY_INSTR
+if [ $HAVE_VALGRIND = 1 ]; then
+	say "instructions: readiness calls with nothing pending"
+	ready_n=20000
+	[ "${BENCH_QUICK:-0}" = 1 ] && ready_n=5000
+	for c in poll epoll; do
+		for s in none matched; do
+			a=$(cg_ready_total "$s" "$c" "$ready_n")
+			b=$(cg_ready_total "$s" "$c" $((2 * ready_n)))
+			READY_INSTR[$c.$s]=$(calc "($b - $a) / $ready_n")
 		done
 	done
 fi

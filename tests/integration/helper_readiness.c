@@ -3,7 +3,7 @@
  * loops (test_readiness.sh): delays on non-blocking sockets are seen
  * through readiness, never by stalling the loop.
  *
- *   helper_readiness MODE PORT DELAY_MS [OTHER_PORT]
+ *   helper_readiness MODE PORT DELAY_MS [OTHER_PORT | WANT]
  *
  * PORT is matched by the rules of the test (a delay on connect or recv);
  * OTHER_PORT is not. Each mode listens on PORT itself (and OTHER_PORT),
@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "helper.h"
 
@@ -317,6 +318,146 @@ static void mode_connect_fails(int port, const char *want)
 	close(s);
 }
 
+/* A non-blocking connect queued in a full bulkhead of 1 (the helper's own
+ * blocking connect holds the slot), registered edge-triggered: nothing
+ * while queued (SO_ERROR 0, connect again EALREADY), then exactly one
+ * EPOLLOUT once the holder closes - or, when the holder never closes
+ * (want != NULL), one event at the queue timeout with SO_ERROR = want,
+ * once. */
+static void mode_bulkhead_queued(int port, const char *want)
+{
+	int l = listen_on(port), peer;
+	int holder = pair(l, port, &peer);
+	nonblock(l);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int ep = epoll_create1(0);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = MAGIC};
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, s, &e) < 0)
+		die("epoll_ctl ADD");
+	struct sockaddr_in a = loopback(port);
+	int64_t t0 = now_ms();
+	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
+	int en = errno;
+	if (r == -1 && en == EINPROGRESS && now_ms() - t0 < 500)
+		ok("connect to the full bulkhead: EINPROGRESS at once");
+	else
+		bad("connect to the full bulkhead: EINPROGRESS at once", "r=%d %s after %lld ms", r, ename(en),
+		    (long long)(now_ms() - t0));
+	expect_events("queued: no event", ep_wait(ep, 300, "queued"), 0);
+	int err = -1;
+	socklen_t len = sizeof(err);
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+		ok("queued: SO_ERROR 0");
+	else
+		bad("queued: SO_ERROR 0", "SO_ERROR %s", ename(err));
+	r = connect(s, (struct sockaddr *)&a, sizeof(a));
+	if (r == -1 && errno == EALREADY)
+		ok("queued: connect again answers EALREADY");
+	else
+		bad("queued: connect again answers EALREADY", "r=%d %s", r, ename(errno));
+	if (accept(l, NULL, NULL) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		ok("queued: no connection reaches the listener");
+	else
+		bad("queued: no connection reaches the listener", "accept succeeded");
+	int64_t t1 = now_ms();
+	if (!want) {
+		close(holder);
+		close(peer);
+	}
+	struct epoll_event ev;
+	int n = epoll_wait(ep, &ev, 1, -1);
+	int64_t took = now_ms() - t1;
+	if (!want) {
+		if (n == 1 && (ev.events & EPOLLOUT) && !(ev.events & (EPOLLERR | EPOLLHUP)) &&
+		    ev.data.u64 == MAGIC)
+			ok("admitted: EPOLLOUT with the program's data");
+		else
+			bad("admitted: EPOLLOUT with the program's data", "n=%d events %#x", n,
+			    n == 1 ? ev.events : 0);
+		within("admitted promptly after the holder closed", took, 0, MARGIN_MS);
+	} else {
+		if (n == 1 && (ev.events & EPOLLOUT) && ev.data.u64 == MAGIC)
+			ok("timed out: one event (writable) with the program's data");
+		else
+			bad("timed out: one event (writable) with the program's data", "n=%d events %#x", n,
+			    n == 1 ? ev.events : 0);
+		within("refused at the queue timeout", now_ms() - t0, delay_ms - SLACK_MS, delay_ms + MARGIN_MS);
+	}
+	expect_events("edge-triggered: exactly one event", ep_wait(ep, 200, "repeat"), 0);
+	err = -1;
+	len = sizeof(err);
+	getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+	const char *got = err ? ename(err) : "0";
+	if (strcmp(got, want ? want : "0") == 0)
+		ok("SO_ERROR after the wait");
+	else
+		bad("SO_ERROR after the wait", "%s, expected %s", got, want ? want : "0");
+	if (want) {
+		err = -1;
+		len = sizeof(err);
+		getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err == 0)
+			ok("SO_ERROR reports the refusal once");
+		else
+			bad("SO_ERROR reports the refusal once", "second SO_ERROR %s", ename(err));
+	} else {
+		struct pollfd lp = {l, POLLIN, 0};
+		poll(&lp, 1, 2000);
+		int p2 = accept(l, NULL, NULL);
+		if (p2 >= 0 && send(s, "hi", 2, 0) == 2)
+			ok("the admitted connection works");
+		else
+			bad("the admitted connection works", "accept %d send %s", p2, ename(errno));
+		if (p2 >= 0)
+			close(p2);
+	}
+	if (want)
+		close(holder), close(peer);
+	close(ep), close(s), close(l);
+}
+
+/* fork while a non-blocking connect is deferred: parent and child both
+ * wait for writability; the socket is shared, the parent's connect is the
+ * one made (test_readiness.sh counts the connect system calls). */
+static void mode_fork_connect(int port)
+{
+	int l = listen_on(port);
+	nonblock(l);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = loopback(port);
+	int64_t t0 = now_ms();
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != -1 || errno != EINPROGRESS)
+		die("connect: expected EINPROGRESS, got %s", ename(errno));
+	pid_t kid = fork();
+	if (kid < 0)
+		die("fork");
+	struct pollfd p = {s, POLLOUT, 0};
+	int n = poll(&p, 1, -1);
+	int64_t took = now_ms() - t0;
+	const char *who = kid == 0 ? "child" : "parent";
+	char name[96];
+	snprintf(name, sizeof name, "%s: writable, not before the deadline", who);
+	if (n == 1 && (p.revents & POLLOUT) && took >= delay_ms - SLACK_MS)
+		ok(name);
+	else
+		bad(name, "poll %d revents %#x after %lld ms", n, p.revents, (long long)took);
+	if (kid == 0)
+		_exit(helper_failures ? 1 : 0);
+	int status;
+	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		bad("child", "failed (status %#x)", status);
+	struct pollfd lp = {l, POLLIN, 0};
+	poll(&lp, 1, 2000);
+	int peer = accept(l, NULL, NULL);
+	if (peer >= 0 && send(s, "hi", 2, 0) == 2)
+		ok("parent: one connection, it works");
+	else
+		bad("parent: one connection, it works", "accept %d %s", peer, ename(errno));
+	if (peer >= 0)
+		close(peer);
+	close(s), close(l);
+}
+
 /* Blocking sockets: the delay is bounded by SO_RCVTIMEO / SO_SNDTIMEO. */
 static void mode_blocking_recv(int port)
 {
@@ -378,6 +519,10 @@ int main(int argc, char **argv)
 		mode_epoll_connect(port);
 	else if (!strcmp(mode, "connect-fails") && argc > 4)
 		mode_connect_fails(port, argv[4]);
+	else if (!strcmp(mode, "bulkhead-queued"))
+		mode_bulkhead_queued(port, argc > 4 ? argv[4] : NULL);
+	else if (!strcmp(mode, "fork-connect"))
+		mode_fork_connect(port);
 	else if (!strcmp(mode, "blocking-recv"))
 		mode_blocking_recv(port);
 	else if (!strcmp(mode, "blocking-connect"))

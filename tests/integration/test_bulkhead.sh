@@ -158,33 +158,65 @@ bh_finish "$W" "waiter"
 assert_eq "waiter exit status; its log: $(cat "$FL_TMP/fq-waiter.log")" 0 "$RC"
 assert_eq "connections the server accepted" 2 "$(conc_stat fullqueue accepted)"
 
-# --- (e) non-blocking sockets never wait -------------------------------------------
+# --- (e) non-blocking sockets queue through readiness (SPEC 12) ---------------------
+# A non-blocking connect that finds the bulkhead full gets EINPROGRESS and
+# a place in the queue; the socket turns writable when it is admitted (or
+# refused, reject_errno through SO_ERROR). Only without room in the queue
+# does it fail at once, as a blocking one does.
 
-new_domain bh-nonblock
-start_conc nonblock
+# queued_in_stats N: the bulkhead of 127.0.0.1:$PORT counts N queued.
+queued_in_stats() {
+	[ "$(FAULTLINE_DOMAIN=$DOMAIN json_get "d('127.0.0.1:$PORT')['bulkhead']['queued']")" = "$1" ]
+}
+
+new_domain bh-nonblock-noqueue
+start_conc nbnoqueue
 PORT=$CONC_PORT
-RULES="127.0.0.1:$PORT bulkhead max_concurrent_requests=1 max_queue_size=5 queue_timeout_ms=10000"
+RULES="127.0.0.1:$PORT bulkhead max_concurrent_requests=1 max_queue_size=0 queue_timeout_ms=10000"
 
-check "non-blocking: with the slot taken and room in the queue, connect_ex fails at once with ECONNREFUSED"
-bh_hold nb-holder "$PORT"
-bh_run nb-so_error "$PORT" --nonblock so_error
+check "non-blocking, no queue (max_queue_size=0): connect_ex fails at once with ECONNREFUSED"
+bh_hold nbq-holder "$PORT"
+bh_run nbq-so_error "$PORT" --nonblock so_error
 assert_eq "client exit status" 1 "$RC"
 assert_contains "client's error" "$OUT" "err errno=ECONNREFUSED "
 assert_contains "client: connect_ex itself failed (no EINPROGRESS)" "$OUT" "via=connect"
 assert_fast "non-blocking client" "$OUT"
-
-check "non-blocking: python's settimeout() (an O_NONBLOCK socket) fails at once too"
-bh_run nb-timeout "$PORT" --timeout 5
-assert_eq "client exit status" 1 "$RC"
-assert_contains "client's error" "$OUT" "err errno=ECONNREFUSED "
+bh_run nbq-timeout "$PORT" --timeout 5
+assert_eq "settimeout client exit status" 1 "$RC"
+assert_contains "settimeout client's error" "$OUT" "err errno=ECONNREFUSED "
 assert_fast "settimeout client" "$OUT"
-assert_eq "connections the server accepted" 1 "$(conc_stat nonblock accepted)"
+assert_eq "connections the server accepted" 1 "$(conc_stat nbnoqueue accepted)"
+bh_release nbq-holder
+bh_finish "$HOLDER_PID" "holder"
 
-check "non-blocking: once the slot is free, a non-blocking connect gets in"
+new_domain bh-nonblock
+start_conc nonblock
+PORT=$CONC_PORT
+RULES="127.0.0.1:$PORT bulkhead max_concurrent_requests=1 max_queue_size=1 queue_timeout_ms=20000"
+
+check "non-blocking, room in the queue: connect_ex gets EINPROGRESS and waits in the queue, not writable meanwhile"
+bh_hold nb-holder "$PORT"
+bh_start nb-queued "$PORT" --nonblock so_error
+W=$BH_PID
+wait_for "the non-blocking client to be counted queued" 10 queued_in_stats 1
+kill -0 "$W" 2>/dev/null || fail "the non-blocking client ended instead of waiting: $(cat "$FL_TMP/nb-queued.log")"
+assert_eq "the queued client has no result yet" "" "$(bh_result nb-queued)"
+assert_eq "server's current connections" 1 "$(conc_stat nonblock current)"
+
+check "non-blocking, full queue (max_queue_size=1, one queued): a second one fails at once"
+bh_run nb-extra "$PORT" --nonblock so_error
+assert_eq "extra client exit status" 1 "$RC"
+assert_contains "extra client's error" "$OUT" "err errno=ECONNREFUSED "
+assert_contains "extra client: connect_ex itself failed" "$OUT" "via=connect"
+assert_fast "extra non-blocking client" "$OUT"
+
+check "non-blocking: the queued client gets in once the holder closes"
 bh_release nb-holder
 bh_finish "$HOLDER_PID" "holder"
-bh_run nb-after "$PORT" --nonblock so_error
-assert_eq "client exit status; its log: $OUT" 0 "$RC"
+bh_finish "$W" "queued client"
+assert_eq "queued client exit status; its log: $(cat "$FL_TMP/nb-queued.log")" 0 "$RC"
+assert_eq "connections the server accepted" 2 "$(conc_stat nonblock accepted)"
+assert_eq "the server's maximum of concurrent connections" 1 "$(conc_stat nonblock max)"
 
 # --- threads --------------------------------------------------------------------------
 

@@ -60,4 +60,24 @@ json=$("$CLI" stats --json --domain "$FAULTLINE_DOMAIN")
 calls=$(printf '%s' "$json" | "$PY" -c 'import json,sys; d=[x for x in json.load(sys.stdin)["destinations"] if x["destination"]==sys.argv[1]][0]; print(d["breaker"]["calls"], d["breaker"]["failures"], d["breaker"]["state"])' "127.0.0.1:$P")
 assert_eq "breaker calls, failures, state" "2 2 open" "$calls"
 
+check "a non-blocking connect queued in a full bulkhead of 1 (epoll, edge-triggered): EINPROGRESS, nothing while queued (SO_ERROR 0, EALREADY), exactly one EPOLLOUT after the holder closes"
+run "127.0.0.1:$P bulkhead max_concurrent_requests=1 max_queue_size=2 queue_timeout_ms=10000" bulkhead-queued "$P" 10000
+check "a queued non-blocking connect that is never admitted: one event at queue_timeout_ms, SO_ERROR = reject_errno once, counted in the bulkhead's timeouts"
+Q=$(free_port) # a destination of its own: bulkhead parameters are set when its entry is made
+run "127.0.0.1:$Q bulkhead max_concurrent_requests=1 max_queue_size=2 queue_timeout_ms=$D reject_errno=ETIMEDOUT" bulkhead-queued "$Q" "$D" ETIMEDOUT
+json=$("$CLI" stats --json --domain "$FAULTLINE_DOMAIN")
+got=$(printf '%s' "$json" | "$PY" -c 'import json,sys; d=[x for x in json.load(sys.stdin)["destinations"] if x["destination"]==sys.argv[1]][0]; b=d["bulkhead"]; print(b["timeouts"], b["queued"], b["active"])' "127.0.0.1:$Q")
+assert_eq "bulkhead timeouts, queued, active" "1 0 0" "$got"
+
+check "fork while a non-blocking connect is deferred: parent and child both see it writable at the deadline, one real connect is made (not one per process)"
+if strace_works; then
+	FAULTLINE_RULES="127.0.0.1:$P fault on=connect delay_ms=$D" shim strace -f -qq -e trace=connect -o "$FL_TMP/fork.strace" "$H" fork-connect "$P" "$D" ||
+		fail "helper_readiness fork-connect (see the FAIL lines above)"
+	connects=$(grep -c "htons($P)" "$FL_TMP/fork.strace")
+	assert_eq "connect system calls to port $P (the deferred connect makes no system call; the parent makes the real one at the deadline, the child none; strace: $(tr '\n' ';' <"$FL_TMP/fork.strace"))" 1 "$connects"
+else
+	run "127.0.0.1:$P fault on=connect delay_ms=$D" fork-connect "$P" "$D"
+	echo "   (strace not installed: the count of connect system calls is not checked)"
+fi
+
 done_ok

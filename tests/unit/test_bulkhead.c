@@ -977,6 +977,165 @@ END_TEST
 
 Suite *bulkhead_suite(void); /* run by runner.c */
 
+/* ---- the non-blocking queue (enqueue / turn / leave) ------------------ */
+
+START_TEST(bulkhead_place_is_admitted_when_the_holder_releases)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 5000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me), got;
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	ck_assert_uint_ne(pl.rec, FL_HOLDER_NONE);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 1);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	fl_bulkhead_release(&seg, e, h);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_eq(got, pl.rec); /* the place became the slot's record */
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	fl_bulkhead_release(&seg, e, got);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_uint_eq(seg.holders[got].entry_plus1, 0);
+}
+END_TEST
+
+START_TEST(bulkhead_enqueue_takes_a_free_slot_at_once)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 5000));
+	uint32_t got;
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got),
+			 FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_eq(load(&e->bulkhead.active), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_enqueue_rejects_when_the_queue_is_full_or_absent)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 1, 5000));
+	take(e, FL_PROC_NONE);
+	uint32_t got;
+	struct fl_bulkhead_place pl, pl2;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got),
+			 FL_BULKHEAD_QUEUED);
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl2, &got),
+			 FL_BULKHEAD_REJECTED);
+	ck_assert_uint_eq(load64(&e->bulkhead.rejected), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 1);
+	struct fl_seg_entry *none = entry(2, params(1, 0, 5000));
+	take(none, FL_PROC_NONE);
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, none, FL_PROC_NONE, mono_ms(), &pl2, &got),
+			 FL_BULKHEAD_REJECTED);
+	ck_assert_uint_eq(load(&none->bulkhead.queued), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_place_ahead_of_a_blocking_waiter_is_served_first)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me), got;
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	struct waiter w;
+	start_waiter_as(&w, e, true, me);
+	await_value(&e->bulkhead.queued, 2, "queued");
+	fl_bulkhead_release(&seg, e, h);
+	sleep_ms(50); /* the woken waiter looks: the slot is owed to the place */
+	ck_assert_uint_eq(load(&e->bulkhead.active), 0);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_ACQUIRED);
+	fl_bulkhead_release(&seg, e, got);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
+START_TEST(bulkhead_place_behind_a_blocking_waiter_waits_its_turn)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me), got;
+	struct waiter w;
+	start_waiter_as(&w, e, false, me);
+	await_value(&e->bulkhead.queued, 1, "queued");
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	fl_bulkhead_release(&seg, e, h);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	fl_bulkhead_release(&seg, e, w.holder);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_ACQUIRED);
+}
+END_TEST
+
+START_TEST(bulkhead_place_given_up_on_timeout_counts_and_lets_the_line_move)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	uint32_t me = register_self();
+	uint32_t h = take(e, me), got;
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, me, mono_ms(), &pl, &got), FL_BULKHEAD_QUEUED);
+	struct waiter w;
+	start_waiter_as(&w, e, true, me);
+	await_value(&e->bulkhead.queued, 2, "queued");
+	fl_bulkhead_leave(&seg, e, &pl, true);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 1);
+	ck_assert_uint_eq(seg.holders[pl.rec].entry_plus1, 0);
+	fl_bulkhead_release(&seg, e, h);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.result, FL_BULKHEAD_ACQUIRED);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	fl_bulkhead_leave(&seg, e, &pl, false); /* twice: nothing more */
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	ck_assert_uint_eq(load64(&e->bulkhead.timeouts), 1);
+}
+END_TEST
+
+START_TEST(bulkhead_place_of_a_dead_process_is_reclaimed)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	uint32_t h = take(e, FL_PROC_NONE);
+	pid_t kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		uint32_t me =
+		    fl_proc_register(&seg, getpid(), fl_proc_start_ticks(getpid()), "queued", NOW_MS);
+		uint32_t got;
+		struct fl_bulkhead_place pl;
+		_exit(fl_bulkhead_enqueue(&seg, e, me, mono_ms(), &pl, &got) == FL_BULKHEAD_QUEUED ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 1);
+	ck_assert_uint_eq(fl_bulkhead_reclaim_dead(&seg), 1);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+	fl_bulkhead_release(&seg, e, h);
+	uint32_t h2;
+	ck_assert_int_eq(fl_bulkhead_try(&seg, e, FL_PROC_NONE, &h2), FL_BULKHEAD_ACQUIRED);
+}
+END_TEST
+
+START_TEST(bulkhead_place_is_given_up_when_the_bulkhead_is_switched_off)
+{
+	struct fl_seg_entry *e = entry(1, params(1, 2, 8000));
+	take(e, FL_PROC_NONE);
+	uint32_t got;
+	struct fl_bulkhead_place pl;
+	ck_assert_int_eq(fl_bulkhead_enqueue(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got),
+			 FL_BULKHEAD_QUEUED);
+	struct fl_bulkhead_params off = params(1, 2, 8000);
+	off.enabled = false;
+	fl_bulkhead_set(&e->bulkhead, &off);
+	ck_assert_int_eq(fl_bulkhead_turn(&seg, e, FL_PROC_NONE, mono_ms(), &pl, &got), FL_BULKHEAD_BYPASSED);
+	ck_assert_uint_eq(load(&e->bulkhead.queued), 0);
+}
+END_TEST
+
 Suite *bulkhead_suite(void)
 {
 	Suite *s = suite_create("bulkhead");
@@ -1045,5 +1204,18 @@ Suite *bulkhead_suite(void)
 	tcase_set_timeout(race, 10);
 	tcase_add_test(race, bulkhead_concurrent_holders_never_exceed_the_limit);
 	suite_add_tcase(s, race);
+
+	TCase *nb = tcase_create("nonblocking_queue");
+	tcase_add_checked_fixture(nb, seg_setup, seg_teardown);
+	tcase_set_timeout(nb, 10);
+	tcase_add_test(nb, bulkhead_place_is_admitted_when_the_holder_releases);
+	tcase_add_test(nb, bulkhead_enqueue_takes_a_free_slot_at_once);
+	tcase_add_test(nb, bulkhead_enqueue_rejects_when_the_queue_is_full_or_absent);
+	tcase_add_test(nb, bulkhead_place_ahead_of_a_blocking_waiter_is_served_first);
+	tcase_add_test(nb, bulkhead_place_behind_a_blocking_waiter_waits_its_turn);
+	tcase_add_test(nb, bulkhead_place_given_up_on_timeout_counts_and_lets_the_line_move);
+	tcase_add_test(nb, bulkhead_place_of_a_dead_process_is_reclaimed);
+	tcase_add_test(nb, bulkhead_place_is_given_up_when_the_bulkhead_is_switched_off);
+	suite_add_tcase(s, nb);
 	return s;
 }
