@@ -19,7 +19,7 @@
 
 #define EPOCH_BITS 22
 #define COUNT_BITS 42
-#define COUNT_MAX ((UINT64_C(1) << COUNT_BITS) - 1)
+#define COUNT_MAX  ((UINT64_C(1) << COUNT_BITS) - 1)
 #define EPOCH_MASK ((UINT64_C(1) << EPOCH_BITS) - 1)
 
 static const char *const state_names[] = {"closed", "open", "half_open", "forced_open", "disabled"};
@@ -236,8 +236,8 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 static void release_permit(struct fl_seg_breaker *b, uint32_t generation)
 {
 	uint64_t w = LOAD(&b->word);
-	while (fl_breaker_word_generation(w) == generation && fl_breaker_word_state(w) == FL_BREAKER_HALF_OPEN &&
-	       fl_breaker_word_permits(w) > 0) {
+	while (fl_breaker_word_generation(w) == generation &&
+	       fl_breaker_word_state(w) == FL_BREAKER_HALF_OPEN && fl_breaker_word_permits(w) > 0) {
 		if (__atomic_compare_exchange_n(&b->word, &w, w - (1u << 8), false, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			return;
@@ -283,7 +283,7 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 		}
 		STORE(&b->consecutive_successes, 0);
 		if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
-			    LOAD(&b->p.failure_threshold) ||
+			LOAD(&b->p.failure_threshold) ||
 		    rate_tripped(b, now_ms))
 			open_breaker(b, &w, now_ns, now_ms);
 		return;
@@ -317,7 +317,8 @@ void fl_breaker_record_late_failure(struct fl_seg_breaker *b, uint32_t generatio
 	    fl_breaker_word_state(w) != FL_BREAKER_CLOSED)
 		return;
 	STORE(&b->consecutive_successes, 0);
-	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >= LOAD(&b->p.failure_threshold) ||
+	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
+		LOAD(&b->p.failure_threshold) ||
 	    rate_tripped(b, now_ms))
 		open_breaker(b, &w, now_ns, now_ms);
 }

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define FL_DIAG_MSG_MAX 512
+#define FL_DIAG_MSG_MAX	 512
 #define FL_DIAG_WARN_MAX 16
 
 struct fl_diag {
@@ -46,9 +46,9 @@ size_t fl_escape_controls(char *dst, size_t size, const char *src, size_t n);
 
 /* "SOURCE:LINE:COL: " + formatted text. Always returns -1, for tail calls. */
 int fl_diag_error(struct fl_diag *d, const struct fl_loc *loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 void fl_diag_warn(struct fl_diag *d, const struct fl_loc *loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

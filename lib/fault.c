@@ -4,7 +4,6 @@
  */
 #include "fault.h"
 
-
 uint64_t fl_probability_threshold(double p)
 {
 	if (!(p > 0.0))

@@ -35,7 +35,7 @@ static const char *const destination_settings[] = {"match",    "circuit_breaker"
 						   "bulkhead", "faults",	  NULL};
 
 struct config_ctx {
-	const char *source; /* name in messages and rule locations; outlives the rule set */
+	const char *source;	    /* name in messages and rule locations; outlives the rule set */
 	struct fl_text_lines lines; /* the whole source text, by line, for columns */
 	struct fl_ruleset *rs;
 	struct fl_diag *d;

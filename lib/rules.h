@@ -26,13 +26,13 @@ enum fl_kind {
 /* Operations a fault can apply to; bit i of an ops mask is op i. */
 enum fl_op {
 	FL_OP_CONNECT = 0,
-	FL_OP_SEND = 1, /* send, sendto, sendmsg, sendmmsg */
-	FL_OP_RECV = 2, /* recv, recvfrom, recvmsg, recvmmsg */
+	FL_OP_SEND = 1,	 /* send, sendto, sendmsg, sendmmsg */
+	FL_OP_RECV = 2,	 /* recv, recvfrom, recvmsg, recvmmsg */
 	FL_OP_WRITE = 3, /* write, writev */
-	FL_OP_READ = 4, /* read, readv */
+	FL_OP_READ = 4,	 /* read, readv */
 	FL_OP_COUNT = 5,
 };
-#define FL_OPS_IO ((1u << FL_OP_SEND) | (1u << FL_OP_RECV) | (1u << FL_OP_WRITE) | (1u << FL_OP_READ))
+#define FL_OPS_IO  ((1u << FL_OP_SEND) | (1u << FL_OP_RECV) | (1u << FL_OP_WRITE) | (1u << FL_OP_READ))
 #define FL_OPS_ALL (FL_OPS_IO | (1u << FL_OP_CONNECT))
 
 extern const char *const fl_op_names[FL_OP_COUNT]; /* "connect", "send", ... */
@@ -65,15 +65,15 @@ struct fl_bulkhead_params {
 };
 
 struct fl_fault_params {
-	uint32_t ops;	      /* mask of 1u << enum fl_op; default FL_OPS_ALL */
-	int error;	      /* errno to inject, 0 = none */
-	uint32_t delay_ms;    /* 0 = none */
-	uint32_t jitter_ms;   /* delay is uniform in [delay-jitter, delay+jitter]; jitter <= delay */
-	double probability;   /* 1.0 */
-	uint64_t threshold;   /* derived by fl_rule_finish: fl_probability_threshold(probability) */
-	uint64_t after;	      /* 0 */
-	uint64_t every;	      /* 1 */
-	uint64_t times;	      /* 0 = unlimited */
+	uint32_t ops;	    /* mask of 1u << enum fl_op; default FL_OPS_ALL */
+	int error;	    /* errno to inject, 0 = none */
+	uint32_t delay_ms;  /* 0 = none */
+	uint32_t jitter_ms; /* delay is uniform in [delay-jitter, delay+jitter]; jitter <= delay */
+	double probability; /* 1.0 */
+	uint64_t threshold; /* derived by fl_rule_finish: fl_probability_threshold(probability) */
+	uint64_t after;	    /* 0 */
+	uint64_t every;	    /* 1 */
+	uint64_t times;	    /* 0 = unlimited */
 };
 
 struct fl_rule {
@@ -118,8 +118,8 @@ const char *fl_kind_name(enum fl_kind kind); /* canonical: "breaker", "bulkhead"
  * `seen` is a bitmask of keys already set in this statement (duplicate keys
  * are errors); pass the same variable for every key of one statement.
  */
-int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const char *value,
-		    size_t value_len, uint64_t *seen, const struct fl_loc *loc, struct fl_diag *d);
+int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const char *value, size_t value_len,
+		    uint64_t *seen, const struct fl_loc *loc, struct fl_diag *d);
 
 /*
  * Checks a whole statement once all keys are set (a fault needs error= or
@@ -157,7 +157,6 @@ void fl_rules_fingerprint(const char *inline_rules, const char *config, char *ou
  */
 int fl_parse_inline(const char *source, const char *text, struct fl_ruleset *rs, struct fl_diag *d);
 int fl_parse_config_file(const char *path, struct fl_ruleset *rs, struct fl_diag *d);
-int fl_parse_config_string(const char *source, const char *text, struct fl_ruleset *rs,
-			   struct fl_diag *d);
+int fl_parse_config_string(const char *source, const char *text, struct fl_ruleset *rs, struct fl_diag *d);
 
 #endif

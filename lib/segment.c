@@ -101,23 +101,30 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 {
 	const struct fl_seg_header *h = mem;
 	if (size < FL_SEG_HEADER_SIZE)
-		return fl_diag_error(d, NULL, "%s: refused: %zu bytes is too small for a faultline segment", what, size);
+		return fl_diag_error(d, NULL, "%s: refused: %zu bytes is too small for a faultline segment",
+				     what, size);
 	uint64_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
 	if (magic != FL_SEG_MAGIC)
 		return fl_diag_error(d, NULL, "%s: refused: not a faultline segment (bad magic)", what);
 	if (h->version != FL_SEG_VERSION)
-		return fl_diag_error(d, NULL, "%s: refused: layout version %u, this faultline reads version %u "
-				     "(run: faultline clear)", what, h->version, FL_SEG_VERSION);
+		return fl_diag_error(d, NULL,
+				     "%s: refused: layout version %u, this faultline reads version %u "
+				     "(run: faultline clear)",
+				     what, h->version, FL_SEG_VERSION);
 	uint32_t cap = h->capacity;
 	if (cap < 1 || cap > FL_SEG_CAPACITY_MAX || h->header_size != FL_SEG_HEADER_SIZE ||
 	    h->proc_capacity != FL_SEG_PROCS || h->holder_capacity != fl_seg_holder_capacity(cap) ||
 	    h->entry_size != sizeof(struct fl_seg_entry) || h->proc_size != sizeof(struct fl_seg_proc) ||
 	    h->holder_size != sizeof(struct fl_seg_holder))
-		return fl_diag_error(d, NULL, "%s: refused: inconsistent header (capacity %u); "
-				     "faultline clear --force removes it", what, cap);
+		return fl_diag_error(d, NULL,
+				     "%s: refused: inconsistent header (capacity %u); "
+				     "faultline clear --force removes it",
+				     what, cap);
 	if (h->total_size != fl_seg_size(cap) || size != h->total_size)
-		return fl_diag_error(d, NULL, "%s: refused: size %zu does not match its capacity %u (expected %zu); "
-				     "faultline clear --force removes it", what, size, cap, fl_seg_size(cap));
+		return fl_diag_error(d, NULL,
+				     "%s: refused: size %zu does not match its capacity %u (expected %zu); "
+				     "faultline clear --force removes it",
+				     what, size, cap, fl_seg_size(cap));
 	carve(seg, mem, size, cap);
 	return 0;
 }
@@ -155,8 +162,8 @@ static int check_file(int fd, const char *path, struct stat *st, struct fl_diag 
 	return 0;
 }
 
-static int create_segment(int fd, const char *path, const char *domain, uint32_t capacity,
-			  uint64_t now_ms, struct fl_seg *seg, struct fl_diag *d)
+static int create_segment(int fd, const char *path, const char *domain, uint32_t capacity, uint64_t now_ms,
+			  struct fl_seg *seg, struct fl_diag *d)
 {
 	size_t size = fl_seg_size(capacity);
 	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0)
@@ -180,8 +187,10 @@ static int attach_segment(int fd, const char *path, struct fl_seg *seg, struct f
 		if (st.st_size > 0)
 			break;
 		if (fl_clock_mono_ms() > deadline)
-			return fl_diag_error(d, NULL, "%s: refused: still empty after %d ms (its creator died? "
-					     "run: faultline clear)", path, WAIT_READY_MS);
+			return fl_diag_error(d, NULL,
+					     "%s: refused: still empty after %d ms (its creator died? "
+					     "run: faultline clear)",
+					     path, WAIT_READY_MS);
 		pause_ms(1);
 	}
 	size_t size = (size_t)st.st_size;
@@ -223,8 +232,8 @@ static int seg_path(char *path, size_t size, const char *domain)
 	return fl_seg_path(path, size, (unsigned)getuid(), domain);
 }
 
-int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
-		uint64_t now_ms, struct fl_diag *d)
+int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create, uint64_t now_ms,
+		struct fl_diag *d)
 {
 	char path[FL_SEG_PATH_MAX];
 	memset(seg, 0, sizeof(*seg));

@@ -32,16 +32,16 @@
 #include "rules.h"
 #include "target.h"
 
-#define FL_SEG_MAGIC UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION 3u
-#define FL_SEG_HEADER_SIZE 4096u
-#define FL_SEG_PROCS 1024u
+#define FL_SEG_MAGIC		UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
+#define FL_SEG_VERSION		3u
+#define FL_SEG_HEADER_SIZE	4096u
+#define FL_SEG_PROCS		1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
-#define FL_SEG_CAPACITY_MAX 1048576u
-#define FL_SEG_RULE_TEXT 76u /* 2 of them keep an entry at 13 cache lines: 4 MiB for 4096 */
-#define FL_SEG_KEY_TEXT 120u
-#define FL_WINDOW_BUCKETS 10u
-#define FL_SEG_CMD_MAX 56u
+#define FL_SEG_CAPACITY_MAX	1048576u
+#define FL_SEG_RULE_TEXT	76u /* 2 of them keep an entry at 13 cache lines: 4 MiB for 4096 */
+#define FL_SEG_KEY_TEXT		120u
+#define FL_WINDOW_BUCKETS	10u
+#define FL_SEG_CMD_MAX		56u
 
 /* Breaker states, as stats and Prometheus number them. */
 enum fl_breaker_state {
@@ -152,19 +152,19 @@ struct fl_seg_op_stats {
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
-	uint8_t has_breaker;  /* enum fl_part_state */
-	uint8_t has_bulkhead; /* enum fl_part_state */
+	uint8_t has_breaker;	/* enum fl_part_state */
+	uint8_t has_bulkhead;	/* enum fl_part_state */
 	uint8_t overflow_entry; /* a rule entry that also carries overflow */
 	uint8_t reserved[5];
 	uint64_t created_ms;
 	struct fl_seg_key key;
-	char breaker_rule[FL_SEG_RULE_TEXT];  /* statement text, truncated */
+	char breaker_rule[FL_SEG_RULE_TEXT]; /* statement text, truncated */
 	char bulkhead_rule[FL_SEG_RULE_TEXT];
 	struct fl_seg_breaker breaker;
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64))); /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
+} __attribute__((aligned(64)));	 /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -185,8 +185,8 @@ enum fl_proc_token {
 struct fl_seg_proc {
 	uint32_t status; /* enum fl_proc_status */
 	uint32_t pid;
-	uint32_t generation; /* bumped each time the slot is reused */
-	uint32_t token;	     /* enum fl_proc_token: how else to tell it is alive */
+	uint32_t generation;  /* bumped each time the slot is reused */
+	uint32_t token;	      /* enum fl_proc_token: how else to tell it is alive */
 	uint64_t start_ticks; /* /proc/PID/stat field 22: tells a reused pid apart */
 	uint64_t attach_ms;
 	char cmd[FL_SEG_CMD_MAX];
@@ -310,8 +310,8 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
  * `create` false: a missing segment is an error. Checks owner, mode and
  * size with fstat on the descriptor (O_NOFOLLOW: a symlink is refused).
  */
-int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create,
-		uint64_t now_ms, struct fl_diag *d);
+int fl_seg_open(struct fl_seg *seg, const char *domain, uint32_t capacity, bool create, uint64_t now_ms,
+		struct fl_diag *d);
 void fl_seg_close(struct fl_seg *seg);
 
 /* Is seg->fd a descriptor of the segment file? */

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #define FL_UNIX_PATH_MAX 108 /* sizeof(sun_path) */
-#define FL_DEST_STR_MAX 128  /* "unix:" + path, or "[v6]:port" */
+#define FL_DEST_STR_MAX	 128 /* "unix:" + path, or "[v6]:port" */
 
 enum fl_addr_family {
 	FL_AF_ANY = 0, /* "*": every IPv4 and IPv6 destination */
@@ -25,9 +25,9 @@ enum fl_addr_family {
 };
 
 struct fl_target {
-	uint8_t family;	   /* enum fl_addr_family */
-	uint8_t prefix;	   /* CIDR prefix length; 32 or 128 for one address */
-	uint16_t port_lo;  /* 0..65535; port_lo=0,port_hi=65535 means any port */
+	uint8_t family;	  /* enum fl_addr_family */
+	uint8_t prefix;	  /* CIDR prefix length; 32 or 128 for one address */
+	uint16_t port_lo; /* 0..65535; port_lo=0,port_hi=65535 means any port */
 	uint16_t port_hi;
 	uint8_t addr[16];  /* network order; IPv4 in the first 4 bytes */
 	uint16_t path_len; /* unix: bytes of path (abstract names start with '\0') */

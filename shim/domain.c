@@ -96,8 +96,8 @@ static bool claim_part(uint8_t *flag)
 	uint8_t v = __atomic_load_n(flag, __ATOMIC_ACQUIRE);
 	if (v == FL_PART_READY)
 		return false;
-	if (v == FL_PART_NONE && __atomic_compare_exchange_n(flag, &v, FL_PART_BUSY, false, __ATOMIC_ACQ_REL,
-							  __ATOMIC_ACQUIRE))
+	if (v == FL_PART_NONE &&
+	    __atomic_compare_exchange_n(flag, &v, FL_PART_BUSY, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return true;
 	for (int spin = 0; spin < 200000; spin++)
 		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == FL_PART_READY)
@@ -181,7 +181,8 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		return;
 	struct fl_seg_key key;
 	fl_seg_key_dest(&key, d);
-	struct fl_seg_entry *dest = fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
+	struct fl_seg_entry *dest =
+	    fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 	if (!dest) {
 		/* Table full: this destination shares its statement's entry. */
 		dest = rule_entry(first_rule(m));

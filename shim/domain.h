@@ -23,7 +23,7 @@
 
 struct fl_domain {
 	bool attached;
-	bool detached; /* after exit's destructor: slots were already given back */
+	bool detached;	     /* after exit's destructor: slots were already given back */
 	uint32_t slot_conns; /* connections holding a slot (atomic): fork skips its scan at 0 */
 	bool held_slots;     /* ever held a share: exit must scan the holders */
 	struct fl_seg seg;

@@ -45,9 +45,9 @@
 
 extern char **environ;
 
-#define EXEC_SAVED_MAX 64u  /* emptied close-on-exec descriptors put back if exec fails */
-#define ENV_SCAN_MAX 4096u  /* larger environments are passed on untouched */
-#define LIST_TEXT (sizeof(FL_EXEC_SOCKETS_VAR) + FL_EXEC_SOCKETS_MAX * 34u)
+#define EXEC_SAVED_MAX 64u   /* emptied close-on-exec descriptors put back if exec fails */
+#define ENV_SCAN_MAX   4096u /* larger environments are passed on untouched */
+#define LIST_TEXT      (sizeof(FL_EXEC_SOCKETS_VAR) + FL_EXEC_SOCKETS_MAX * 34u)
 
 struct exec_state {
 	bool touched; /* our own memory: the table was changed */
@@ -200,28 +200,28 @@ static void restore(struct exec_state *st)
  * replaces any earlier one. Too large an environment is passed on as it is:
  * the new program then adopts nothing.
  */
-#define WITH_ENV(st, envp, call)                                                                \
-	do {                                                                                    \
-		char *const *env_ = (envp);                                                     \
-		size_t n_ = 0;                                                                  \
-		if ((st)->nsocks)                                                               \
-			while (env_ && env_[n_] && n_ <= ENV_SCAN_MAX)                          \
-				n_++;                                                           \
-		if (!(st)->nsocks || n_ > ENV_SCAN_MAX) {                                       \
-			char *const *ENVP = env_;                                               \
-			call;                                                                   \
-		} else {                                                                        \
-			char *copy_[n_ + 2];                                                    \
-			size_t k_ = 0;                                                          \
-			for (size_t i_ = 0; i_ < n_; i_++)                                      \
-				if (strncmp(env_[i_], FL_EXEC_SOCKETS_VAR "=",                  \
-					    sizeof(FL_EXEC_SOCKETS_VAR)) != 0)                  \
-					copy_[k_++] = env_[i_];                                 \
-			copy_[k_++] = (st)->text;                                               \
-			copy_[k_] = NULL;                                                       \
-			char *const *ENVP = copy_;                                              \
-			call;                                                                   \
-		}                                                                               \
+#define WITH_ENV(st, envp, call)                                                                             \
+	do {                                                                                                 \
+		char *const *env_ = (envp);                                                                  \
+		size_t n_ = 0;                                                                               \
+		if ((st)->nsocks)                                                                            \
+			while (env_ && env_[n_] && n_ <= ENV_SCAN_MAX)                                       \
+				n_++;                                                                        \
+		if (!(st)->nsocks || n_ > ENV_SCAN_MAX) {                                                    \
+			char *const *ENVP = env_;                                                            \
+			call;                                                                                \
+		} else {                                                                                     \
+			char *copy_[n_ + 2];                                                                 \
+			size_t k_ = 0;                                                                       \
+			for (size_t i_ = 0; i_ < n_; i_++)                                                   \
+				if (strncmp(env_[i_], FL_EXEC_SOCKETS_VAR "=",                               \
+					    sizeof(FL_EXEC_SOCKETS_VAR)) != 0)                               \
+					copy_[k_++] = env_[i_];                                              \
+			copy_[k_++] = (st)->text;                                                            \
+			copy_[k_] = NULL;                                                                    \
+			char *const *ENVP = copy_;                                                           \
+			call;                                                                                \
+		}                                                                                            \
 	} while (0)
 
 FL_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
@@ -284,21 +284,21 @@ static size_t count_args(const char *arg, va_list ap)
 }
 
 /* Leaves ap just past the terminating NULL (execle's envp follows). */
-#define ARGV_FROM_VA(argv, arg, last)                                                           \
-	va_list ap;                                                                             \
-	va_start(ap, arg);                                                                      \
-	size_t argc_ = count_args(arg, ap);                                                     \
-	va_end(ap);                                                                             \
-	char *argv[argc_ + 1];                                                                  \
-	va_start(ap, arg);                                                                      \
-	if (argc_) {                                                                            \
-		argv[0] = (char *)(arg);                                                        \
-		for (size_t i_ = 1; i_ < argc_; i_++)                                           \
-			argv[i_] = va_arg(ap, char *);                                          \
-		(void)va_arg(ap, char *);                                                       \
-	}                                                                                       \
-	argv[argc_] = NULL;                                                                     \
-	last;                                                                                   \
+#define ARGV_FROM_VA(argv, arg, last)                                                                        \
+	va_list ap;                                                                                          \
+	va_start(ap, arg);                                                                                   \
+	size_t argc_ = count_args(arg, ap);                                                                  \
+	va_end(ap);                                                                                          \
+	char *argv[argc_ + 1];                                                                               \
+	va_start(ap, arg);                                                                                   \
+	if (argc_) {                                                                                         \
+		argv[0] = (char *)(arg);                                                                     \
+		for (size_t i_ = 1; i_ < argc_; i_++)                                                        \
+			argv[i_] = va_arg(ap, char *);                                                       \
+		(void)va_arg(ap, char *);                                                                    \
+	}                                                                                                    \
+	argv[argc_] = NULL;                                                                                  \
+	last;                                                                                                \
 	va_end(ap)
 
 FL_EXPORT int execl(const char *path, const char *arg, ...)

@@ -42,8 +42,8 @@ static struct fl_conn **slot_of(int fd, bool create)
 		if (m == MAP_FAILED)
 			return NULL;
 		struct fl_conn **expected = NULL;
-		if (__atomic_compare_exchange_n(pp, &expected, (struct fl_conn **)m, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (__atomic_compare_exchange_n(pp, &expected, (struct fl_conn **)m, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
 			page = m;
 		} else {
 			munmap(m, FL_FDTAB_PAGE * sizeof(*page)); /* another thread won */
@@ -82,7 +82,8 @@ void fl_fdtab_clear_range(unsigned lo, unsigned hi)
 		return;
 	unsigned from = lo < FL_FDTAB_LOW ? 0 : lo - FL_FDTAB_LOW;
 	unsigned to = hi - FL_FDTAB_LOW;
-	for (unsigned p = from >> FL_FDTAB_PAGE_BITS; p < FL_FDTAB_PAGES && p <= to >> FL_FDTAB_PAGE_BITS; p++) {
+	for (unsigned p = from >> FL_FDTAB_PAGE_BITS; p < FL_FDTAB_PAGES && p <= to >> FL_FDTAB_PAGE_BITS;
+	     p++) {
 		struct fl_conn **page = __atomic_load_n(&high_pages[p], __ATOMIC_ACQUIRE);
 		if (!page)
 			continue;

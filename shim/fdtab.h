@@ -17,10 +17,10 @@
 
 #include "shim.h"
 
-#define FL_FDTAB_LOW 1024u
+#define FL_FDTAB_LOW	   1024u
 #define FL_FDTAB_PAGE_BITS 12u
-#define FL_FDTAB_PAGE (1u << FL_FDTAB_PAGE_BITS)
-#define FL_FDTAB_PAGES 2048u /* 8 Mi descriptors: beyond fs.nr_open's maximum */
+#define FL_FDTAB_PAGE	   (1u << FL_FDTAB_PAGE_BITS)
+#define FL_FDTAB_PAGES	   2048u /* 8 Mi descriptors: beyond fs.nr_open's maximum */
 
 struct fl_conn;
 

@@ -63,7 +63,8 @@ static int check_environment(char *msg, size_t size)
 	uint64_t n;
 	v = getenv("FAULTLINE_SEED");
 	if (v && *v && !parse_u64(v, &n)) {
-		snprintf(msg, size, "FAULTLINE_SEED: '%s' is not a whole number from 0 to 18446744073709551615", v);
+		snprintf(msg, size,
+			 "FAULTLINE_SEED: '%s' is not a whole number from 0 to 18446744073709551615", v);
 		return -1;
 	}
 	v = getenv("FAULTLINE_CAPACITY");

@@ -19,8 +19,8 @@
 #include "match.h"
 #include "rules.h"
 
-#define FL_EXPORT __attribute__((visibility("default")))
-#define FL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FL_EXPORT      __attribute__((visibility("default")))
+#define FL_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define FL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Process-wide state, written by the constructor (and by fork in the child),
@@ -28,7 +28,7 @@
 struct fl_state {
 	bool active; /* rules loaded: connect consults them */
 	struct fl_ruleset rules;
-	struct fl_match_index match_index; /* built once from rules; zeroed = linear */
+	struct fl_match_index match_index;  /* built once from rules; zeroed = linear */
 	struct fl_fault_counters *counters; /* one per rule, per process */
 	uint64_t seed;
 	pid_t pid; /* this process, as the constructor or our fork() saw it */

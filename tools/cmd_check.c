@@ -22,7 +22,8 @@ int fl_cmd_check(const struct fl_cli *cli)
 		return FL_EXIT_USAGE;
 	}
 	if (rs.count == 0)
-		fprintf(stderr, "faultline: no rules (give --rules or --config, or set FAULTLINE_RULES or FAULTLINE_CONFIG)\n");
+		fprintf(stderr, "faultline: no rules (give --rules or --config, or set FAULTLINE_RULES or "
+				"FAULTLINE_CONFIG)\n");
 	size_t need = fl_ruleset_format(&rs, NULL, 0) + 1;
 	char *text = malloc(need);
 	if (!text) {

@@ -22,15 +22,18 @@ static int find_shim(char *out, size_t size)
 	if (env && *env) {
 		if (access(env, R_OK) != 0)
 			return fl_cli_fail(FL_EXIT_RUNTIME, "FAULTLINE_LIB: cannot read '%s': %s", env,
-					   strerror(errno)), -1;
+					   strerror(errno)),
+			       -1;
 		if (!realpath(env, out))
-			return fl_cli_fail(FL_EXIT_RUNTIME, "FAULTLINE_LIB: '%s': %s", env, strerror(errno)), -1;
+			return fl_cli_fail(FL_EXIT_RUNTIME, "FAULTLINE_LIB: '%s': %s", env, strerror(errno)),
+			       -1;
 		return 0;
 	}
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
-		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot find this program's path: %s", strerror(errno)), -1;
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot find this program's path: %s", strerror(errno)),
+		       -1;
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
 	*slash = '\0';
@@ -42,9 +45,11 @@ static int find_shim(char *out, size_t size)
 			return 0;
 	}
 	(void)size;
-	return fl_cli_fail(FL_EXIT_RUNTIME,
-			   "cannot find libfaultline.so next to %s or in %s/../lib/faultline (set FAULTLINE_LIB)",
-			   self, self), -1;
+	return fl_cli_fail(
+		   FL_EXIT_RUNTIME,
+		   "cannot find libfaultline.so next to %s or in %s/../lib/faultline (set FAULTLINE_LIB)",
+		   self, self),
+	       -1;
 }
 
 /* LD_PRELOAD with the shim first, keeping what the user had. */
@@ -68,7 +73,8 @@ static int set_preload(const char *shim)
 int fl_cmd_run(const struct fl_cli *cli)
 {
 	if (!cli->exec_argv || !cli->exec_argv[0])
-		return fl_cli_fail(FL_EXIT_USAGE, "run needs a command: faultline run [OPTIONS] -- CMD [ARGS...]");
+		return fl_cli_fail(FL_EXIT_USAGE,
+				   "run needs a command: faultline run [OPTIONS] -- CMD [ARGS...]");
 	struct fl_ruleset rs;
 	fl_ruleset_init(&rs);
 	int r = fl_cli_load_rules(cli, &rs);

@@ -67,7 +67,8 @@ static enum fl_elf_kind classify64(const unsigned char *base, size_t size)
 					continue;
 				const char *name = strtab + at;
 				size_t max = names->sh_size - at;
-				if (strncmp(name, ".go.buildinfo", max) == 0 || strncmp(name, ".note.go.buildid", max) == 0)
+				if (strncmp(name, ".go.buildinfo", max) == 0 ||
+				    strncmp(name, ".note.go.buildid", max) == 0)
 					return FL_ELF_GO;
 			}
 		}
@@ -107,12 +108,16 @@ void fl_elf_warn(const char *cmd)
 	char path[PATH_MAX];
 	switch (fl_elf_classify(cmd, path, sizeof(path))) {
 	case FL_ELF_STATIC:
-		fprintf(stderr, "faultline: warning: %s is statically linked: the shim cannot be preloaded into it, "
-				"so no rule will apply (see faultline(7), LIMITS)\n", path);
+		fprintf(stderr,
+			"faultline: warning: %s is statically linked: the shim cannot be preloaded into it, "
+			"so no rule will apply (see faultline(7), LIMITS)\n",
+			path);
 		break;
 	case FL_ELF_GO:
-		fprintf(stderr, "faultline: warning: %s is a Go program: it makes its network calls without libc, "
-				"so the shim cannot see them (see faultline(7), LIMITS)\n", path);
+		fprintf(stderr,
+			"faultline: warning: %s is a Go program: it makes its network calls without libc, "
+			"so the shim cannot see them (see faultline(7), LIMITS)\n",
+			path);
 		break;
 	default:
 		break;

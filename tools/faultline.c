@@ -21,74 +21,74 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", fl_cmd_run,
-	 "faultline run [--rules R] [--config F] [--domain D] [--seed N] -- CMD [ARGS...]\n"
-	 "  Runs CMD with libfaultline.so preloaded: $FAULTLINE_LIB if set, else the\n"
-	 "  one next to this program, else ../lib/faultline/ beside it. Any\n"
-	 "  LD_PRELOAD already set is kept. Warns when CMD is static or a Go program.",
-	 "rules config domain seed"},
-	{"check", fl_cmd_check,
-	 "faultline check [--rules R] [--config F]\n"
-	 "  Validates the rules (default: $FAULTLINE_RULES and $FAULTLINE_CONFIG)\n"
-	 "  and prints them in canonical inline form. Exit 0 if valid, 2 if not.",
-	 "rules config"},
-	{"stats", fl_cmd_stats,
-	 "faultline stats [--domain D] [--json | --prometheus] [--watch SECS]\n"
-	 "  One row per destination of the domain (default: $FAULTLINE_DOMAIN, else\n"
-	 "  'default'). Columns: DESTINATION; KIND (dest, or rule for a scope=rule or\n"
-	 "  overflow entry, rule+N when N destinations overflowed into it); breaker\n"
-	 "  STATE, CALLS (connection attempts with an outcome; connect calls when\n"
-	 "  there is no breaker), FAILS, FAIL% (failed calls in the rolling window,\n"
-	 "  rolling_window_ms), REJECTED; BULKHEAD active/queued/limit; BH.REJ\n"
-	 "  (bulkhead rejections and queue timeouts); FAULTS injected per op\n"
-	 "  (e = errors, d = delays). '-': the destination has no such part.\n"
-	 "  --json: one object (fields in faultline(1); times in Unix milliseconds).\n"
-	 "  --prometheus: text exposition format 0.0.4.\n"
-	 "  --watch SECS: again every SECS (decimals allowed) until interrupted.",
-	 "domain json prometheus watch"},
-	{"top", fl_cmd_top,
-	 "faultline top [--domain D] [--watch SECS]\n"
-	 "  The stats table, live on the terminal, redrawn in place every SECS\n"
-	 "  (default 1; any key but q: at once). q or Ctrl-C quits. Colours: green\n"
-	 "  closed, red open, yellow half_open, dim disabled (none when NO_COLOR is\n"
-	 "  set).",
-	 "domain watch"},
-	{"trip", fl_cmd_trip,
-	 "faultline trip DEST [--domain D]\n"
-	 "  Forces the breaker of DEST open (forced_open) until `faultline reset`.\n"
-	 "  DEST as stats shows it: 127.0.0.1:6379, [::1]:6379, unix:/run/x.sock,\n"
-	 "  or a scope=rule statement's target.",
-	 "domain"},
-	{"reset", fl_cmd_reset,
-	 "faultline reset [DEST | --all] [--domain D]\n"
-	 "  Puts the breaker of DEST (or of every destination) back to closed and\n"
-	 "  clears its counters: breaker, bulkhead rejections, timeouts and peak,\n"
-	 "  and the per-op counters.",
-	 "domain all"},
-	{"set", fl_cmd_set,
-	 "faultline set DEST KEY=VALUE ... [--domain D]\n"
-	 "  Changes breaker or bulkhead keys of DEST live, for every process of the\n"
-	 "  domain. Keys and values as in FAULTLINE_RULES; a key both have\n"
-	 "  (reject_errno, enabled) changes both, breaker.KEY or bulkhead.KEY picks\n"
-	 "  one. scope cannot change live. Nothing is written unless every pair is\n"
-	 "  valid.",
-	 "domain"},
-	{"ps", fl_cmd_ps,
-	 "faultline ps [--domain D] [--json]\n"
-	 "  Processes attached to the domain: pid, since when, alive or dead, and\n"
-	 "  command. Dead processes are shown once, then removed (their bulkhead\n"
-	 "  slots given back).",
-	 "domain json"},
-	{"domains", fl_cmd_domains,
-	 "faultline domains [--json]\n"
-	 "  The domains of this user: size, destinations used/capacity, attached\n"
-	 "  live processes, creation time.",
-	 "json"},
-	{"clear", fl_cmd_clear,
-	 "faultline clear [--domain D] [--force]\n"
-	 "  Removes a domain's shared memory. Refused while live processes are\n"
-	 "  attached, unless --force.",
-	 "domain force"},
+    {"run", fl_cmd_run,
+     "faultline run [--rules R] [--config F] [--domain D] [--seed N] -- CMD [ARGS...]\n"
+     "  Runs CMD with libfaultline.so preloaded: $FAULTLINE_LIB if set, else the\n"
+     "  one next to this program, else ../lib/faultline/ beside it. Any\n"
+     "  LD_PRELOAD already set is kept. Warns when CMD is static or a Go program.",
+     "rules config domain seed"},
+    {"check", fl_cmd_check,
+     "faultline check [--rules R] [--config F]\n"
+     "  Validates the rules (default: $FAULTLINE_RULES and $FAULTLINE_CONFIG)\n"
+     "  and prints them in canonical inline form. Exit 0 if valid, 2 if not.",
+     "rules config"},
+    {"stats", fl_cmd_stats,
+     "faultline stats [--domain D] [--json | --prometheus] [--watch SECS]\n"
+     "  One row per destination of the domain (default: $FAULTLINE_DOMAIN, else\n"
+     "  'default'). Columns: DESTINATION; KIND (dest, or rule for a scope=rule or\n"
+     "  overflow entry, rule+N when N destinations overflowed into it); breaker\n"
+     "  STATE, CALLS (connection attempts with an outcome; connect calls when\n"
+     "  there is no breaker), FAILS, FAIL% (failed calls in the rolling window,\n"
+     "  rolling_window_ms), REJECTED; BULKHEAD active/queued/limit; BH.REJ\n"
+     "  (bulkhead rejections and queue timeouts); FAULTS injected per op\n"
+     "  (e = errors, d = delays). '-': the destination has no such part.\n"
+     "  --json: one object (fields in faultline(1); times in Unix milliseconds).\n"
+     "  --prometheus: text exposition format 0.0.4.\n"
+     "  --watch SECS: again every SECS (decimals allowed) until interrupted.",
+     "domain json prometheus watch"},
+    {"top", fl_cmd_top,
+     "faultline top [--domain D] [--watch SECS]\n"
+     "  The stats table, live on the terminal, redrawn in place every SECS\n"
+     "  (default 1; any key but q: at once). q or Ctrl-C quits. Colours: green\n"
+     "  closed, red open, yellow half_open, dim disabled (none when NO_COLOR is\n"
+     "  set).",
+     "domain watch"},
+    {"trip", fl_cmd_trip,
+     "faultline trip DEST [--domain D]\n"
+     "  Forces the breaker of DEST open (forced_open) until `faultline reset`.\n"
+     "  DEST as stats shows it: 127.0.0.1:6379, [::1]:6379, unix:/run/x.sock,\n"
+     "  or a scope=rule statement's target.",
+     "domain"},
+    {"reset", fl_cmd_reset,
+     "faultline reset [DEST | --all] [--domain D]\n"
+     "  Puts the breaker of DEST (or of every destination) back to closed and\n"
+     "  clears its counters: breaker, bulkhead rejections, timeouts and peak,\n"
+     "  and the per-op counters.",
+     "domain all"},
+    {"set", fl_cmd_set,
+     "faultline set DEST KEY=VALUE ... [--domain D]\n"
+     "  Changes breaker or bulkhead keys of DEST live, for every process of the\n"
+     "  domain. Keys and values as in FAULTLINE_RULES; a key both have\n"
+     "  (reject_errno, enabled) changes both, breaker.KEY or bulkhead.KEY picks\n"
+     "  one. scope cannot change live. Nothing is written unless every pair is\n"
+     "  valid.",
+     "domain"},
+    {"ps", fl_cmd_ps,
+     "faultline ps [--domain D] [--json]\n"
+     "  Processes attached to the domain: pid, since when, alive or dead, and\n"
+     "  command. Dead processes are shown once, then removed (their bulkhead\n"
+     "  slots given back).",
+     "domain json"},
+    {"domains", fl_cmd_domains,
+     "faultline domains [--json]\n"
+     "  The domains of this user: size, destinations used/capacity, attached\n"
+     "  live processes, creation time.",
+     "json"},
+    {"clear", fl_cmd_clear,
+     "faultline clear [--domain D] [--force]\n"
+     "  Removes a domain's shared memory. Refused while live processes are\n"
+     "  attached, unless --force.",
+     "domain force"},
 };
 
 int fl_cli_fail(int code, const char *fmt, ...)
@@ -140,16 +140,16 @@ struct option_def {
 };
 
 static const struct option_def option_defs[] = {
-	{"rules", true, offsetof(struct fl_cli, rules)},
-	{"config", true, offsetof(struct fl_cli, config)},
-	{"domain", true, offsetof(struct fl_cli, domain)},
-	{"seed", true, offsetof(struct fl_cli, seed)},
-	{"watch", true, offsetof(struct fl_cli, watch)},
-	{"json", false, offsetof(struct fl_cli, json)},
-	{"prometheus", false, offsetof(struct fl_cli, prometheus)},
-	{"all", false, offsetof(struct fl_cli, all)},
-	{"force", false, offsetof(struct fl_cli, force)},
-	{"help", false, offsetof(struct fl_cli, help)},
+    {"rules", true, offsetof(struct fl_cli, rules)},
+    {"config", true, offsetof(struct fl_cli, config)},
+    {"domain", true, offsetof(struct fl_cli, domain)},
+    {"seed", true, offsetof(struct fl_cli, seed)},
+    {"watch", true, offsetof(struct fl_cli, watch)},
+    {"json", false, offsetof(struct fl_cli, json)},
+    {"prometheus", false, offsetof(struct fl_cli, prometheus)},
+    {"all", false, offsetof(struct fl_cli, all)},
+    {"force", false, offsetof(struct fl_cli, force)},
+    {"help", false, offsetof(struct fl_cli, help)},
 };
 
 /* The options given, to check them against the command once it is known. */

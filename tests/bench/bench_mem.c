@@ -17,7 +17,8 @@ static void print_status(void)
 	if (!f)
 		die("/proc/self/status");
 	char line[256];
-	static const char *const keys[] = {"VmRSS:", "VmHWM:", "RssAnon:", "RssFile:", "RssShmem:", "VmSize:"};
+	static const char *const keys[] = {
+	    "VmRSS:", "VmHWM:", "RssAnon:", "RssFile:", "RssShmem:", "VmSize:"};
 	while (fgets(line, sizeof(line), f)) {
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			size_t n = strlen(keys[i]);

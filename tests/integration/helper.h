@@ -33,8 +33,7 @@ HELPER void ok(const char *name)
 	fflush(stdout);
 }
 
-HELPER void __attribute__((format(printf, 2, 3)))
-bad(const char *name, const char *fmt, ...)
+HELPER void __attribute__((format(printf, 2, 3))) bad(const char *name, const char *fmt, ...)
 {
 	va_list ap;
 	printf("FAIL %s: ", name);
@@ -47,8 +46,7 @@ bad(const char *name, const char *fmt, ...)
 }
 
 /* Stops at once: the rest of the program depends on this step. */
-HELPER void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
+HELPER void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
 	int saved = errno;
 	va_list ap;

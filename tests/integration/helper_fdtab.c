@@ -45,7 +45,8 @@ static void expect(const char *name, int fd, bool want)
 	if (fd < 0)
 		bad(name, "no descriptor (errno %s)", ename(errno));
 	else if (watched(fd) != want)
-		bad(name, "fd %d is %swatched, expected %swatched", fd, want ? "not " : "", want ? "" : "not ");
+		bad(name, "fd %d is %swatched, expected %swatched", fd, want ? "not " : "",
+		    want ? "" : "not ");
 	else
 		ok(name);
 }
@@ -360,7 +361,8 @@ static void check_closing(int port)
 	pthread_join(t, NULL);
 	if (!r.ok)
 		die("the other thread could not reuse %d (freed after %lld ms)", l, (long long)r.freed_ms);
-	printf("   (close_range took %lld ms; the number was free after %lld ms)\n", (long long)took, (long long)r.freed_ms);
+	printf("   (close_range took %lld ms; the number was free after %lld ms)\n", (long long)took,
+	       (long long)r.freed_ms);
 	if (took < r.freed_ms + 100)
 		printf("   (the close did not linger: this run cannot show the race)\n");
 	expect("close_range-keeps-entry-of-reused-number", l, true);

@@ -37,15 +37,21 @@
 
 extern ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 extern ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
-extern ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-			      struct sockaddr *sa, socklen_t *len);
+extern ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *sa,
+			      socklen_t *len);
 
 enum family { FAM_SEND, FAM_RECV, FAM_WRITE, FAM_READ };
 static const char *const family_names[] = {"send", "recv", "write", "read"};
 
 /* Each call moves one byte: out of *b for the sending ones, into *b for the others. */
-static ssize_t call_send(int fd, char *b) { return send(fd, b, 1, MSG_NOSIGNAL); }
-static ssize_t call_sendto(int fd, char *b) { return sendto(fd, b, 1, MSG_NOSIGNAL, NULL, 0); }
+static ssize_t call_send(int fd, char *b)
+{
+	return send(fd, b, 1, MSG_NOSIGNAL);
+}
+static ssize_t call_sendto(int fd, char *b)
+{
+	return sendto(fd, b, 1, MSG_NOSIGNAL, NULL, 0);
+}
 static ssize_t call_sendmsg(int fd, char *b)
 {
 	struct iovec v = {b, 1};
@@ -59,14 +65,23 @@ static ssize_t call_sendmmsg(int fd, char *b)
 	int r = sendmmsg(fd, &m, 1, MSG_NOSIGNAL);
 	return r == 1 ? (ssize_t)m.msg_len : r;
 }
-static ssize_t call_write(int fd, char *b) { return write(fd, b, 1); }
+static ssize_t call_write(int fd, char *b)
+{
+	return write(fd, b, 1);
+}
 static ssize_t call_writev(int fd, char *b)
 {
 	struct iovec v = {b, 1};
 	return writev(fd, &v, 1);
 }
-static ssize_t call_recv(int fd, char *b) { return recv(fd, b, 1, 0); }
-static ssize_t call_recvfrom(int fd, char *b) { return recvfrom(fd, b, 1, 0, NULL, NULL); }
+static ssize_t call_recv(int fd, char *b)
+{
+	return recv(fd, b, 1, 0);
+}
+static ssize_t call_recvfrom(int fd, char *b)
+{
+	return recvfrom(fd, b, 1, 0, NULL, NULL);
+}
 static ssize_t call_recvmsg(int fd, char *b)
 {
 	struct iovec v = {b, 1};
@@ -80,15 +95,27 @@ static ssize_t call_recvmmsg(int fd, char *b)
 	int r = recvmmsg(fd, &m, 1, 0, NULL);
 	return r == 1 ? (ssize_t)m.msg_len : r;
 }
-static ssize_t call_recv_chk(int fd, char *b) { return __recv_chk(fd, b, 1, 1, 0); }
-static ssize_t call_recvfrom_chk(int fd, char *b) { return __recvfrom_chk(fd, b, 1, 1, 0, NULL, NULL); }
-static ssize_t call_read(int fd, char *b) { return read(fd, b, 1); }
+static ssize_t call_recv_chk(int fd, char *b)
+{
+	return __recv_chk(fd, b, 1, 1, 0);
+}
+static ssize_t call_recvfrom_chk(int fd, char *b)
+{
+	return __recvfrom_chk(fd, b, 1, 1, 0, NULL, NULL);
+}
+static ssize_t call_read(int fd, char *b)
+{
+	return read(fd, b, 1);
+}
 static ssize_t call_readv(int fd, char *b)
 {
 	struct iovec v = {b, 1};
 	return readv(fd, &v, 1);
 }
-static ssize_t call_read_chk(int fd, char *b) { return __read_chk(fd, b, 1, 1); }
+static ssize_t call_read_chk(int fd, char *b)
+{
+	return __read_chk(fd, b, 1, 1);
+}
 
 static const struct {
 	const char *name;
@@ -96,21 +123,21 @@ static const struct {
 	bool outgoing;
 	ssize_t (*fn)(int fd, char *b);
 } calls[] = {
-	{"send", FAM_SEND, true, call_send},
-	{"sendto", FAM_SEND, true, call_sendto},
-	{"sendmsg", FAM_SEND, true, call_sendmsg},
-	{"sendmmsg", FAM_SEND, true, call_sendmmsg},
-	{"write", FAM_WRITE, true, call_write},
-	{"writev", FAM_WRITE, true, call_writev},
-	{"recv", FAM_RECV, false, call_recv},
-	{"recvfrom", FAM_RECV, false, call_recvfrom},
-	{"recvmsg", FAM_RECV, false, call_recvmsg},
-	{"recvmmsg", FAM_RECV, false, call_recvmmsg},
-	{"__recv_chk", FAM_RECV, false, call_recv_chk},
-	{"__recvfrom_chk", FAM_RECV, false, call_recvfrom_chk},
-	{"read", FAM_READ, false, call_read},
-	{"readv", FAM_READ, false, call_readv},
-	{"__read_chk", FAM_READ, false, call_read_chk},
+    {"send", FAM_SEND, true, call_send},
+    {"sendto", FAM_SEND, true, call_sendto},
+    {"sendmsg", FAM_SEND, true, call_sendmsg},
+    {"sendmmsg", FAM_SEND, true, call_sendmmsg},
+    {"write", FAM_WRITE, true, call_write},
+    {"writev", FAM_WRITE, true, call_writev},
+    {"recv", FAM_RECV, false, call_recv},
+    {"recvfrom", FAM_RECV, false, call_recvfrom},
+    {"recvmsg", FAM_RECV, false, call_recvmsg},
+    {"recvmmsg", FAM_RECV, false, call_recvmmsg},
+    {"__recv_chk", FAM_RECV, false, call_recv_chk},
+    {"__recvfrom_chk", FAM_RECV, false, call_recvfrom_chk},
+    {"read", FAM_READ, false, call_read},
+    {"readv", FAM_READ, false, call_readv},
+    {"__read_chk", FAM_READ, false, call_read_chk},
 };
 #define NCALLS (sizeof(calls) / sizeof(calls[0]))
 
@@ -226,8 +253,8 @@ static void check_io(int port, int err, unsigned families)
 	char received[256];
 	size_t n = drain(peer, received, sizeof(received));
 	if (n != nexpected || memcmp(received, expected, n) != 0)
-		bad("peer-received-only-passed-calls", "peer got '%.*s', expected '%.*s'", (int)n,
-		    received, (int)nexpected, expected);
+		bad("peer-received-only-passed-calls", "peer got '%.*s', expected '%.*s'", (int)n, received,
+		    (int)nexpected, expected);
 	else
 		ok("peer-received-only-passed-calls");
 	if (pending && pending_bytes(c) != 1)
@@ -418,8 +445,8 @@ static void check_connect_delay(int port, int delay_ms)
 	int n = poll(&p, 1, delay_ms + 5000);
 	int64_t took = now_ms() - t0;
 	if (took < delay_ms || took > delay_ms + 5000)
-		bad("connect-delay-bounds", "writable after %lld ms, expected %d..%d", (long long)took, delay_ms,
-		    delay_ms + 5000);
+		bad("connect-delay-bounds", "writable after %lld ms, expected %d..%d", (long long)took,
+		    delay_ms, delay_ms + 5000);
 	else
 		ok("connect-delay-bounds");
 	int so = -1;

@@ -48,7 +48,8 @@ static int reconnect(int port, const char *gofile)
 	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
 	int r2 = connect(s, (struct sockaddr *)&a, sizeof(a));
 	if ((r != 0 && errno != EISCONN) || r2 == 0 || errno != EISCONN)
-		bad("nonblocking_reconnect", "connect again: %d, then %d %s, expected 0 or EISCONN, then EISCONN", r, r2,
+		bad("nonblocking_reconnect",
+		    "connect again: %d, then %d %s, expected 0 or EISCONN, then EISCONN", r, r2,
 		    r2 ? ename(errno) : "");
 	else
 		ok("nonblocking_reconnect");
@@ -82,7 +83,8 @@ static int udp(int port)
 	if (r != 0)
 		bad("udp_reconnect", "second connect: %s", ename(errno));
 	else if (ms > 500)
-		bad("udp_reconnect", "second connect took %lld ms (waited for a slot of its own)", (long long)ms);
+		bad("udp_reconnect", "second connect took %lld ms (waited for a slot of its own)",
+		    (long long)ms);
 	else
 		ok("udp_reconnect");
 	close(s);

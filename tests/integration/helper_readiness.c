@@ -341,8 +341,8 @@ static void mode_bulkhead_queued(int port, const char *want)
 	if (r == -1 && en == EINPROGRESS && now_ms() - t0 < 500)
 		ok("connect to the full bulkhead: EINPROGRESS at once");
 	else
-		bad("connect to the full bulkhead: EINPROGRESS at once", "r=%d %s after %lld ms", r, ename(en),
-		    (long long)(now_ms() - t0));
+		bad("connect to the full bulkhead: EINPROGRESS at once", "r=%d %s after %lld ms", r,
+		    ename(en), (long long)(now_ms() - t0));
 	expect_events("queued: no event", ep_wait(ep, 300, "queued"), 0);
 	int err = -1;
 	socklen_t len = sizeof(err);
@@ -381,7 +381,8 @@ static void mode_bulkhead_queued(int port, const char *want)
 		else
 			bad("timed out: one event (writable) with the program's data", "n=%d events %#x", n,
 			    n == 1 ? ev.events : 0);
-		within("refused at the queue timeout", now_ms() - t0, delay_ms - SLACK_MS, delay_ms + MARGIN_MS);
+		within("refused at the queue timeout", now_ms() - t0, delay_ms - SLACK_MS,
+		       delay_ms + MARGIN_MS);
 	}
 	expect_events("edge-triggered: exactly one event", ep_wait(ep, 200, "repeat"), 0);
 	err = -1;

@@ -80,4 +80,3 @@ Suite *array_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
-

@@ -646,7 +646,8 @@ static void await_blocked(struct waiter *w)
 		}
 		if (strncmp(text, "202 ", 4) == 0 || strncmp(text, "449 ", 4) == 0)
 			return;
-		ck_assert_msg(mono_ms() < deadline, "the waiter never slept in a futex wait (syscall: %s)", text);
+		ck_assert_msg(mono_ms() < deadline, "the waiter never slept in a futex wait (syscall: %s)",
+			      text);
 		struct timespec t = {0, 1000000L};
 		nanosleep(&t, NULL);
 	}

@@ -255,4 +255,3 @@ Suite *entry_suite(void)
 	suite_add_tcase(s, set);
 	return s;
 }
-

@@ -637,7 +637,8 @@ START_TEST(unregister_gives_the_token_back_for_the_next_process)
 		open_real(&own);
 		uint32_t i = fl_proc_register(&own, g.pid, g.start_ticks, "first", NOW_MS);
 		fl_bulkhead_reclaim_proc(&own, i);
-		uint32_t j = fl_proc_register(&own, getpid(), fl_proc_start_ticks(getpid()), "second", NOW_MS);
+		uint32_t j =
+		    fl_proc_register(&own, getpid(), fl_proc_start_ticks(getpid()), "second", NOW_MS);
 		uint32_t both[2] = {i, j};
 		if (write(up[1], both, sizeof both) != sizeof both)
 			_exit(1);

@@ -70,7 +70,8 @@ static void assert_file_refused_for_path(const char *file)
 	fl_ruleset_init(&rs);
 	fl_diag_clear(&d);
 	ck_assert_int_eq(fl_parse_config_string("regress.conf", file, &rs, &d), -1);
-	ck_assert_msg(strstr(d.error, "which a rule cannot express") != NULL, "unexpected message: %s", d.error);
+	ck_assert_msg(strstr(d.error, "which a rule cannot express") != NULL, "unexpected message: %s",
+		      d.error);
 	ck_assert_msg(strncmp(d.error, "regress.conf:", 13) == 0 && strstr(d.error, "bad target") != NULL,
 		      "message names no location: %s", d.error);
 	fl_ruleset_free(&rs);
@@ -90,9 +91,9 @@ END_TEST
 START_TEST(config_unix_path_with_blank_and_semicolon_is_refused_as_found)
 {
 	assert_file_refused_for_path("destinations = (\n"
-				       "  { match = \"unix:/ru= 1; } );breaker = { failu*\"; "
-				       "faults = ( { delay_ms = 1; } ); }\n"
-				       ");\n");
+				     "  { match = \"unix:/ru= 1; } );breaker = { failu*\"; "
+				     "faults = ( { delay_ms = 1; } ); }\n"
+				     ");\n");
 }
 END_TEST
 
