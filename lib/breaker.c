@@ -253,6 +253,17 @@ void fl_breaker_cancel(struct fl_seg_breaker *b, struct fl_permit *permit)
 		release_permit(b, permit->generation);
 }
 
+/* A failure counted while CLOSED (of this generation): opens on the
+ * consecutive count or on the rate. */
+static void closed_failure(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms)
+{
+	STORE(&b->consecutive_successes, 0);
+	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
+		LOAD(&b->p.failure_threshold) ||
+	    rate_tripped(b, now_ms))
+		open_breaker(b, w, now_ns, now_ms);
+}
+
 void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool failure, uint64_t now_ns,
 		       uint64_t now_ms)
 {
@@ -281,11 +292,7 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 				open_breaker(b, &w, now_ns, now_ms);
 			return;
 		}
-		STORE(&b->consecutive_successes, 0);
-		if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
-			LOAD(&b->p.failure_threshold) ||
-		    rate_tripped(b, now_ms))
-			open_breaker(b, &w, now_ns, now_ms);
+		closed_failure(b, &w, now_ns, now_ms);
 		return;
 	case FL_BREAKER_HALF_OPEN:
 		if (!permit->trial)
@@ -316,11 +323,7 @@ void fl_breaker_record_late_failure(struct fl_seg_breaker *b, uint32_t generatio
 	if (fl_breaker_word_generation(w) != generation || !LOAD(&b->p.enabled) ||
 	    fl_breaker_word_state(w) != FL_BREAKER_CLOSED)
 		return;
-	STORE(&b->consecutive_successes, 0);
-	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
-		LOAD(&b->p.failure_threshold) ||
-	    rate_tripped(b, now_ms))
-		open_breaker(b, &w, now_ns, now_ms);
+	closed_failure(b, &w, now_ns, now_ms);
 }
 
 /* Moves to `to` whatever the current state, bumping the generation. */
