@@ -226,7 +226,9 @@ bool fl_proc_retire_own_begin(struct fl_seg *seg, uint32_t index)
 	for (;;) {
 		if (fl_proc_retire_begin(seg, index, LOAD(&p->generation)))
 			return true;
-		if (LOAD(&p->status) != FL_PROC_CLAIMED)
+		/* FREE: someone retired it already. CLAIMED: a reclaimer holds
+		 * it. LIVE: it gave the record back since our try - try again. */
+		if (LOAD(&p->status) == FL_PROC_FREE)
 			return false;
 		uint64_t now = fl_clock_mono_ms();
 		if (give_up == 0)
