@@ -14,7 +14,12 @@
 #include "procreg.h"
 #include "wait.h"
 
-#define REAP_TICK_MS 1000u /* waiters check for dead holders this often */
+/* Waiters check for dead holders this often. Not a whole second: a signal
+ * that lands while a waiter is reclaiming (between two futex waits) runs
+ * its handler without ending the wait, and the timers programs use to
+ * give up on a connect (alarm(1), wget's alarm(N)) fire on whole seconds
+ * from the start of the wait - a 1000 ms tick would reclaim exactly then. */
+#define REAP_TICK_MS 970u
 
 void fl_bulkhead_params_set(struct fl_seg_bulkhead_params *out, const struct fl_bulkhead_params *in)
 {
