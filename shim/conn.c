@@ -89,7 +89,6 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->peer_failed = 0;
 	c->counted = 0;
 	c->holder = FL_HOLDER_NONE;
-	c->fork_epoch = 0;
 	__atomic_store_n(&c->pending, 0, __ATOMIC_RELAXED);
 	c->permit.active = false;
 	c->permit.generation = 0;

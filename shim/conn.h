@@ -29,7 +29,6 @@ struct fl_conn {
 	uint8_t peer_failed;	 /* a broken-peer I/O error was already counted */
 	uint8_t counted;	 /* the attempt's outcome went to the breaker as a call */
 	uint32_t holder;	 /* bulkhead holder record, or FL_HOLDER_NONE */
-	uint32_t fork_epoch;	 /* last fork that counted this connection */
 	uint32_t pending;	 /* 1 + its pending record (ready.c), 0 = none (atomic) */
 	struct fl_permit permit; /* breaker outcome owed while permit.active */
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
