@@ -16,6 +16,7 @@
 #include <errno.h>
 
 #include "atomics.h"
+#include "events.h"
 
 #define EPOCH_BITS 22
 #define COUNT_BITS 42
@@ -69,9 +70,12 @@ void fl_breaker_init(struct fl_seg_breaker *b, const struct fl_breaker_params *p
 	STORE(&b->word, make_word(p->enabled ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, 0, 1));
 }
 
-/* Moves from the state in *w to `to`; false if someone else moved first. */
-static bool transition(struct fl_seg_breaker *b, uint64_t *w, uint32_t to, uint32_t permits, uint64_t now_ms)
+/* Moves from the state in *w to `to`; false if someone else moved first.
+ * The move that wins is written to the event log, with its reason. */
+static bool transition(struct fl_seg_breaker *b, uint64_t *w, uint32_t to, uint32_t permits, uint64_t now_ms,
+		       enum fl_breaker_reason why)
 {
+	uint32_t from = fl_breaker_word_state(*w);
 	uint64_t next = make_word(to, permits, fl_breaker_word_generation(*w) + 1);
 	if (!__atomic_compare_exchange_n(&b->word, w, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
@@ -80,6 +84,7 @@ static bool transition(struct fl_seg_breaker *b, uint64_t *w, uint32_t to, uint3
 	STORE(&b->since_ms, now_ms);
 	ADD(&b->transitions, 1);
 	*w = next;
+	fl_events_breaker_moved(b, from, to, why, now_ms);
 	return true;
 }
 
@@ -164,10 +169,11 @@ static bool rate_tripped(const struct fl_seg_breaker *b, uint64_t now_ms)
 	return calls > 0 && calls >= LOAD(&b->p.min_requests_for_rate) && failures * 10000 >= centi * calls;
 }
 
-static bool open_breaker(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms)
+static bool open_breaker(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms,
+			 enum fl_breaker_reason why)
 {
 	STORE(&b->opened_ns, now_ns);
-	return transition(b, w, FL_BREAKER_OPEN, 0, now_ms);
+	return transition(b, w, FL_BREAKER_OPEN, 0, now_ms, why);
 }
 
 /* Time from `then` to `now`. Another thread or process may have stamped
@@ -201,7 +207,7 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 			if (elapsed_ns(now_ns, LOAD(&b->opened_ns)) < timeout_ns)
 				return reject(b);
 			STORE(&b->last_permit_ns, now_ns);
-			if (!transition(b, &w, FL_BREAKER_HALF_OPEN, 1, now_ms))
+			if (!transition(b, &w, FL_BREAKER_HALF_OPEN, 1, now_ms, FL_REASON_TIMEOUT))
 				continue;
 			permit->generation = fl_breaker_word_generation(w);
 			permit->trial = true;
@@ -223,7 +229,7 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 			 * with the generation, and so do their outcomes, should they
 			 * report after all (fl_breaker_record): each counts once. */
 			uint32_t gen = fl_breaker_word_generation(w);
-			if (!open_breaker(b, &w, now_ns, now_ms))
+			if (!open_breaker(b, &w, now_ns, now_ms, FL_REASON_TRIAL_TIMEOUT))
 				continue;
 			STORE(&b->reclaimed_generation, gen);
 			ADD(&b->calls, permits);
@@ -258,10 +264,10 @@ void fl_breaker_cancel(struct fl_seg_breaker *b, struct fl_permit *permit)
 static void closed_failure(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms)
 {
 	STORE(&b->consecutive_successes, 0);
-	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
-		LOAD(&b->p.failure_threshold) ||
-	    rate_tripped(b, now_ms))
-		open_breaker(b, w, now_ns, now_ms);
+	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >= LOAD(&b->p.failure_threshold))
+		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_THRESHOLD);
+	else if (rate_tripped(b, now_ms))
+		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_RATE);
 }
 
 void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool failure, uint64_t now_ns,
@@ -289,7 +295,7 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 			/* A success can be the call that brings the window to
 			 * min_requests_for_rate with the rate already over. */
 			if (rate_tripped(b, now_ms))
-				open_breaker(b, &w, now_ns, now_ms);
+				open_breaker(b, &w, now_ns, now_ms, FL_REASON_FAILURE_RATE);
 			return;
 		}
 		closed_failure(b, &w, now_ns, now_ms);
@@ -298,12 +304,12 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 		if (!permit->trial)
 			return;
 		if (failure) {
-			open_breaker(b, &w, now_ns, now_ms);
+			open_breaker(b, &w, now_ns, now_ms, FL_REASON_TRIAL_FAILED);
 			return;
 		}
 		if (__atomic_add_fetch(&b->consecutive_successes, 1, __ATOMIC_ACQ_REL) >=
 		    LOAD(&b->p.success_threshold)) {
-			if (transition(b, &w, FL_BREAKER_CLOSED, 0, now_ms))
+			if (transition(b, &w, FL_BREAKER_CLOSED, 0, now_ms, FL_REASON_TRIAL_SUCCEEDED))
 				window_clear(b);
 			return;
 		}
@@ -327,21 +333,21 @@ void fl_breaker_record_late_failure(struct fl_seg_breaker *b, uint32_t generatio
 }
 
 /* Moves to `to` whatever the current state, bumping the generation. */
-static void force(struct fl_seg_breaker *b, uint32_t to, uint64_t now_ms)
+static void force(struct fl_seg_breaker *b, uint32_t to, uint64_t now_ms, enum fl_breaker_reason why)
 {
 	uint64_t w = LOAD(&b->word);
-	while (!transition(b, &w, to, 0, now_ms))
+	while (!transition(b, &w, to, 0, now_ms, why))
 		;
 }
 
 void fl_breaker_trip(struct fl_seg_breaker *b, uint64_t now_ms)
 {
-	force(b, FL_BREAKER_FORCED_OPEN, now_ms);
+	force(b, FL_BREAKER_FORCED_OPEN, now_ms, FL_REASON_FORCED);
 }
 
 void fl_breaker_reset(struct fl_seg_breaker *b, uint64_t now_ms)
 {
-	force(b, LOAD(&b->p.enabled) ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, now_ms);
+	force(b, LOAD(&b->p.enabled) ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, now_ms, FL_REASON_RESET);
 	STORE(&b->calls, 0);
 	STORE(&b->failures, 0);
 	STORE(&b->rejected, 0);
@@ -352,7 +358,8 @@ void fl_breaker_reset(struct fl_seg_breaker *b, uint64_t now_ms)
 void fl_breaker_set_disabled(struct fl_seg_breaker *b, bool disabled, uint64_t now_ms)
 {
 	STORE(&b->p.enabled, (uint8_t)!disabled);
-	force(b, disabled ? FL_BREAKER_DISABLED : FL_BREAKER_CLOSED, now_ms);
+	force(b, disabled ? FL_BREAKER_DISABLED : FL_BREAKER_CLOSED, now_ms,
+	      disabled ? FL_REASON_DISABLED : FL_REASON_ENABLED);
 }
 
 bool fl_breaker_is_connect_failure(int err)

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "atomics.h"
+#include "clock.h"
+#include "events.h"
 #include "procreg.h"
 #include "wait.h"
 
@@ -265,6 +267,7 @@ static enum fl_bulkhead_result wait_in_queue(struct fl_seg *seg, struct fl_seg_e
 		if (last) {
 			leave_queue(seg, b, rec, FL_SHARE_GONE);
 			ADD(&b->timeouts, 1);
+			fl_event_bulkhead(seg, e, FL_BULKHEAD_EV_TIMEOUT, fl_clock_unix_ms());
 			return FL_BULKHEAD_TIMED_OUT;
 		}
 		struct timespec until = fl_deadline_min(deadline, tick);
@@ -296,6 +299,7 @@ static enum fl_bulkhead_result take_or_line_up(struct fl_seg *seg, struct fl_seg
 		if (may_wait && max_queue > 0)
 			ADD(&b->queued, (uint32_t)-1);
 		ADD(&b->rejected, 1);
+		fl_event_bulkhead(seg, e, FL_BULKHEAD_EV_REJECTED, fl_clock_unix_ms());
 		return FL_BULKHEAD_REJECTED;
 	}
 	return FL_BULKHEAD_QUEUED;
@@ -359,8 +363,10 @@ enum fl_bulkhead_result fl_bulkhead_turn(struct fl_seg *seg, struct fl_seg_entry
 void fl_bulkhead_leave(struct fl_seg *seg, struct fl_seg_entry *e, const struct fl_bulkhead_place *place,
 		       bool timed_out)
 {
-	if (leave_queue(seg, &e->bulkhead, place->rec, FL_SHARE_GONE) && timed_out)
+	if (leave_queue(seg, &e->bulkhead, place->rec, FL_SHARE_GONE) && timed_out) {
 		ADD(&e->bulkhead.timeouts, 1);
+		fl_event_bulkhead(seg, e, FL_BULKHEAD_EV_TIMEOUT, fl_clock_unix_ms());
+	}
 }
 
 void fl_bulkhead_set(struct fl_seg_bulkhead *b, const struct fl_bulkhead_params *p)
@@ -464,7 +470,17 @@ uint32_t fl_bulkhead_reclaim_proc(struct fl_seg *seg, uint32_t index)
 
 uint32_t fl_bulkhead_reclaim_judged(struct fl_seg *seg, uint32_t index, uint32_t generation)
 {
-	return fl_proc_retire_begin(seg, index, generation) ? reclaim_claimed(seg, index) : 0;
+	if (!fl_proc_retire_begin(seg, index, generation))
+		return 0;
+	/* Found dead: say so in the event log, with what the record says of it. */
+	char cmd[FL_SEG_CMD_MAX];
+	for (size_t i = 0; i < sizeof(cmd); i++)
+		cmd[i] = __atomic_load_n(&seg->procs[index].cmd[i], __ATOMIC_RELAXED);
+	cmd[sizeof(cmd) - 1] = '\0';
+	uint32_t pid = LOAD(&seg->procs[index].pid);
+	uint32_t freed = reclaim_claimed(seg, index);
+	fl_event_process(seg, pid, FL_PROCESS_GONE, cmd, fl_clock_unix_ms());
+	return freed;
 }
 
 uint32_t fl_bulkhead_reclaim_dead(struct fl_seg *seg)

@@ -55,6 +55,9 @@ static int check_header(const struct fl_seg *seg, const struct reading *rd, stru
 	out->entries_used = LOAD(&h->entries_used);
 	out->creator_pid = LOAD(&h->creator_pid);
 	out->size = seg->size;
+	if (LOAD(&seg->ev_hdr->capacity) != FL_SEG_EVENTS ||
+	    LOAD(&seg->ev_hdr->record_size) != sizeof(struct fl_seg_event))
+		return CORRUPT(rd, "%s", "the event ring's header changed");
 	if (out->entries_used > out->capacity)
 		return CORRUPT(rd, "%u entries in use, more than the capacity %u", out->entries_used,
 			       out->capacity);
@@ -317,7 +320,7 @@ int fl_snapshot_take(const struct fl_seg *seg, uint64_t now_ms, const char *what
 	struct reading rd = {.what = what, .d = d};
 	memset(out, 0, sizeof(*out));
 	out->now_ms = now_ms;
-	if (!seg->hdr || !seg->entries || !seg->procs || !seg->holders)
+	if (!seg->hdr || !seg->entries || !seg->procs || !seg->holders || !seg->ev_hdr)
 		return fl_diag_error(d, NULL, "%s: not mapped", what);
 	if (check_header(seg, &rd, out) < 0 || read_entries(seg, now_ms, &rd, out) < 0 ||
 	    read_procs(seg, &rd, out) < 0 || check_holders(seg, &rd) < 0) {

@@ -10,6 +10,7 @@
  */
 #include "segment.h"
 #include "clock.h"
+#include "events.h"
 #include "sysio.h"
 
 #include <errno.h>
@@ -37,11 +38,18 @@ uint32_t fl_seg_holder_capacity(uint32_t capacity)
 	return capacity < 1024 ? 4096 : capacity * 4;
 }
 
+size_t fl_seg_events_offset(uint32_t capacity)
+{
+	size_t end = FL_SEG_HEADER_SIZE + (size_t)capacity * sizeof(struct fl_seg_entry) +
+		     (size_t)FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
+		     (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
+	return (end + 63) & ~(size_t)63;
+}
+
 size_t fl_seg_size(uint32_t capacity)
 {
-	return FL_SEG_HEADER_SIZE + (size_t)capacity * sizeof(struct fl_seg_entry) +
-	       (size_t)FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
-	       (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
+	return fl_seg_events_offset(capacity) + sizeof(struct fl_seg_events_hdr) +
+	       (size_t)FL_SEG_EVENTS * sizeof(struct fl_seg_event);
 }
 
 bool fl_domain_name_valid(const char *domain)
@@ -77,6 +85,8 @@ static void carve(struct fl_seg *seg, void *mem, size_t size, uint32_t capacity)
 	seg->entries = (struct fl_seg_entry *)(base + FL_SEG_HEADER_SIZE);
 	seg->procs = (struct fl_seg_proc *)(seg->entries + capacity);
 	seg->holders = (struct fl_seg_holder *)(seg->procs + FL_SEG_PROCS);
+	seg->ev_hdr = (struct fl_seg_events_hdr *)(base + fl_seg_events_offset(capacity));
+	seg->events = (struct fl_seg_event *)(seg->ev_hdr + 1);
 }
 
 void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t now_ms, uint32_t pid)
@@ -94,6 +104,9 @@ void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t no
 	h->created_ms = now_ms;
 	h->creator_pid = pid;
 	snprintf(h->domain, sizeof(h->domain), "%s", domain);
+	struct fl_seg_events_hdr *ev = (struct fl_seg_events_hdr *)((char *)mem + fl_seg_events_offset(capacity));
+	ev->capacity = FL_SEG_EVENTS;
+	ev->record_size = sizeof(struct fl_seg_event);
 	__atomic_store_n(&h->magic, FL_SEG_MAGIC, __ATOMIC_RELEASE);
 }
 
@@ -126,6 +139,12 @@ int fl_seg_validate(void *mem, size_t size, struct fl_seg *seg, const char *what
 				     "faultline clear --force removes it",
 				     what, size, cap, fl_seg_size(cap));
 	carve(seg, mem, size, cap);
+	if (__atomic_load_n(&seg->ev_hdr->capacity, __ATOMIC_RELAXED) != FL_SEG_EVENTS ||
+	    __atomic_load_n(&seg->ev_hdr->record_size, __ATOMIC_RELAXED) != sizeof(struct fl_seg_event))
+		return fl_diag_error(d, NULL,
+				     "%s: refused: inconsistent event ring header; "
+				     "faultline clear --force removes it",
+				     what);
 	return 0;
 }
 
@@ -303,6 +322,8 @@ void fl_seg_reopen(struct fl_seg *seg)
 
 void fl_seg_close(struct fl_seg *seg)
 {
+	if (fl_events_bound() == seg)
+		fl_events_bind(NULL); /* lib code must not write to it any more */
 	if (seg->hdr)
 		munmap(seg->hdr, seg->size);
 	if (seg->fd > 2)

@@ -15,6 +15,7 @@
  * enum and string before anything is formatted.
  *
  *   header (4 KiB) | entries[capacity] | procs[FL_SEG_PROCS] | holders[holder_capacity]
+ *   | events (64-byte aligned: a region header, then FL_SEG_EVENTS records; lib/events.h)
  *
  * Entries are claimed lock-free in an open-addressing table keyed by the
  * destination (or, for scope=rule, by the statement's target text). Each is
@@ -33,7 +34,7 @@
 #include "target.h"
 
 #define FL_SEG_MAGIC		UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION		3u
+#define FL_SEG_VERSION		4u
 #define FL_SEG_HEADER_SIZE	4096u
 #define FL_SEG_PROCS		1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
@@ -42,6 +43,9 @@
 #define FL_SEG_KEY_TEXT		120u
 #define FL_WINDOW_BUCKETS	10u
 #define FL_SEG_CMD_MAX		56u
+#define FL_SEG_EVENTS		1024u /* a power of two: the ring's slots (lib/events.h) */
+#define FL_SEG_EVENT_DEST	48u   /* "[1111:2222:3333:4444:5555:6666:7777:8888]:65535" fits */
+#define FL_SEG_EVENT_TEXT	32u
 
 /* Breaker states, as stats and Prometheus number them. */
 enum fl_breaker_state {
@@ -139,7 +143,7 @@ struct fl_seg_bulkhead {
 	uint64_t timeouts;
 	struct fl_seg_bulkhead_params p;
 	uint32_t next_ticket; /* arrival numbers of queue places: waiters are served in this order */
-	uint32_t reserved;
+	uint32_t event_second; /* Unix second of the last rejection/timeout event (lib/events.h) */
 }; /* 32 + 24 + 8 = 64 bytes */
 
 struct fl_seg_op_stats {
@@ -234,6 +238,34 @@ struct fl_seg_header {
 }; /* 144 bytes, in a page of its own (FL_SEG_HEADER_SIZE) */
 
 /*
+ * The event ring (lib/events.h). head counts the events ever begun; event
+ * n lives in record n % FL_SEG_EVENTS, whose seq word is 2n+1 while it is
+ * written and 2n+2 once published. capacity and record_size are written at
+ * creation and only checked afterwards: nobody indexes with them.
+ */
+struct fl_seg_events_hdr {
+	uint64_t head;
+	uint32_t capacity;    /* FL_SEG_EVENTS */
+	uint32_t record_size; /* sizeof(struct fl_seg_event) */
+	uint64_t lost;	      /* writers that found their record taken by a later lap */
+	uint8_t reserved[40];
+}; /* 64 bytes */
+
+struct fl_seg_event {
+	uint64_t seq;	  /* 2n+1 writing, 2n+2 published */
+	uint32_t sum;	  /* checksum of the record with sum = 0, mixed with seq */
+	uint32_t pid;	  /* the process it is about (or that wrote it) */
+	uint64_t time_ms; /* Unix ms */
+	uint8_t kind;	  /* enum fl_event_kind */
+	uint8_t what;	  /* the kind's own code */
+	uint8_t a, b;	  /* small details: breaker from/to, fault op */
+	uint32_t v1, v2, v3;
+	uint64_t count;
+	char dest[FL_SEG_EVENT_DEST];
+	char text[FL_SEG_EVENT_TEXT];
+}; /* 48 + 48 + 32 = 128 bytes */
+
+/*
  * Exact sizes: a field added, removed or re-padded changes one of them, and
  * whoever changes it must bump FL_SEG_VERSION (older processes would read
  * the new layout wrongly) and look at the forgers (seg_forge.py,
@@ -256,6 +288,15 @@ _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
 _Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
 _Static_assert(sizeof(struct fl_seg_header) == 144, "header layout");
 _Static_assert(sizeof(struct fl_seg_header) <= FL_SEG_HEADER_SIZE, "header fits its page");
+_Static_assert(sizeof(struct fl_seg_events_hdr) == 64, "event region header layout");
+_Static_assert(sizeof(struct fl_seg_event) == 128, "event record layout");
+_Static_assert((FL_SEG_EVENTS & (FL_SEG_EVENTS - 1)) == 0, "the event ring is a power of two");
+_Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_entry) +
+		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
+		       4 * FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_holder) + 64 +
+		       sizeof(struct fl_seg_events_hdr) + FL_SEG_EVENTS * sizeof(struct fl_seg_event) <=
+		   4u << 20,
+	       "with its event ring, a segment of 4096 destinations still fits in 4 MiB");
 
 /* A mapped, validated segment. */
 struct fl_seg {
@@ -272,7 +313,12 @@ struct fl_seg {
 	size_t size;
 	uint32_t capacity;
 	uint32_t holder_capacity;
+	struct fl_seg_events_hdr *ev_hdr; /* the event ring (lib/events.h) */
+	struct fl_seg_event *events;
 };
+
+/* Where the event region starts: the end of the holders, rounded up to 64. */
+size_t fl_seg_events_offset(uint32_t capacity);
 
 /* The holder table is sized from the capacity: 4 held slots per entry. */
 uint32_t fl_seg_holder_capacity(uint32_t capacity);

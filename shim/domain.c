@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "events.h"
+#include "evsum.h"
 #include "handoff.h"
 #include "procreg.h"
 #include "shim.h"
@@ -40,6 +42,8 @@ uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks)
 		fl_bulkhead_reclaim_dead(&fl_domain.seg);
 		i = fl_proc_register(&fl_domain.seg, pid, start_ticks, cmd, fl_now_ms());
 	}
+	fl_evsum_forget(); /* after fork: what the parent counted is the parent's */
+	fl_event_process(&fl_domain.seg, (uint32_t)pid, FL_PROCESS_ATTACHED, cmd, fl_now_ms());
 	return i;
 }
 
@@ -56,6 +60,8 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 		fl_seg_close(&fl_domain.seg);
 		return fl_diag_error(d, NULL, "out of memory");
 	}
+	fl_events_bind(&fl_domain.seg);
+	fl_evsum_init(fl_state.rules.count);
 	pid_t pid = getpid();
 	uint64_t start = fl_proc_start_ticks(pid);
 	bool after_exec = fl_proc_find(&fl_domain.seg, pid, start) != FL_PROC_NONE;
@@ -71,6 +77,8 @@ void fl_domain_detach(void)
 	if (!fl_domain.attached)
 		return;
 	__atomic_store_n(&fl_domain.detached, true, __ATOMIC_RELEASE);
+	fl_evsum_flush();
+	fl_event_process(&fl_domain.seg, (uint32_t)getpid(), FL_PROCESS_EXITED, NULL, fl_now_ms());
 	if (!__atomic_load_n(&fl_domain.held_slots, __ATOMIC_ACQUIRE)) {
 		/* Nothing to give back: free the record without scanning the holders. */
 		fl_proc_forget(&fl_domain.seg, fl_domain.proc);

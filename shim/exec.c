@@ -39,6 +39,7 @@
 #include "conn.h"
 #include "domain.h"
 #include "handoff.h"
+#include "evsum.h"
 #include "fdtab.h"
 #include "real.h"
 #include "shim.h"
@@ -158,6 +159,7 @@ static void prepare(struct exec_state *st, bool is_exec)
 	int saved = errno;
 	if (is_exec && !fl_foreign_child()) {
 		st->touched = true;
+		fl_evsum_flush(); /* the new image starts its counts afresh */
 		fl_fdtab_each(empty_cloexec, st);
 		if (fl_domain.attached && !__atomic_load_n(&fl_domain.detached, __ATOMIC_ACQUIRE))
 			release_gone(st);

@@ -20,6 +20,7 @@
 #include "breaker.h"
 #include "domain.h"
 #include "errnames.h"
+#include "evsum.h"
 #include "log.h"
 #include "ready.h"
 #include "shim.h"
@@ -156,9 +157,10 @@ static int delay_call(struct fl_conn *c, enum fl_op op, const struct fl_fault_de
 /* A fault fired: count it, log it, apply its delay. Out of line, so the
  * loop that rarely gets here stays small. */
 static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op,
-						const struct fl_fault_decision *f, int fd, int flags)
+						const struct fl_fault_decision *f, int fd, int flags, uint32_t rule)
 {
 	count_fault(c, op, f);
+	fl_evsum_count(rule, fl_now_ms());
 	if (fl_log_on(FL_LOG_DEBUG))
 		log_fault(&c->dest, op, f);
 	if (f->delay_ms)
@@ -194,7 +196,7 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 		struct fl_fault_decision f;
 		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
 					 fl_thread_rng(), &f))
-			return fire(c, op, &f, fd, flags);
+			return fire(c, op, &f, fd, flags, idx);
 		do {
 			if (++i >= c->match.nfaults)
 				return 0;

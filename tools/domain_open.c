@@ -18,6 +18,7 @@
 #include "bulkhead.h"
 #include "cli.h"
 #include "clock.h"
+#include "events.h"
 #include "reader.h"
 #include "report.h"
 #include "segment.h"
@@ -43,6 +44,7 @@ uint64_t fl_cli_now_ms(void)
  */
 static bool reclaim_dead(struct fl_seg *seg)
 {
+	fl_events_bind(seg); /* who reclaims a dead process writes that it is gone */
 	return fl_bulkhead_reclaim_dead(seg) > 0;
 }
 
@@ -100,6 +102,8 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	}
 	if (code != FL_EXIT_OK)
 		snprintf(msg, size, "%s%s", d->error, owner_name(path));
+	else
+		fl_events_bind(seg); /* trip, reset, set: the breakers' moves go to its log */
 	free(d);
 	return code;
 }
