@@ -264,7 +264,8 @@ void fl_breaker_cancel(struct fl_seg_breaker *b, struct fl_permit *permit)
 static void closed_failure(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms)
 {
 	STORE(&b->consecutive_successes, 0);
-	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >= LOAD(&b->p.failure_threshold))
+	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
+	    LOAD(&b->p.failure_threshold))
 		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_THRESHOLD);
 	else if (rate_tripped(b, now_ms))
 		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_RATE);

@@ -23,8 +23,8 @@
 #define WORDS (sizeof(struct fl_seg_event) / sizeof(uint64_t))
 
 static const char *const kind_names[] = {NULL, "breaker", "bulkhead", "layer", "process", "fault"};
-static const char *const reason_names[] = {"failure_threshold", "failure_rate",	  "timeout", "trial_succeeded",
-					   "trial_failed",	"trial_timeout",  "forced",  "reset",
+static const char *const reason_names[] = {"failure_threshold", "failure_rate",	 "timeout", "trial_succeeded",
+					   "trial_failed",	"trial_timeout", "forced",  "reset",
 					   "disabled",		"enabled"};
 static const char *const bulkhead_names[] = {"rejected", "timeout"};
 static const char *const layer_names[] = {"applied", "removed", "expired"};
@@ -159,8 +159,8 @@ static uint32_t self_pid(void)
 	return (uint32_t)syscall(SYS_getpid); /* async-signal-safe, no cache to go stale after fork */
 }
 
-void fl_event_breaker(struct fl_seg *seg, const struct fl_seg_entry *e, uint32_t pid, uint32_t from, uint32_t to,
-		      enum fl_breaker_reason why, uint64_t now_ms)
+void fl_event_breaker(struct fl_seg *seg, const struct fl_seg_entry *e, uint32_t pid, uint32_t from,
+		      uint32_t to, enum fl_breaker_reason why, uint64_t now_ms)
 {
 	struct fl_event ev = {.time_ms = now_ms, .pid = pid, .kind = FL_EVENT_BREAKER, .what = (uint8_t)why};
 	ev.a = (uint8_t)from;
@@ -173,7 +173,8 @@ void fl_event_breaker(struct fl_seg *seg, const struct fl_seg_entry *e, uint32_t
 	fl_event_write(seg, &ev);
 }
 
-void fl_event_layer(struct fl_seg *seg, uint32_t pid, const char *layer_name, const char *what, uint64_t now_ms)
+void fl_event_layer(struct fl_seg *seg, uint32_t pid, const char *layer_name, const char *what,
+		    uint64_t now_ms)
 {
 	struct fl_event ev = {.time_ms = now_ms, .pid = pid, .kind = FL_EVENT_LAYER};
 	unsigned i = 0;
@@ -209,13 +210,15 @@ void fl_event_fault(struct fl_seg *seg, uint32_t pid, const char *dest, uint32_t
 	fl_event_write(seg, &ev);
 }
 
-void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkhead_event what, uint64_t now_ms)
+void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkhead_event what,
+		       uint64_t now_ms)
 {
 	struct fl_seg_bulkhead *b = &e->bulkhead;
 	uint32_t second = (uint32_t)(now_ms / 1000), last = LOAD(&b->event_second);
 	if (last == second || !CAS(&b->event_second, &last, second))
 		return; /* this second has its event already */
-	struct fl_event ev = {.time_ms = now_ms, .pid = self_pid(), .kind = FL_EVENT_BULKHEAD, .what = (uint8_t)what};
+	struct fl_event ev = {
+	    .time_ms = now_ms, .pid = self_pid(), .kind = FL_EVENT_BULKHEAD, .what = (uint8_t)what};
 	ev.count = what == FL_BULKHEAD_EV_TIMEOUT ? LOAD(&b->timeouts) : LOAD(&b->rejected);
 	ev.v1 = LOAD(&b->p.max_concurrent_requests);
 	ev.v2 = LOAD(&b->active);
@@ -289,15 +292,17 @@ static enum copy_result copy_record(const struct fl_seg_event *slot, uint64_t n,
 	return checksum(w, want) == out->sum ? COPIED : TORN;
 }
 
-#define CORRUPT(fmt, ...) fl_diag_error(d, NULL, "event log: corrupt segment: event %llu: " fmt, \
-					(unsigned long long)n, __VA_ARGS__)
+#define CORRUPT(fmt, ...)                                                                                    \
+	fl_diag_error(d, NULL, "event log: corrupt segment: event %llu: " fmt, (unsigned long long)n,        \
+		      __VA_ARGS__)
 
 static int check_record(const struct fl_seg_event *rec, uint64_t n, struct fl_diag *d)
 {
 	if (!fl_event_kind_name(rec->kind))
 		return CORRUPT("kind %u is not a kind", rec->kind);
 	if (!fl_event_what_name(rec->kind, rec->what))
-		return CORRUPT("code %u is not one of its kind's (%s)", rec->what, fl_event_kind_name(rec->kind));
+		return CORRUPT("code %u is not one of its kind's (%s)", rec->what,
+			       fl_event_kind_name(rec->kind));
 	if (!memchr(rec->dest, '\0', sizeof(rec->dest)) || !memchr(rec->text, '\0', sizeof(rec->text)))
 		return CORRUPT("%s", "text is not terminated");
 	if (rec->kind == FL_EVENT_BREAKER && (rec->a > FL_BREAKER_DISABLED || rec->b > FL_BREAKER_DISABLED))

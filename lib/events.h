@@ -109,12 +109,13 @@ void fl_event_write(struct fl_seg *seg, const struct fl_event *ev);
 /* ---- writers for each kind ---- */
 
 /* A breaker of entry e (in seg) moved from -> to. */
-void fl_event_breaker(struct fl_seg *seg, const struct fl_seg_entry *e, uint32_t pid, uint32_t from, uint32_t to,
-		      enum fl_breaker_reason why, uint64_t now_ms);
+void fl_event_breaker(struct fl_seg *seg, const struct fl_seg_entry *e, uint32_t pid, uint32_t from,
+		      uint32_t to, enum fl_breaker_reason why, uint64_t now_ms);
 
 /* A layer applied, removed or expired; what is "applied", "removed" or
  * "expired" (anything else is not written). */
-void fl_event_layer(struct fl_seg *seg, uint32_t pid, const char *layer_name, const char *what, uint64_t now_ms);
+void fl_event_layer(struct fl_seg *seg, uint32_t pid, const char *layer_name, const char *what,
+		    uint64_t now_ms);
 
 /* A process attached, exited, or found gone; cmd may be NULL. */
 void fl_event_process(struct fl_seg *seg, uint32_t pid, enum fl_process_event what, const char *cmd,
@@ -131,7 +132,8 @@ void fl_event_fault(struct fl_seg *seg, uint32_t pid, const char *dest, uint32_t
  * destination and Unix second (the first of that second; the entry's
  * totals ride along), so a flood of rejections is one event a second.
  */
-void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkhead_event what, uint64_t now_ms);
+void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkhead_event what,
+		       uint64_t now_ms);
 
 /*
  * The segment lib code without one at hand writes to (breaker.c): the

@@ -104,7 +104,8 @@ void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t no
 	h->created_ms = now_ms;
 	h->creator_pid = pid;
 	snprintf(h->domain, sizeof(h->domain), "%s", domain);
-	struct fl_seg_events_hdr *ev = (struct fl_seg_events_hdr *)((char *)mem + fl_seg_events_offset(capacity));
+	struct fl_seg_events_hdr *ev =
+	    (struct fl_seg_events_hdr *)((char *)mem + fl_seg_events_offset(capacity));
 	ev->capacity = FL_SEG_EVENTS;
 	ev->record_size = sizeof(struct fl_seg_event);
 	__atomic_store_n(&h->magic, FL_SEG_MAGIC, __ATOMIC_RELEASE);

@@ -142,9 +142,9 @@ struct fl_seg_bulkhead {
 	uint64_t rejected;
 	uint64_t timeouts;
 	struct fl_seg_bulkhead_params p;
-	uint32_t next_ticket; /* arrival numbers of queue places: waiters are served in this order */
+	uint32_t next_ticket;  /* arrival numbers of queue places: waiters are served in this order */
 	uint32_t event_second; /* Unix second of the last rejection/timeout event (lib/events.h) */
-}; /* 32 + 24 + 8 = 64 bytes */
+};			       /* 32 + 24 + 8 = 64 bytes */
 
 struct fl_seg_op_stats {
 	uint64_t calls;

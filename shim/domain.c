@@ -78,7 +78,12 @@ void fl_domain_detach(void)
 		return;
 	__atomic_store_n(&fl_domain.detached, true, __ATOMIC_RELEASE);
 	fl_evsum_flush();
-	fl_event_process(&fl_domain.seg, (uint32_t)getpid(), FL_PROCESS_EXITED, NULL, fl_now_ms());
+	char cmd[FL_SEG_CMD_MAX] = "";
+	if (fl_domain.proc < FL_SEG_PROCS) {
+		memcpy(cmd, fl_domain.seg.procs[fl_domain.proc].cmd, sizeof(cmd));
+		cmd[sizeof(cmd) - 1] = '\0';
+	}
+	fl_event_process(&fl_domain.seg, (uint32_t)getpid(), FL_PROCESS_EXITED, cmd, fl_now_ms());
 	if (!__atomic_load_n(&fl_domain.held_slots, __ATOMIC_ACQUIRE)) {
 		/* Nothing to give back: free the record without scanning the holders. */
 		fl_proc_forget(&fl_domain.seg, fl_domain.proc);

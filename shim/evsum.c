@@ -41,8 +41,8 @@ static void emit(uint32_t rule, uint64_t word, uint64_t now_ms)
 	char dest[FL_SEG_KEY_TEXT + 16];
 	fl_seg_key_rule(&key, &r->target);
 	fl_seg_key_format(&key, dest, sizeof(dest));
-	fl_event_fault(&fl_domain.seg, (uint32_t)syscall(SYS_getpid), dest, rule, r->u.fault.ops, r->u.fault.error,
-		       r->u.fault.delay_ms, word >> 32, count, now_ms);
+	fl_event_fault(&fl_domain.seg, (uint32_t)syscall(SYS_getpid), dest, rule, r->u.fault.ops,
+		       r->u.fault.error, r->u.fault.delay_ms, word >> 32, count, now_ms);
 }
 
 void fl_evsum_count(uint32_t rule, uint64_t now_ms)

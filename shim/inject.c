@@ -156,8 +156,8 @@ static int delay_call(struct fl_conn *c, enum fl_op op, const struct fl_fault_de
 
 /* A fault fired: count it, log it, apply its delay. Out of line, so the
  * loop that rarely gets here stays small. */
-static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op,
-						const struct fl_fault_decision *f, int fd, int flags, uint32_t rule)
+static __attribute__((noinline, cold)) int
+fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags, uint32_t rule)
 {
 	count_fault(c, op, f);
 	fl_evsum_count(rule, fl_now_ms());

@@ -16,7 +16,9 @@ struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
 	bool json, prometheus, all, force, help;
-	char **operands; /* non-option words after the command */
+	const char *since; /* events */
+	bool follow;	   /* events */
+	char **operands;   /* non-option words after the command */
 	int noperands;
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */
@@ -60,6 +62,14 @@ int fl_cmd_set(const struct fl_cli *cli);
 int fl_cmd_ps(const struct fl_cli *cli);
 int fl_cmd_domains(const struct fl_cli *cli);
 int fl_cmd_clear(const struct fl_cli *cli);
+int fl_cmd_events(const struct fl_cli *cli);
+
+/* One event of the log (lib/events.h) as `faultline events` prints it:
+ * a JSON object on a line, or a human line (time with or without date). */
+struct fl_out;
+struct fl_event;
+void fl_cli_event_json(struct fl_out *o, const struct fl_event *ev);
+void fl_cli_event_line(struct fl_out *o, const struct fl_event *ev, bool with_date);
 
 /* ---- commands that read a domain (tools/domain_open.c) ---- */
 

@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "events.h"
 #include "procreg.h"
 #include "reader.h"
 #include "report.h"
@@ -38,6 +39,7 @@
 #define ENTER_SCREEN "\033[?1049h\033[?25l\033[H\033[2J"
 #define LEAVE_SCREEN "\033[0m\033[?25h\033[?1049l"
 #define HEADER_LINES 2 /* title, blank */
+#define EVENT_LINES  4 /* the last events, below the table, when the terminal has room */
 
 static volatile sig_atomic_t stop_signal, resized, suspended;
 
@@ -119,6 +121,20 @@ static unsigned alive_count(const struct fl_seg *seg, const struct fl_snapshot *
 	return n;
 }
 
+/* The newest (up to) max events of the log, oldest first. A corrupt record
+ * ends the list: `faultline events` says what is wrong with it. */
+static int last_events(const struct fl_seg *seg, struct fl_event *out, int max)
+{
+	struct fl_event_reader r;
+	fl_event_reader_init(&r, seg, 0);
+	uint64_t head = fl_events_head(seg);
+	r.next = head > (uint64_t)max ? head - (uint64_t)max : 0;
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	int n = d ? fl_events_read(seg, &r, fl_clock_mono_ms(), out, (size_t)max, d) : 0;
+	free(d);
+	return n < 0 ? 0 : n;
+}
+
 /* The frame's lines, '\n'-separated, each within cols - 1 columns. */
 static void compose(struct fl_out *body, const char *domain, double secs, unsigned rows, unsigned cols,
 		    bool colour)
@@ -141,6 +157,9 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 		return;
 	}
 	unsigned alive = alive_count(&seg, &snap);
+	struct fl_event last[EVENT_LINES];
+	bool room = rows > HEADER_LINES + EVENT_LINES + 6;
+	int nlast = room ? last_events(&seg, last, EVENT_LINES) : 0;
 	fl_seg_close(&seg);
 	snprintf(
 	    title, sizeof(title),
@@ -149,11 +168,22 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 	fl_out_printf(body, "%.*s\n\n", (int)width, title);
 	struct fl_table_style style = {
 	    .width = width,
-	    .max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 : 1,
+	    .max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 - (room ? EVENT_LINES + 2 : 0) : 1,
 	    .colour = colour,
 	};
 	fl_report_table(body, &snap, &style);
 	fl_snapshot_free(&snap);
+	if (room) {
+		fl_out_printf(body, "\nlast events%s\n", nlast ? "" : ": none yet");
+		for (int i = 0; i < nlast; i++) {
+			struct fl_out line = {0};
+			fl_cli_event_line(&line, &last[i], false);
+			if (line.len)
+				fl_out_printf(body, "%.*s\n",
+					      (int)(width < line.len - 1 ? width : line.len - 1), line.p);
+			free(line.p);
+		}
+	}
 }
 
 /* Home, the lines (each cleared to its end), clear below: one write. */

@@ -89,6 +89,15 @@ static const struct command commands[] = {
      "  Removes a domain's shared memory. Refused while live processes are\n"
      "  attached, unless --force.",
      "domain force"},
+    {"events", fl_cmd_events,
+     "faultline events [--domain D] [--follow] [--json] [--since T]\n"
+     "  The domain's event log, oldest first: breaker transitions and their\n"
+     "  reason, bulkhead rejections and queue timeouts, layers, processes\n"
+     "  attached and gone, injected faults counted per statement and second.\n"
+     "  --json: one object per line. --follow: keep printing as events come.\n"
+     "  --since T: from Unix time T (ms), or T ago for 250ms, 30s, 5m, 2h.\n"
+     "  Events the log no longer holds are counted on standard error.",
+     "domain follow json since"},
 };
 
 int fl_cli_fail(int code, const char *fmt, ...)
@@ -150,6 +159,8 @@ static const struct option_def option_defs[] = {
     {"all", false, offsetof(struct fl_cli, all)},
     {"force", false, offsetof(struct fl_cli, force)},
     {"help", false, offsetof(struct fl_cli, help)},
+    {"follow", false, offsetof(struct fl_cli, follow)},
+    {"since", true, offsetof(struct fl_cli, since)},
 };
 
 /* The options given, to check them against the command once it is known. */
