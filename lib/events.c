@@ -362,7 +362,7 @@ int fl_events_read(const struct fl_seg *seg, struct fl_event_reader *r, uint64_t
 			r->lost++;
 		} else {
 			if (check_record(&rec, n, d) < 0)
-				return -1;
+				return got > 0 ? (int)got : -1; /* those before it first; it, next call */
 			from_record(&rec, n, &out[got++]);
 		}
 		r->next = n + 1;

@@ -29,12 +29,15 @@ int main(void)
 	CONST(FL_OP_COUNT);
 	CONST(FL_ENTRY_READY);
 	CONST(FL_PART_READY);
+	CONST(FL_SEG_EVENTS);
 	SIZE(fl_seg_header);
 	SIZE(fl_seg_entry);
 	SIZE(fl_seg_proc);
 	SIZE(fl_seg_holder);
 	SIZE(fl_seg_key);
 	SIZE(fl_seg_op_stats);
+	SIZE(fl_seg_events_hdr);
+	SIZE(fl_seg_event);
 	OFF(fl_seg_header, magic);
 	OFF(fl_seg_header, version);
 	OFF(fl_seg_header, header_size);
@@ -76,5 +79,16 @@ int main(void)
 	OFF(fl_seg_holder, primary);
 	OFF(fl_seg_holder, live);
 	OFF(fl_seg_holder, ticket);
+	OFF(fl_seg_events_hdr, head);
+	OFF(fl_seg_events_hdr, capacity);
+	OFF(fl_seg_events_hdr, record_size);
+	OFF(fl_seg_event, seq);
+	OFF(fl_seg_event, sum);
+	OFF(fl_seg_event, pid);
+	OFF(fl_seg_event, time_ms);
+	OFF(fl_seg_event, kind);
+	OFF(fl_seg_event, what);
+	OFF(fl_seg_event, dest);
+	OFF(fl_seg_event, text);
 	return 0;
 }

@@ -24,6 +24,12 @@ yesterday's segment.
       the same field in every record of the table
   seg_forge.py LAYOUT unterminate PATH WHAT INDEX FIELD LENGTH
       fills LENGTH bytes of a text field with 'A' (no terminating NUL)
+  seg_forge.py LAYOUT event PATH KIND WHAT [DEST]
+      appends one event record to the ring, whole and published with a
+      valid checksum (lib/events.c), whatever KIND and WHAT say: a record
+      no writer writes, for the reader to refuse
+  seg_forge.py LAYOUT evhdr PATH FIELD VALUE
+      overwrites a field of the event ring's header (capacity, record_size)
   seg_forge.py LAYOUT stats PATH
       prints, for each READY destination entry, "DEST op.calls=N
       op.errors_injected=N ... bulkhead.active=N", read straight from the
@@ -51,10 +57,17 @@ def holder_capacity(cap):
     return 4096 if cap < 1024 else cap * 4
 
 
+def events_offset(lay, cap):
+    # fl_seg_events_offset (lib/segment.c): the end of the holders, rounded up to 64.
+    end = (lay["FL_SEG_HEADER_SIZE"] + cap * lay["sizeof.fl_seg_entry"] +
+           lay["FL_SEG_PROCS"] * lay["sizeof.fl_seg_proc"] +
+           holder_capacity(cap) * lay["sizeof.fl_seg_holder"])
+    return (end + 63) & ~63
+
+
 def seg_size(lay, cap):
-    return (lay["FL_SEG_HEADER_SIZE"] + cap * lay["sizeof.fl_seg_entry"] +
-            lay["FL_SEG_PROCS"] * lay["sizeof.fl_seg_proc"] +
-            holder_capacity(cap) * lay["sizeof.fl_seg_holder"])
+    return (events_offset(lay, cap) + lay["sizeof.fl_seg_events_hdr"] +
+            lay["FL_SEG_EVENTS"] * lay["sizeof.fl_seg_event"])
 
 
 def tables(lay, cap):
@@ -94,6 +107,9 @@ def header(lay, path, cap, overrides):
     put(buf, base, "<I", lay["sizeof.fl_seg_entry"])
     put(buf, base + 4, "<I", lay["sizeof.fl_seg_proc"])
     put(buf, base + 8, "<I", lay["sizeof.fl_seg_holder"])
+    ev = events_offset(lay, cap)
+    put(buf, ev + lay["fl_seg_events_hdr.capacity"], "<I", lay["FL_SEG_EVENTS"])
+    put(buf, ev + lay["fl_seg_events_hdr.record_size"], "<I", lay["sizeof.fl_seg_event"])
     dom = lay[h + "domain"]
     buf[dom:dom + 6] = b"forged"
     put(buf, lay[h + "magic"], "<Q", lay["FL_SEG_MAGIC"])
@@ -171,6 +187,47 @@ def unterminate(lay, path, what, index, field, length):
         f.write(buf)
 
 
+def checksum(rec, seq):
+    # lib/events.c checksum(): FNV-1a over the record's words 1.. (the sum as 0), seeded with seq
+    h = 0xcbf29ce484222325 ^ seq
+    for i in range(8, len(rec)):
+        b = 0 if 8 <= i < 12 else rec[i]
+        h ^= b
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return (h ^ (h >> 32)) & 0xffffffff
+
+
+def event(lay, path, kind, what, dest=""):
+    buf, cap = read_seg(lay, path)
+    ev = events_offset(lay, cap)
+    head_off = ev + lay["fl_seg_events_hdr.head"]
+    n = struct.unpack_from("<Q", buf, head_off)[0]
+    size = lay["sizeof.fl_seg_event"]
+    rec = bytearray(size)
+    seq = 2 * n + 2
+    e = "fl_seg_event."
+    put(rec, lay[e + "seq"], "<Q", seq)
+    put(rec, lay[e + "pid"], "<I", 4242)
+    put(rec, lay[e + "time_ms"], "<Q", 1764222000456)
+    rec[lay[e + "kind"]] = int(kind, 0)
+    rec[lay[e + "what"]] = int(what, 0)
+    d = dest.encode()[:47]
+    rec[lay[e + "dest"]:lay[e + "dest"] + len(d)] = d
+    put(rec, lay[e + "sum"], "<I", checksum(rec, seq))
+    at = ev + lay["sizeof.fl_seg_events_hdr"] + (n % lay["FL_SEG_EVENTS"]) * size
+    buf[at:at + size] = rec
+    put(buf, head_off, "<Q", n + 1)
+    with open(path, "r+b") as f:
+        f.write(buf)
+
+
+def evhdr(lay, path, field, value):
+    buf, cap = read_seg(lay, path)
+    put(buf, events_offset(lay, cap) + lay["fl_seg_events_hdr." + field], "<I", int(value, 0))
+    with open(path, "r+b") as f:
+        f.write(buf)
+
+
 def stats(lay, path):
     buf, cap = read_seg(lay, path)
     start, size, count = tables(lay, cap)["entry"]
@@ -211,6 +268,10 @@ def main():
         poke(lay, args[0], args[1], "all", *args[2:])
     elif cmd == "unterminate":
         unterminate(lay, *args)
+    elif cmd == "event":
+        event(lay, *args)
+    elif cmd == "evhdr":
+        evhdr(lay, *args)
     elif cmd == "stats":
         stats(lay, args[0])
     elif cmd == "size":

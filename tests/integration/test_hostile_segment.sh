@@ -98,7 +98,7 @@ refused_everywhere() { # WHAT NEEDLE [PATH_TO_WATCH]
 	check "$what: every CLI command that reads the domain refuses it (exit 1, '$needle')"
 	local args
 	for args in "stats" "stats --json" "stats --prometheus" "ps" "trip 127.0.0.1:9" "reset --all" \
-		"set 127.0.0.1:9 max_concurrent_requests=2"; do
+		"set 127.0.0.1:9 max_concurrent_requests=2" "events" "events --json"; do
 		# shellcheck disable=SC2086 # args is a word list
 		cli_run $args --domain "$D"
 		no_crash "faultline $args on $what"
@@ -203,6 +203,22 @@ refused_everywhere "a header claiming capacity 2^31-1" "capacity"
 fresh_domain capacity0
 forge header "$(seg_path "$D")" 16 capacity=0
 refused_everywhere "a header claiming capacity 0" "capacity"
+
+fresh_domain evring
+forge header "$(seg_path "$D")" 16
+forge evhdr "$(seg_path "$D")" capacity 0x7fffffff
+refused_everywhere "an event ring header claiming 2^31-1 records" "event ring"
+
+fresh_domain evrecord
+forge header "$(seg_path "$D")" 16
+forge event "$(seg_path "$D")" 1 0 127.0.0.1:9
+forge event "$(seg_path "$D")" 99 0 127.0.0.1:9
+check "an event record no writer writes (kind 99, whole, checksum right): events refuses it, exit 1"
+cli_run events --domain "$D" --json
+no_crash "events on a forged record"
+assert_eq "events exit status (stdout: $OUT)" 1 "$RC"
+assert_contains "events message" "$ERR" "corrupt segment: event 1: kind 99"
+assert_contains "the record before it was printed" "$OUT" '"reason": "failure_threshold"'
 
 fresh_domain random
 FORGE_SEED=$$ forge random "$(seg_path "$D")" 16
