@@ -90,6 +90,12 @@ $(BUILD)/tests/%: tests/integration/%.c
 	$(CC) $(FL_CFLAGS) -fvisibility=default $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< \
 	      $(FL_LDFLAGS) $(LDFLAGS) -pthread
 
+# Helpers that drive lib/ directly (helper_lib_*.c) link the core too.
+$(BUILD)/tests/helper_lib_%: tests/integration/helper_lib_%.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(FL_CFLAGS) -fvisibility=default $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(CORE) \
+	      $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -pthread
+
 deps:
 	@tools/deps.sh
 
