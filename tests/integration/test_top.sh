@@ -42,7 +42,7 @@ start_top live -u NO_COLOR -- --watch 0.2
 wait_for "top to show $DEST" 10 pane_has live "$DEST"
 assert_eq "alternate screen while top runs" 1 "$(alternate live)"
 assert_contains "title" "$(pane live)" "faultline top - domain $DOMAIN"
-row=$(pane live | grep -F "$DEST")
+row=$(pane live | grep -F "$DEST" | head -n1) # the table row; the last events below may name it too
 assert_eq "row: destination kind state calls fails" "$DEST dest closed 1 1" "$(echo "$row" | awk '{print $1, $2, $3, $4, $5}')"
 
 check "while top runs, its terminal reads keys without echo or line editing"
@@ -58,6 +58,10 @@ assert_contains "the pane with its escape sequences" "$(tmx capture-pane -e -p -
 check "the view follows the domain: trip -> forced_open in red"
 "$CLI" trip "$DEST" || fail "trip"
 wait_for "top to show forced_open" 5 pane_has live forced_open
+
+check "below the table, the last events: the trip, with its reason"
+wait_for "top to show the trip among its last events" 5 pane_has live "closed -> forced_open (forced)"
+assert_contains "the events heading" "$(pane live)" "last events"
 assert_contains "the pane with its escape sequences" "$(tmx capture-pane -e -p -t live)" $'\033[31mforced_open'
 
 check "frames are drawn in place: home, clear to end of line; the screen is cleared once, not per frame"
