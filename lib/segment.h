@@ -33,15 +33,16 @@
 #include "target.h"
 
 #define FL_SEG_MAGIC		UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION		3u
+#define FL_SEG_VERSION		4u
 #define FL_SEG_HEADER_SIZE	4096u
 #define FL_SEG_PROCS		1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
 #define FL_SEG_CAPACITY_MAX	1048576u
-#define FL_SEG_RULE_TEXT	76u /* 2 of them keep an entry at 13 cache lines: 4 MiB for 4096 */
-#define FL_SEG_KEY_TEXT		120u
-#define FL_WINDOW_BUCKETS	10u
-#define FL_SEG_CMD_MAX		56u
+#define FL_SEG_RULE_TEXT                                                                                     \
+	60u /* 2 of them keep an entry at 13 cache lines: 4 MiB for 4096 (76 before op resolve) */
+#define FL_SEG_KEY_TEXT	  120u
+#define FL_WINDOW_BUCKETS 10u
+#define FL_SEG_CMD_MAX	  56u
 
 /* Breaker states, as stats and Prometheus number them. */
 enum fl_breaker_state {
@@ -71,7 +72,7 @@ enum fl_part_state {
 };
 
 enum fl_key_kind {
-	FL_KEY_DEST = 1, /* one destination: family, port, addr or path */
+	FL_KEY_DEST = 1, /* one destination: family, port, addr or path; FL_AF_NAME: NAME:PORT in text */
 	FL_KEY_RULE = 2, /* scope=rule or overflow: the statement's target text */
 };
 
@@ -164,7 +165,7 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));	 /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
+} __attribute__((aligned(64)));	 /* 24 + 144 + 120 + 280 + 64 + 192 + 8 = 832 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
