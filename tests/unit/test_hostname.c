@@ -295,6 +295,38 @@ START_TEST(rules_with_names_print_back_the_same)
 }
 END_TEST
 
+START_TEST(a_config_file_says_the_same_as_inline_rules)
+{
+	const char *cfg = "destinations = (\n"
+			  "  { match = \"API.test:443\"; circuit_breaker = { failure_threshold = 3; };\n"
+			  "    faults = ( { on = [\"resolve\"]; error = \"EAI_AGAIN\"; } ); },\n"
+			  "  { match = \"stub.test\"; resolve = { address = [\"127.0.0.1\", \"::1\"]; }; }\n"
+			  ");\n";
+	const char *text =
+	    "api.test:443 breaker failure_threshold=3; api.test:443 fault on=resolve error=EAI_AGAIN;"
+	    "stub.test resolve address=127.0.0.1,::1";
+	struct fl_ruleset a, b;
+	struct fl_diag d;
+	char out_a[2048], out_b[2048];
+	fl_ruleset_init(&a);
+	fl_ruleset_init(&b);
+	fl_diag_clear(&d);
+	ck_assert_msg(fl_parse_config_string("t.cfg", cfg, &a, &d) == 0, "%s", d.error);
+	ck_assert_msg(fl_parse_inline("R", text, &b, &d) == 0, "%s", d.error);
+	fl_ruleset_format(&a, out_a, sizeof out_a);
+	fl_ruleset_format(&b, out_b, sizeof out_b);
+	ck_assert_str_eq(out_a, out_b);
+	fl_ruleset_free(&a);
+	fl_ruleset_init(&a);
+	ck_assert_int_eq(fl_parse_config_string(
+			     "t.cfg", "destinations = ( { match = \"x.test\"; resolve = 5; } );", &a, &d),
+			 -1);
+	ck_assert_str_eq(d.error, "t.cfg:1:38: 'resolve' must be a group { address = [\"127.0.0.1\"]; }");
+	fl_ruleset_free(&a);
+	fl_ruleset_free(&b);
+}
+END_TEST
+
 START_TEST(a_names_statements_merge_into_the_address_match_in_rule_order)
 {
 	struct fl_ruleset rs;
@@ -353,6 +385,7 @@ Suite *hostname_suite(void)
 	tcase_add_test(rules, resolve_is_not_part_of_io_or_all);
 	tcase_add_test(rules, resolve_statements_need_a_name_and_addresses);
 	tcase_add_test(rules, rules_with_names_print_back_the_same);
+	tcase_add_test(rules, a_config_file_says_the_same_as_inline_rules);
 	suite_add_tcase(s, rules);
 	return s;
 }
