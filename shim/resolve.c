@@ -31,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <endian.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -50,7 +51,7 @@
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define NAMES_MAX  256u
-#define ADDRS_MAX  1024u /* a power of two; filled to 3/4 at most */
+#define ADDRS_MAX  FL_RESOLVE_ADDRS /* a power of two; filled to 3/4 at most */
 #define LOCK_SPINS 100000
 
 uint32_t fl_resolve_remembered;
@@ -60,15 +61,9 @@ struct name_rec {
 	char text[FL_NAME_MAX + 1];
 };
 
-struct addr_slot {
-	uint32_t name_plus1; /* 0 = empty (atomic; published last) */
-	uint8_t family;
-	uint8_t addr[16];
-};
-
 static struct name_rec names[NAMES_MAX];
 static uint32_t nnames; /* atomic */
-static struct addr_slot addrs[ADDRS_MAX];
+struct fl_resolve_slot fl_resolve_addrs[FL_RESOLVE_ADDRS];
 static int map_lock; /* atomic: writers only */
 static int full_warned;
 
@@ -78,6 +73,23 @@ static uint32_t *name_rules;
 static uint32_t nname_rules;
 static uint32_t *conn_rules; /* of those: breakers, bulkheads, faults on a name target */
 static uint32_t nconn_rules;
+
+/*
+ * A filter that lets most lookups of names no statement is about go
+ * straight to the resolver, without normalising the name (SPEC 9 asks
+ * <= 200 instructions for them): per name statement, its length and its
+ * last (up to) 4 bytes with the 0x20 bit set (which folds case; it also
+ * folds a few other bytes together, so the filter can only say yes too
+ * often, never no wrongly). Names shorter than 4 bytes, and `*` resolve
+ * faults, send every lookup the full way.
+ */
+struct name_key {
+	uint32_t tail, mask;
+	uint16_t len;
+	uint8_t wild;
+};
+static struct name_key *name_keys; /* parallel to name_rules */
+static bool filter_off;
 
 static TLS int in_resolver; /* a resolver called from inside another (nss) */
 
@@ -109,10 +121,13 @@ void fl_resolve_setup(void)
 	const struct fl_ruleset *rs = &fl_state.rules;
 	name_rules = calloc(rs->count ? rs->count : 1, sizeof *name_rules);
 	conn_rules = calloc(rs->count ? rs->count : 1, sizeof *conn_rules);
-	if (name_rules == NULL || conn_rules == NULL) {
+	name_keys = calloc(rs->count ? rs->count : 1, sizeof *name_keys);
+	if (name_rules == NULL || conn_rules == NULL || name_keys == NULL) {
 		free(name_rules);
 		free(conn_rules);
+		free(name_keys);
 		name_rules = conn_rules = NULL;
+		name_keys = NULL;
 		fl_log_msg(FL_LOG_ERROR, "out of memory: host name statements do not apply");
 		return;
 	}
@@ -120,8 +135,22 @@ void fl_resolve_setup(void)
 		const struct fl_rule *r = &rs->rules[i];
 		bool on_name = r->target.family == FL_AF_NAME;
 		bool resolve_fault = r->kind == FL_KIND_FAULT && (r->u.fault.ops & (1u << FL_OP_RESOLVE));
-		if (on_name || (resolve_fault && r->target.family == FL_AF_ANY))
+		if (on_name || (resolve_fault && r->target.family == FL_AF_ANY)) {
+			struct name_key *k = &name_keys[nname_rules];
 			name_rules[nname_rules++] = i;
+			if (!on_name || r->target.name_len == 0) {
+				filter_off = true;
+				continue;
+			}
+			uint32_t n = r->target.name_len < 4 ? r->target.name_len : 4;
+			for (uint32_t b = 0; b < n; b++)
+				k->tail |=
+				    (uint32_t)(uint8_t)(r->target.name[r->target.name_len - 1 - b] | 0x20)
+				    << (24 - 8 * b);
+			k->mask = n == 4 ? 0xffffffffu : ~(0xffffffffu >> (8 * n));
+			k->len = r->target.name_len;
+			k->wild = r->target.name_wild;
+		}
 		if (on_name && r->kind <= FL_KIND_FAULT)
 			conn_rules[nconn_rules++] = i;
 	}
@@ -129,18 +158,7 @@ void fl_resolve_setup(void)
 
 /* ---- the map ---- */
 
-static uint32_t addr_hash(uint8_t family, const uint8_t *a)
-{
-	uint64_t lo, hi = 0;
-	memcpy(&lo, a, 8);
-	if (family == FL_AF_INET6)
-		memcpy(&hi, a + 8, 8);
-	else
-		lo &= 0xffffffffu; /* an IPv4 address: the first 4 bytes, the rest is zero */
-	uint64_t h = (lo ^ hi * 0xc2b2ae3d27d4eb4fULL ^ family) * 0x9e3779b97f4a7c15ULL;
-	return (uint32_t)(h >> 54); /* 10 bits: ADDRS_MAX */
-}
-_Static_assert(ADDRS_MAX == 1u << 10, "addr_hash gives 10 bits");
+_Static_assert(ADDRS_MAX == 1u << 10, "fl_resolve_hash gives 10 bits");
 
 static bool lock_map(void)
 {
@@ -192,9 +210,9 @@ static int64_t name_index(const char *name, size_t len)
 /* Under the lock. */
 static void remember_addr(uint32_t name, const struct fl_dest *a)
 {
-	for (uint32_t i = addr_hash(a->family, a->addr), k = 0; k < ADDRS_MAX;
+	for (uint32_t i = fl_resolve_hash(a->family, a->addr), k = 0; k < ADDRS_MAX;
 	     k++, i = (i + 1) & (ADDRS_MAX - 1)) {
-		struct addr_slot *s = &addrs[i];
+		struct fl_resolve_slot *s = &fl_resolve_addrs[i];
 		if (__atomic_load_n(&s->name_plus1, __ATOMIC_RELAXED) == 0) {
 			if (__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) >= ADDRS_MAX / 4 * 3) {
 				warn_full("the table of resolved addresses is full (768)");
@@ -257,13 +275,12 @@ static void remember(const char *name, size_t len, struct addr_list l)
 	unlock_map();
 }
 
-bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m)
+bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i)
 {
 	if (d->family != FL_AF_INET4 && d->family != FL_AF_INET6)
 		return false;
-	for (uint32_t i = addr_hash(d->family, d->addr), k = 0; k < ADDRS_MAX;
-	     k++, i = (i + 1) & (ADDRS_MAX - 1)) {
-		const struct addr_slot *s = &addrs[i];
+	for (uint32_t k = 0; k < ADDRS_MAX; k++, i = (i + 1) & (ADDRS_MAX - 1)) {
+		const struct fl_resolve_slot *s = &fl_resolve_addrs[i];
 		uint32_t n = __atomic_load_n(&s->name_plus1, __ATOMIC_ACQUIRE);
 		if (n == 0)
 			return false;
@@ -305,10 +322,31 @@ static uint16_t numeric_port(const char *service)
 }
 
 /* False (quickly) when no statement is about this name. */
+/* The filter (see name_keys): false when no statement can be about node. */
+static bool maybe_named(const char *node)
+{
+	if (filter_off)
+		return true;
+	size_t n = strlen(node);
+	if (n > 0 && node[n - 1] == '.')
+		n--;
+	if (n < 4)
+		return true;
+	uint32_t tail;
+	memcpy(&tail, node + n - 4, 4);
+	tail = le32toh(tail) | 0x20202020u; /* the last byte highest */
+	for (uint32_t k = 0; k < nname_rules; k++) {
+		const struct name_key *key = &name_keys[k];
+		if ((tail & key->mask) == key->tail && (key->wild ? n > key->len : n == key->len))
+			return true;
+	}
+	return false;
+}
+
 static bool look_up(const char *node, const char *service, struct lookup *l)
 {
 	if (FL_LIKELY(nname_rules == 0) || node == NULL || in_resolver ||
-	    !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE))
+	    !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE) || !maybe_named(node))
 		return false;
 	l->len = fl_name_normalise(node, l->name);
 	if (l->len == 0)

@@ -124,6 +124,10 @@ for call in ghbn ghbn2 ghbn_r ghbn2_r; do
 	out=$(under "other.test fault on=resolve error=EAI_NONAME" "$RESOLVE" "$call" api.test)
 	assert_eq "$call of a name no rule covers" "ok 127.0.0.2 127.0.0.3 name=api.test" "$out"
 done
+out=$(under "api.test fault on=resolve error=EAI_AGAIN" "$RESOLVE" gai API.Test.)
+assert_eq "getaddrinfo of the name in capitals with the root dot (EAI_AGAIN = -3)" "gai -3" "$out"
+out=$(under "db fault on=resolve error=EAI_AGAIN; x.test resolve address=127.0.0.1" "$RESOLVE" gai DB)
+assert_eq "a name shorter than 4 characters" "gai -3" "$out"
 under "api.test fault on=resolve error=EAI_NONAME" getent hosts api.test >/dev/null
 assert_eq "getent hosts (gethostbyname2) exit status" 2 "$?"
 
