@@ -658,8 +658,10 @@ static int override_host(const struct fl_resolve_params *o, const char *node, in
 	af = af == AF_INET6 ? AF_INET6 : AF_INET; /* gethostbyname: IPv4 */
 	uint8_t want = af == AF_INET6 ? FL_AF_INET6 : FL_AF_INET4;
 	size_t need = sizeof(struct host_buf) + _Alignof(struct host_buf);
-	if (buflen < need)
+	if (buflen < need) {
+		*herr = NETDB_INTERNAL; /* as glibc: the caller retries with a larger buffer */
 		return ERANGE;
+	}
 	struct host_buf *b = (struct host_buf *)(((uintptr_t)buf + _Alignof(struct host_buf) - 1) &
 						 ~(uintptr_t)(_Alignof(struct host_buf) - 1));
 	size_t n = 0, len = strlen(node);
