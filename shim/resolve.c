@@ -178,7 +178,7 @@ static void unlock_map(void)
 
 static void warn_full(const char *what)
 {
-	if (__atomic_exchange_n(&full_warned, 1, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&full_warned, 1, __ATOMIC_ACQ_REL) || !fl_log_on(FL_LOG_ERROR))
 		return;
 	char storage[200];
 	struct fl_textbuf b;

@@ -23,6 +23,9 @@ trap 'cleanup; remove_domains' EXIT
 	echo "127.0.0.2 api.test"
 	echo "127.0.0.3 api.test"
 	echo "127.0.0.1 one.test"
+	for i in $(seq 0 299); do # more names than a process remembers (256)
+		echo "127.1.$((i / 250)).$((i % 250 + 1)) n$i.many.test"
+	done
 } >"$FL_TMP/hosts"
 mount --bind "$FL_TMP/hosts" /etc/hosts || skip "cannot bind-mount over /etc/hosts here"
 assert_contains "getent ahosts api.test (no shim)" "$(getent ahosts api.test)" "127.0.0.3"
@@ -63,6 +66,30 @@ out=$(under "api.test:$P2 fault on=connect error=ECONNREFUSED" "$PY" -c '
 import socket, sys
 s = socket.socket(); s.connect(("127.0.0.2", int(sys.argv[1]))); print("ok")' "$P2")
 assert_eq "the same address, never resolved from the name here, is not the name's" "ok" "$out"
+
+check "a process remembers 256 names: later ones are not the rule's (one warning), earlier ones still are"
+new_domain many
+cat >"$FL_TMP/many.py" <<'PYEOF'
+import socket, sys
+port = int(sys.argv[1])
+addr = [socket.getaddrinfo("n%d.many.test" % i, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        for i in range(300)]
+for i in (0, 255, 256, 299):
+    s = socket.socket()
+    try:
+        s.connect((addr[i], port))
+    except OSError:
+        pass
+    s.close()
+PYEOF
+under "*.many.test:$P2 fault on=connect error=ECONNREFUSED" "$PY" "$FL_TMP/many.py" "$P2" 2>"$FL_TMP/many.err"
+assert_eq "one warning" 1 "$(count_lines "$(cat "$FL_TMP/many.err")" "table of host names is full")"
+FAULTLINE_DOMAIN=$DOMAIN
+assert_eq "the 1st name's connect was the rule's" "connect:1e" "$(stats_field "n0.many.test:$P2" FAULTS)"
+assert_eq "the 256th name's too" "connect:1e" "$(stats_field "n255.many.test:$P2" FAULTS)"
+assert_eq "the 257th name's was not: no row" "" "$(stats_field "n256.many.test:$P2" FAULTS)"
+assert_eq "nor the 300th's" "" "$(stats_field "n299.many.test:$P2" FAULTS)"
+FAULTLINE_DOMAIN=${TEST_DOMAINS[0]}
 
 check "curl tries both addresses of the name and both are refused; without the rule it gets a page"
 new_domain curl
