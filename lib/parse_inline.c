@@ -87,8 +87,12 @@ static int parse_target(const struct token *t, struct fl_target *target, struct 
 				     "statement starts with kind '%.*s': write the target first, "
 				     "as in '127.0.0.1:6379 %.*s'",
 				     (int)t->len, t->text, (int)t->len, t->text);
-	if (fl_target_parse(t->text, t->len, target, &why) < 0)
-		return fl_diag_error(d, &t->loc, "bad target '%.*s': %s", (int)t->len, t->text, why);
+	size_t at;
+	if (fl_target_parse_at(t->text, t->len, target, &why, &at) < 0) {
+		struct fl_loc loc = t->loc; /* a bad host name: the column of its bad label */
+		loc.col += (unsigned)at;
+		return fl_diag_error(d, &loc, "bad target '%.*s': %s", (int)t->len, t->text, why);
+	}
 	return 0;
 }
 

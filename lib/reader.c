@@ -67,7 +67,7 @@ static int check_header(const struct fl_seg *seg, const struct reading *rd, stru
 static bool family_valid(uint8_t family, bool any_allowed)
 {
 	return family == FL_AF_INET4 || family == FL_AF_INET6 || family == FL_AF_UNIX ||
-	       (any_allowed && family == FL_AF_ANY);
+	       (any_allowed && (family == FL_AF_ANY || family == FL_AF_NAME));
 }
 
 /*
@@ -77,13 +77,18 @@ static bool family_valid(uint8_t family, bool any_allowed)
 static int check_key(const struct fl_seg_key *k, uint32_t stored_hash, uint32_t i, const struct reading *rd)
 {
 	if (k->kind == FL_KEY_DEST) {
-		if (!family_valid(k->family, false))
+		if (k->family == FL_AF_NAME) { /* a host name (SPEC 9): text, no NUL */
+			if (k->len < 1 || k->len >= FL_SEG_KEY_TEXT || memchr(k->text, '\0', k->len) != NULL)
+				return CORRUPT(rd,
+					       "entry %u: host name length %u is not 1..%u, or holds a NUL",
+					       i, k->len, FL_SEG_KEY_TEXT - 1);
+		} else if (!family_valid(k->family, false))
 			return CORRUPT(rd, "entry %u: address family %u is not IPv4, IPv6 or unix", i,
 				       k->family);
 		if (k->family == FL_AF_UNIX && (k->len < 1 || k->len > FL_UNIX_PATH_MAX))
 			return CORRUPT(rd, "entry %u: unix path length %u is not 1..%u", i, k->len,
 				       FL_UNIX_PATH_MAX);
-		if (k->family != FL_AF_UNIX && k->len != 0)
+		if (k->family != FL_AF_UNIX && k->family != FL_AF_NAME && k->len != 0)
 			return CORRUPT(rd, "entry %u: an IP destination with text length %u", i, k->len);
 	} else if (k->kind == FL_KEY_RULE) {
 		if (!family_valid(k->family, true))

@@ -12,10 +12,12 @@
  */
 #include "rules.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "errnames.h"
+#include "hostname.h"
 #include "numtext.h"
 #include "textbuf.h"
 
@@ -27,6 +29,7 @@ enum key_type {
 	KEY_SCOPE, /* destination | rule into uint8_t */
 	KEY_BOOL,  /* true | false | 1 | 0 into bool */
 	KEY_OPS,   /* op list into a uint32_t mask */
+	KEY_ADDRS, /* comma list of IPv4/IPv6 addresses into struct fl_resolve_params */
 };
 
 struct key_def {
@@ -72,6 +75,8 @@ struct key_def {
 	X("every", KEY_U64, fault.every, 1, UINT64_MAX, NULL, NULL)                                          \
 	X("times", KEY_U64, fault.times, 0, UINT64_MAX, NULL, NULL)
 
+#define RESOLVE_KEYS(X) X("address", KEY_ADDRS, resolve, 0, 0, NULL, NULL)
+
 #define KEY_DEF(name_, type_, field_, min_, max_, note_, shown_if_)                                          \
 	{.name = name_,                                                                                      \
 	 .type = type_,                                                                                      \
@@ -88,6 +93,8 @@ static const struct key_def fault_keys[] = {FAULT_KEYS(KEY_DEF)};
 static const char *const breaker_key_names[] = {BREAKER_KEYS(KEY_NAME) NULL};
 static const char *const bulkhead_key_names[] = {BULKHEAD_KEYS(KEY_NAME) NULL};
 static const char *const fault_key_names[] = {FAULT_KEYS(KEY_NAME) NULL};
+static const struct key_def resolve_keys[] = {RESOLVE_KEYS(KEY_DEF)};
+static const char *const resolve_key_names[] = {RESOLVE_KEYS(KEY_NAME) NULL};
 
 struct kind_table {
 	const struct key_def *keys;
@@ -100,6 +107,7 @@ static const struct kind_table kind_tables[] = {
     [FL_KIND_BREAKER] = {breaker_keys, ARRAY_LEN(breaker_keys), breaker_key_names},
     [FL_KIND_BULKHEAD] = {bulkhead_keys, ARRAY_LEN(bulkhead_keys), bulkhead_key_names},
     [FL_KIND_FAULT] = {fault_keys, ARRAY_LEN(fault_keys), fault_key_names},
+    [FL_KIND_RESOLVE] = {resolve_keys, ARRAY_LEN(resolve_keys), resolve_key_names},
 };
 #define KIND_COUNT ARRAY_LEN(kind_tables)
 
@@ -119,8 +127,10 @@ static const struct {
     {"read", 1u << FL_OP_READ},
     {"io", FL_OPS_IO},
     {"all", FL_OPS_ALL},
+    {"resolve", 1u << FL_OP_RESOLVE},
 };
-static const char *const op_word_names[] = {"connect", "send", "recv", "write", "read", "io", "all", NULL};
+static const char *const op_word_names[] = {"connect", "send", "recv",	  "write", "read",
+					    "io",      "all",  "resolve", NULL};
 
 /* Everything a value parser needs to store a value or explain why not. */
 struct value_ctx {
@@ -214,6 +224,24 @@ static int parse_errno(const struct value_ctx *cx)
 {
 	int err = fl_errno_from_name(cx->text, (size_t)cx->len);
 	char hint[96];
+	int code;
+	if (err < 0 && fl_eai_from_name(cx->text, (size_t)cx->len, &code) == 0) {
+		/* A resolver error: only a fault's error=, checked against on= at the end. */
+		if (cx->key->offset != offsetof(struct fl_rule, u.fault.error))
+			return fl_diag_error(cx->d, cx->loc,
+					     "'%.*s' is a resolver error: '%s' takes an errno name such as "
+					     "ECONNREFUSED",
+					     cx->len, cx->text, cx->key->name);
+		*(int *)cx->field = code;
+		return 0;
+	}
+	if (err < 0 && cx->len > 4 && memcmp(cx->text, "EAI_", 4) == 0)
+		return fl_diag_error(
+		    cx->d, cx->loc, "unknown resolver error '%.*s' for '%s'%s", cx->len, cx->text,
+		    cx->key->name,
+		    did_you_mean(hint, sizeof hint, fl_suggest(cx->text, (size_t)cx->len, fl_eai_names),
+				 " (EAI_AGAIN, EAI_NONAME, EAI_FAIL, EAI_NODATA, EAI_MEMORY, "
+				 "EAI_SYSTEM)"));
 	if (err < 0)
 		return fl_diag_error(
 		    cx->d, cx->loc, "unknown errno name '%.*s' for '%s'%s", cx->len, cx->text, cx->key->name,
@@ -263,7 +291,7 @@ static int op_item_mask(const struct value_ctx *cx, const char *item, size_t n, 
 	}
 	return fl_diag_error(cx->d, cx->loc, "unknown op '%.*s' in '%s'%s", (int)n, item, cx->key->name,
 			     did_you_mean(hint, sizeof hint, fl_suggest(item, n, op_word_names),
-					  " (ops: connect, send, recv, write, read, io, all)"));
+					  " (ops: connect, send, recv, write, read, io, all, resolve)"));
 }
 
 /* "connect,send": no empty items, no op named twice (io and send overlap). */
@@ -294,9 +322,45 @@ static int parse_ops(const struct value_ctx *cx)
 	return 0;
 }
 
+/* "127.0.0.1,::1": at most FL_RESOLVE_MAX, no brackets, no ports. */
+static int parse_addrs(const struct value_ctx *cx)
+{
+	struct fl_resolve_params *out = cx->field;
+	const char *p = cx->text, *end = cx->text + cx->len;
+	memset(out, 0, sizeof *out);
+	for (;;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t n = (size_t)((comma ? comma : end) - p);
+		char text[64];
+		if (out->count == FL_RESOLVE_MAX)
+			return fl_diag_error(cx->d, cx->loc, "'%s' takes at most %d addresses", cx->key->name,
+					     FL_RESOLVE_MAX);
+		if (n == 0 || n >= sizeof text)
+			return fl_diag_error(cx->d, cx->loc,
+					     "bad address '%.*s' in '%s' (write 127.0.0.1 or ::1)", (int)n, p,
+					     cx->key->name);
+		memcpy(text, p, n);
+		text[n] = '\0';
+		uint8_t *a = out->addrs[out->count].addr;
+		if (inet_pton(AF_INET, text, a) == 1)
+			out->addrs[out->count].family = FL_AF_INET4;
+		else if (inet_pton(AF_INET6, text, a) == 1)
+			out->addrs[out->count].family = FL_AF_INET6;
+		else
+			return fl_diag_error(cx->d, cx->loc,
+					     "bad address '%.*s' in '%s' (write 127.0.0.1 or ::1)", (int)n, p,
+					     cx->key->name);
+		out->count++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}
+
 static int (*const parsers[])(const struct value_ctx *) = {
     [KEY_U32] = parse_u32,     [KEY_U64] = parse_u64,	[KEY_REAL] = parse_real, [KEY_ERRNO] = parse_errno,
-    [KEY_SCOPE] = parse_scope, [KEY_BOOL] = parse_bool, [KEY_OPS] = parse_ops,
+    [KEY_SCOPE] = parse_scope, [KEY_BOOL] = parse_bool, [KEY_OPS] = parse_ops,	 [KEY_ADDRS] = parse_addrs,
 };
 
 /* A key this kind does not have: maybe another kind's, maybe a typo. */
@@ -372,9 +436,19 @@ static void put_ops(struct fl_textbuf *b, uint32_t ops)
 	}
 }
 
+static void put_addrs(struct fl_textbuf *b, const struct fl_resolve_params *r)
+{
+	for (uint32_t i = 0; i < r->count && i < FL_RESOLVE_MAX; i++) {
+		char text[INET6_ADDRSTRLEN];
+		int af = r->addrs[i].family == FL_AF_INET4 ? AF_INET : AF_INET6;
+		fl_tb_puts(b, i ? "," : "");
+		fl_tb_puts(b, inet_ntop(af, r->addrs[i].addr, text, sizeof text) ? text : "?");
+	}
+}
+
 static void put_errno(struct fl_textbuf *b, int err)
 {
-	const char *name = fl_errno_name(err);
+	const char *name = err < 0 ? fl_eai_name(err) : fl_errno_name(err);
 	if (name != NULL)
 		fl_tb_puts(b, name);
 	else
@@ -407,6 +481,9 @@ static void put_value(struct fl_textbuf *b, const struct key_def *k, const void 
 	case KEY_OPS:
 		put_ops(b, *(const uint32_t *)field);
 		break;
+	case KEY_ADDRS:
+		put_addrs(b, field);
+		break;
 	}
 }
 
@@ -434,6 +511,8 @@ static size_t type_size(int type)
 	case KEY_SCOPE:
 	case KEY_BOOL:
 		return 1;
+	case KEY_ADDRS:
+		return sizeof(struct fl_resolve_params);
 	default:
 		return 4; /* KEY_U32, KEY_ERRNO (int), KEY_OPS */
 	}
@@ -443,7 +522,7 @@ static size_t type_size(int type)
 static size_t format_rule(const struct fl_rule *r, char *buf, size_t size, bool brief)
 {
 	struct fl_textbuf b;
-	char target[FL_DEST_STR_MAX + 16];
+	char target[FL_NAME_MAX + 24]; /* the longest: a host name and a port range */
 	fl_tb_init(&b, buf, size);
 	fl_target_format(&r->target, target, sizeof target);
 	fl_tb_puts(&b, target);

@@ -17,13 +17,14 @@
 #include "array.h"
 #include "errnames.h"
 #include "fault.h"
+#include "hostname.h"
 #include "textbuf.h"
 
 #define SUGGEST_WORD_MAX 64
 
 const char *const fl_op_names[FL_OP_COUNT] = {
     [FL_OP_CONNECT] = "connect", [FL_OP_SEND] = "send", [FL_OP_RECV] = "recv",
-    [FL_OP_WRITE] = "write",	 [FL_OP_READ] = "read",
+    [FL_OP_WRITE] = "write",	 [FL_OP_READ] = "read", [FL_OP_RESOLVE] = "resolve",
 };
 
 static const struct fl_breaker_params breaker_defaults = {
@@ -60,8 +61,9 @@ static const struct fl_fault_params fault_defaults = {
     .times = 0,
 };
 
-const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", NULL};
-static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD, FL_KIND_FAULT};
+const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", "resolve", NULL};
+static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD, FL_KIND_FAULT,
+				     FL_KIND_RESOLVE};
 _Static_assert(sizeof word_kinds / sizeof word_kinds[0] + 1 == sizeof fl_kind_words / sizeof fl_kind_words[0],
 	       "one kind per word");
 
@@ -95,7 +97,7 @@ void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind)
 		r->u.breaker = breaker_defaults;
 	else if (kind == FL_KIND_BULKHEAD)
 		r->u.bulkhead = bulkhead_defaults;
-	else
+	else if (kind == FL_KIND_FAULT)
 		r->u.fault = fault_defaults;
 }
 
@@ -116,6 +118,8 @@ const char *fl_kind_name(enum fl_kind kind)
 		return "bulkhead";
 	case FL_KIND_FAULT:
 		return "fault";
+	case FL_KIND_RESOLVE:
+		return "resolve";
 	}
 	return "unknown";
 }
@@ -133,8 +137,9 @@ static void warn_errno_for_op(const char *what, int err, enum fl_op op, const st
 		     fl_op_names[op], fl_op_names[op], fl_op_names[op], valid);
 }
 
-static int finish_fault(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d)
+static int finish_fault(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d)
 {
+	struct fl_fault_params *p = &r->u.fault;
 	if (p->error == 0 && p->delay_ms == 0)
 		return fl_diag_error(d, loc,
 				     "fault injects nothing: give error=, or delay_ms= above 0 (a delay of 0 "
@@ -149,9 +154,11 @@ static int finish_fault(struct fl_fault_params *p, const struct fl_loc *loc, str
 	p->threshold = fl_probability_threshold(p->probability);
 	if (p->probability == 0.0)
 		fl_diag_warn(d, loc, "fault has probability=0 and never fires");
-	if (p->error == 0)
+	if (fl_resolve_fault_check(r, loc, d) < 0)
+		return -1;
+	if (p->error <= 0)
 		return 0;
-	for (unsigned op = 0; op < FL_OP_COUNT; op++)
+	for (unsigned op = 0; op < FL_OP_RESOLVE; op++)
 		if (p->ops & (1u << op))
 			warn_errno_for_op("fault injects", p->error, (enum fl_op)op, loc, d);
 	return 0;
@@ -167,7 +174,9 @@ int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *
 		warn_errno_for_op("bulkhead rejects with", r->u.bulkhead.reject_errno, FL_OP_CONNECT, loc, d);
 		return 0;
 	case FL_KIND_FAULT:
-		return finish_fault(&r->u.fault, loc, d);
+		return finish_fault(r, loc, d);
+	case FL_KIND_RESOLVE:
+		return fl_resolve_rule_check(r, loc, d);
 	}
 	return fl_diag_error(d, loc, "rule has no valid kind");
 }

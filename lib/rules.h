@@ -21,16 +21,18 @@ enum fl_kind {
 	FL_KIND_BREAKER = 0,
 	FL_KIND_BULKHEAD = 1,
 	FL_KIND_FAULT = 2,
+	FL_KIND_RESOLVE = 3, /* a name resolves to the given addresses (SPEC 9) */
 };
 
 /* Operations a fault can apply to; bit i of an ops mask is op i. */
 enum fl_op {
 	FL_OP_CONNECT = 0,
-	FL_OP_SEND = 1,	 /* send, sendto, sendmsg, sendmmsg */
-	FL_OP_RECV = 2,	 /* recv, recvfrom, recvmsg, recvmmsg */
-	FL_OP_WRITE = 3, /* write, writev */
-	FL_OP_READ = 4,	 /* read, readv */
-	FL_OP_COUNT = 5,
+	FL_OP_SEND = 1,	   /* send, sendto, sendmsg, sendmmsg */
+	FL_OP_RECV = 2,	   /* recv, recvfrom, recvmsg, recvmmsg */
+	FL_OP_WRITE = 3,   /* write, writev */
+	FL_OP_READ = 4,	   /* read, readv */
+	FL_OP_RESOLVE = 5, /* getaddrinfo, gethostbyname*: not part of io or all */
+	FL_OP_COUNT = 6,
 };
 #define FL_OPS_IO  ((1u << FL_OP_SEND) | (1u << FL_OP_RECV) | (1u << FL_OP_WRITE) | (1u << FL_OP_READ))
 #define FL_OPS_ALL (FL_OPS_IO | (1u << FL_OP_CONNECT))
@@ -76,6 +78,18 @@ struct fl_fault_params {
 	uint64_t times;	    /* 0 = unlimited */
 };
 
+#define FL_RESOLVE_MAX 8 /* addresses one resolve statement can give */
+
+/* A resolve override: the name resolves to these, in this order. A fault's
+ * `error` on op resolve holds a negative getaddrinfo code (EAI_AGAIN). */
+struct fl_resolve_params {
+	uint32_t count;
+	struct {
+		uint8_t family; /* FL_AF_INET4 or FL_AF_INET6 */
+		uint8_t addr[16];
+	} addrs[FL_RESOLVE_MAX];
+};
+
 struct fl_rule {
 	struct fl_target target;
 	uint8_t kind; /* enum fl_kind */
@@ -83,6 +97,7 @@ struct fl_rule {
 		struct fl_breaker_params breaker;
 		struct fl_bulkhead_params bulkhead;
 		struct fl_fault_params fault;
+		struct fl_resolve_params resolve;
 	} u;
 	struct fl_loc loc; /* where the statement starts (loc.source is not owned) */
 };

@@ -338,7 +338,13 @@ void fl_seg_key_dest(struct fl_seg_key *k, const struct fl_dest *d)
 	memset(k, 0, sizeof(*k));
 	k->kind = FL_KEY_DEST;
 	k->family = d->family;
-	if (d->family == FL_AF_UNIX) {
+	if (d->name != NULL) { /* SPEC 9: every address of a name is one destination */
+		size_t n = d->name_len < FL_SEG_KEY_TEXT - 1 ? d->name_len : FL_SEG_KEY_TEXT - 1;
+		k->family = FL_AF_NAME;
+		k->port = d->port;
+		memcpy(k->text, d->name, n);
+		k->len = (uint16_t)n;
+	} else if (d->family == FL_AF_UNIX) {
 		size_t n = d->path_len < FL_SEG_KEY_TEXT ? d->path_len : FL_SEG_KEY_TEXT;
 		memcpy(k->text, d->path, n);
 		k->len = (uint16_t)n;
@@ -392,6 +398,10 @@ size_t fl_seg_key_format(const struct fl_seg_key *k, char *buf, size_t size)
 	memcpy(d.addr, k->addr, 16);
 	d.path_len = k->len < FL_UNIX_PATH_MAX ? k->len : FL_UNIX_PATH_MAX;
 	memcpy(d.path, k->text, d.path_len);
+	if (k->family == FL_AF_NAME) {
+		d.name = k->text;
+		d.name_len = k->len < FL_SEG_KEY_TEXT ? k->len : FL_SEG_KEY_TEXT;
+	}
 	return fl_dest_format(&d, buf, size);
 }
 

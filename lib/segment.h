@@ -39,8 +39,8 @@
 #define FL_SEG_PROCS		1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
 #define FL_SEG_CAPACITY_MAX	1048576u
-#define FL_SEG_RULE_TEXT	76u /* 2 of them keep an entry at 13 cache lines: 4 MiB for 4096 */
-#define FL_SEG_KEY_TEXT		120u
+#define FL_SEG_RULE_TEXT	68u  /* with the key text, keeps an entry at 13 cache lines: 4 MiB for 4096 */
+#define FL_SEG_KEY_TEXT		104u /* v4: 120 -> 104 and rule text 76 -> 68 paid for op resolve */
 #define FL_WINDOW_BUCKETS	10u
 #define FL_SEG_CMD_MAX		56u
 #define FL_SEG_EVENTS		1024u /* a power of two: the ring's slots (lib/events.h) */
@@ -75,7 +75,7 @@ enum fl_part_state {
 };
 
 enum fl_key_kind {
-	FL_KEY_DEST = 1, /* one destination: family, port, addr or path */
+	FL_KEY_DEST = 1, /* one destination: family, port, addr or path; FL_AF_NAME: NAME:PORT in text */
 	FL_KEY_RULE = 2, /* scope=rule or overflow: the statement's target text */
 };
 
@@ -87,7 +87,7 @@ struct fl_seg_key {
 	uint16_t reserved;
 	uint8_t addr[16];
 	char text[FL_SEG_KEY_TEXT];
-}; /* 144 bytes */
+}; /* 128 bytes */
 
 /* Live-settable parameters: written at creation and by `faultline set`,
  * read by every process on every decision. */
@@ -168,7 +168,7 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));	 /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
+} __attribute__((aligned(64)));	 /* 24 + 128 + 136 + 280 + 64 + 192 + 8 = 832 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -271,7 +271,7 @@ struct fl_seg_event {
  * the new layout wrongly) and look at the forgers (seg_forge.py,
  * helper_seglayout.c), which follow these sizes.
  */
-_Static_assert(sizeof(struct fl_seg_key) == 144, "segment key layout");
+_Static_assert(sizeof(struct fl_seg_key) == 128, "segment key layout");
 _Static_assert(sizeof(struct fl_seg_breaker_params) == 40, "breaker parameters layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead_params) == 24, "bulkhead parameters layout");
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");

@@ -17,12 +17,14 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "hostname.h"
 #include "textbuf.h"
 
 #define TARGET_TEXT_MAX 256
 #define IP_TEXT_MAX	64
 
-static const char why_hostname[] = "host names are not resolved: write an address such as 127.0.0.1 or ::1";
+static const char why_hostname[] = "a host name takes no prefix length or brackets: write NAME, NAME:PORT, "
+				   "NAME:LO-HI or *.SUFFIX:PORT";
 
 static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -281,6 +283,13 @@ static size_t count_char(struct span s, char c)
 
 int fl_target_parse(const char *text, size_t len, struct fl_target *out, const char **why)
 {
+	size_t at;
+	return fl_target_parse_at(text, len, out, why, &at);
+}
+
+int fl_target_parse_at(const char *text, size_t len, struct fl_target *out, const char **why, size_t *at)
+{
+	*at = 0;
 	static const char unix_prefix[] = "unix:";
 	const size_t unix_len = sizeof unix_prefix - 1;
 	struct span s = span_of(text, len);
@@ -296,6 +305,8 @@ int fl_target_parse(const char *text, size_t len, struct fl_target *out, const c
 	}
 	if (len >= unix_len && memcmp(text, unix_prefix, unix_len) == 0)
 		return parse_unix(span_of(text + unix_len, len - unix_len), out, why);
+	if (fl_hostname_like(text, len))
+		return fl_hostname_parse(text, len, out, why, at);
 	if (text[0] == '*')
 		return parse_any(s, out, why);
 	if (text[0] == '[')
@@ -407,6 +418,11 @@ size_t fl_target_format(const struct fl_target *t, char *buf, size_t size)
 	case FL_AF_UNIX:
 		put_unix(&b, t->path, t->path_len);
 		return b.len;
+	case FL_AF_NAME:
+		fl_tb_puts(&b, t->name_wild ? "*." : "");
+		for (size_t i = 0; i < t->name_len && i < FL_NAME_MAX; i++)
+			fl_tb_putc(&b, t->name[i]);
+		break;
 	default:
 		fl_tb_puts(&b, "?");
 		return b.len;
@@ -420,6 +436,15 @@ size_t fl_dest_format(const struct fl_dest *d, char *buf, size_t size)
 {
 	struct fl_textbuf b;
 	fl_tb_init(&b, buf, size);
+	if (d->name != NULL) { /* reached through a name: NAME:PORT (SPEC 9); a lookup has no port */
+		for (size_t i = 0; i < d->name_len && i < FL_NAME_MAX; i++)
+			fl_tb_putc(&b, d->name[i]);
+		if (d->port != 0 || d->family != FL_AF_NAME) {
+			fl_tb_putc(&b, ':');
+			fl_tb_putu(&b, d->port);
+		}
+		return b.len;
+	}
 	switch (d->family) {
 	case FL_AF_INET4:
 		put_ipv4(&b, d->addr);

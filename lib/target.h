@@ -22,7 +22,10 @@ enum fl_addr_family {
 	FL_AF_INET4 = 4,
 	FL_AF_INET6 = 6,
 	FL_AF_UNIX = 1,
+	FL_AF_NAME = 8, /* a host name (lib/hostname.h) */
 };
+
+#define FL_NAME_MAX 253 /* a host name's length, without the trailing dot */
 
 struct fl_target {
 	uint8_t family;	  /* enum fl_addr_family */
@@ -32,6 +35,11 @@ struct fl_target {
 	uint8_t addr[16];  /* network order; IPv4 in the first 4 bytes */
 	uint16_t path_len; /* unix: bytes of path (abstract names start with '\0') */
 	char path[FL_UNIX_PATH_MAX];
+	/* FL_AF_NAME: the name, lowercase, no trailing dot; for *.SUFFIX the
+	 * suffix, with name_wild set. */
+	uint8_t name_wild;
+	uint16_t name_len;
+	char name[FL_NAME_MAX + 1];
 };
 
 struct fl_dest {
@@ -40,6 +48,11 @@ struct fl_dest {
 	uint8_t addr[16];
 	uint16_t path_len;
 	char path[FL_UNIX_PATH_MAX];
+	/* The host name this address was resolved from in this process
+	 * (shim/resolve.c), when a name statement covers it; NULL otherwise.
+	 * Points into a table that is never freed. */
+	const char *name;
+	uint16_t name_len;
 };
 
 /*
@@ -47,6 +60,8 @@ struct fl_dest {
  * and points *why at a static explanation ("bad IPv4 address", ...).
  */
 int fl_target_parse(const char *text, size_t len, struct fl_target *out, const char **why);
+/* The same, with *at the offset in text where the problem is (host names). */
+int fl_target_parse_at(const char *text, size_t len, struct fl_target *out, const char **why, size_t *at);
 
 /* Canonical text of a target, as `faultline check` prints it. */
 size_t fl_target_format(const struct fl_target *t, char *buf, size_t size);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ready.h"
 #include "real.h"
+#include "resolve.h"
 #include "shim.h"
 
 /* Replaces whatever fd referred to with c (which may be NULL). */
@@ -371,7 +372,7 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct fl_dest d;
 	struct fl_match m;
 	if (FL_LIKELY(!fl_state.active) || !fl_dest_from_sockaddr(sa, len, &d) ||
-	    !fl_match_indexed(&fl_state.match_index, &fl_state.rules, &d, &m)) {
+	    !(fl_match_indexed(&fl_state.match_index, &fl_state.rules, &d, &m) | fl_resolve_match(&d, &m))) {
 		if (FL_UNLIKELY(fl_fdtab_lookup(fd) != NULL)) {
 			int saved = errno;
 			fdtab_replace(fd, NULL);

@@ -25,6 +25,7 @@
 #include "fdtab.h"
 #include "log.h"
 #include "real.h"
+#include "resolve.h"
 #include "shim.h"
 
 struct fl_state fl_state;
@@ -351,6 +352,7 @@ static void fl_init(void)
 		goto out;
 	}
 	build_match_index();
+	fl_resolve_setup();
 	fl_state.seed = choose_seed();
 	if (attach_domain() < 0)
 		goto out;

@@ -115,7 +115,7 @@ assert_eq "every bulkhead key of SPEC" "(4, 10, 5000, 'ECONNREFUSED', 'destinati
 	'queue_timeout_ms', 'reject_errno', 'scope', 'enabled'))")"
 assert_eq "ops.recv delays" "(2, 0, 100)" "$(json_get "tuple($H['ops']['recv'][k] for k in
 	('delays_injected', 'errors_injected', 'delay_ms_total'))")"
-assert_eq "ops has every op" "['connect', 'send', 'recv', 'write', 'read']" "$(json_get "list($H['ops'])")"
+assert_eq "ops has every op" "['connect', 'send', 'recv', 'write', 'read', 'resolve']" "$(json_get "list($H['ops'])")"
 assert_eq "ops.connect.calls" 2 "$(json_get "$H['ops']['connect']['calls']")"
 
 check "--prometheus: every line is a HELP, a TYPE or a sample of the exposition format"

@@ -443,8 +443,8 @@ START_TEST(groups_sharing_a_line_are_told_apart)
 	    error_of("destinations = ( { match = \"*\"; breaker = { }; }, { breaker = { }; } );"),
 	    "test.cfg:1:51: destination has no 'match'");
 	ck_assert_str_eq(error_of("destinations = ( { match = [\"unix:/tmp/a\", \"tmp/a\"]; } );"),
-			 "test.cfg:1:45: bad target 'tmp/a': host names are not resolved: write an address "
-			 "such as 127.0.0.1 or ::1");
+			 "test.cfg:1:45: bad target 'tmp/a': a host name takes no prefix length or brackets: "
+			 "write NAME, NAME:PORT, NAME:LO-HI or *.SUFFIX:PORT");
 }
 END_TEST
 
@@ -461,9 +461,10 @@ END_TEST
 
 START_TEST(bad_match_target_is_reported_at_the_target)
 {
-	ck_assert_str_eq(error_of("destinations = (\n  { match = \"localhost:6379\"; } );"),
-			 "test.cfg:2:5: bad target 'localhost:6379': host names are not resolved: "
-			 "write an address such as 127.0.0.1 or ::1");
+	ck_assert_str_eq(
+	    error_of("destinations = (\n  { match = \"local..host:6379\"; } );"),
+	    "test.cfg:2:5: bad target 'local..host:6379': empty label in host name (two dots in a "
+	    "row, or a leading dot)");
 	ck_assert_str_eq(error_of("destinations = (\n  { match = [\"1.1.1.1\", \"10.0.0.1/8\"]; } );"),
 			 "test.cfg:2:26: bad target '10.0.0.1/8': host bits are set beyond the prefix "
 			 "length: write the network address (10.0.0.0/8, not 10.0.0.1/8)");

@@ -198,9 +198,9 @@ END_TEST
 
 START_TEST(bad_target_is_reported_with_the_reason)
 {
-	ck_assert_str_eq(error_of("1.1.1.1 breaker;  localhost:6379 breaker"),
-			 "FAULTLINE_RULES:1:19: bad target 'localhost:6379': host names are not "
-			 "resolved: write an address such as 127.0.0.1 or ::1");
+	ck_assert_str_eq(error_of("1.1.1.1 breaker;  local..host:6379 breaker"),
+			 "FAULTLINE_RULES:1:25: bad target 'local..host:6379': empty label in host name "
+			 "(two dots in a row, or a leading dot)");
 	ck_assert_str_eq(error_of("\n10.0.0.1/8 fault error=EIO"),
 			 "FAULTLINE_RULES:2:1: bad target '10.0.0.1/8': host bits are set beyond the "
 			 "prefix length: write the network address (10.0.0.0/8, not 10.0.0.1/8)");
@@ -356,7 +356,7 @@ START_TEST(control_bytes_in_quoted_tokens_are_escaped)
 {
 	ck_assert_str_eq(error_of("127.0.0.1 fault on=conn\x1b[2Ject"),
 			 "FAULTLINE_RULES:1:17: unknown op 'conn\\x1b[2Ject' in 'on' (ops: connect, send, "
-			 "recv, write, read, io, all)");
+			 "recv, write, read, io, all, resolve)");
 	struct fl_ruleset rs;
 	struct fl_diag d;
 	fl_ruleset_init(&rs);

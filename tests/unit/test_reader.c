@@ -234,6 +234,31 @@ START_TEST(key_longer_than_its_field_is_refused)
 }
 END_TEST
 
+/* SPEC 9: a name's entry reads as NAME:PORT; a forged one is refused. */
+START_TEST(host_name_destinations_read_back_and_bad_ones_are_refused)
+{
+	struct fl_dest d;
+	memset(&d, 0, sizeof(d));
+	d.family = FL_AF_INET4;
+	d.port = 443;
+	d.name = "api.example.com";
+	d.name_len = 15;
+	struct fl_seg_key k;
+	fl_seg_key_dest(&k, &d);
+	struct fl_seg_entry *e = fl_seg_lookup(&seg, &k, init_parts, NULL);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(take(), 0);
+	ck_assert_str_eq(snap.entries[0].name, "api.example.com:443");
+	e->key.text[3] = '\0';
+	e->hash = fl_seg_key_hash(&e->key);
+	assert_refused("host name length 15 is not 1..103, or holds a NUL");
+	e->key.text[3] = '.';
+	e->key.len = 0;
+	e->hash = fl_seg_key_hash(&e->key);
+	assert_refused("host name length 0");
+}
+END_TEST
+
 START_TEST(bad_family_is_refused)
 {
 	struct fl_seg_entry *e = add_inet("127.0.0.1", 1, false, false);
@@ -399,6 +424,7 @@ Suite *reader_suite(void)
 	tcase_add_test(tc, bad_entry_status_is_refused);
 	tcase_add_test(tc, key_longer_than_its_field_is_refused);
 	tcase_add_test(tc, bad_family_is_refused);
+	tcase_add_test(tc, host_name_destinations_read_back_and_bad_ones_are_refused);
 	tcase_add_test(tc, bad_key_kind_and_hash_are_refused);
 	tcase_add_test(tc, ip_destination_with_text_is_refused);
 	tcase_add_test(tc, rule_text_with_nul_is_refused);

@@ -49,7 +49,7 @@ static void breaker(struct fl_snap_entry *e, uint32_t state, uint64_t calls, uin
 	e->breaker.calls = e->breaker.window_calls = calls;
 	e->breaker.failures = e->breaker.window_failures = failures;
 	e->breaker.rejected = rejected;
-	snprintf(e->breaker.rule, sizeof(e->breaker.rule), "%.60s breaker", e->name);
+	snprintf(e->breaker.rule, sizeof(e->breaker.rule), "%.56s breaker", e->name);
 }
 
 static void bulkhead(struct fl_snap_entry *e, uint32_t active, uint32_t queued, uint32_t limit)
@@ -61,7 +61,7 @@ static void bulkhead(struct fl_snap_entry *e, uint32_t active, uint32_t queued, 
 	e->bulkhead.p.max_concurrent_requests = limit;
 	e->bulkhead.active = active;
 	e->bulkhead.queued = queued;
-	snprintf(e->bulkhead.rule, sizeof(e->bulkhead.rule), "%.60s bulkhead", e->name);
+	snprintf(e->bulkhead.rule, sizeof(e->bulkhead.rule), "%.56s bulkhead", e->name);
 }
 
 /* Three entries: a full destination, a fault-only one, a rule entry with overflow. */
