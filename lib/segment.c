@@ -37,11 +37,17 @@ uint32_t fl_seg_holder_capacity(uint32_t capacity)
 	return capacity < 1024 ? 4096 : capacity * 4;
 }
 
+size_t fl_seg_layers_offset(uint32_t capacity)
+{
+	size_t end = FL_SEG_HEADER_SIZE + (size_t)capacity * sizeof(struct fl_seg_entry) +
+		     (size_t)FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
+		     (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
+	return (end + 63) & ~(size_t)63;
+}
+
 size_t fl_seg_size(uint32_t capacity)
 {
-	return FL_SEG_HEADER_SIZE + (size_t)capacity * sizeof(struct fl_seg_entry) +
-	       (size_t)FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
-	       (size_t)fl_seg_holder_capacity(capacity) * sizeof(struct fl_seg_holder);
+	return fl_seg_layers_offset(capacity) + sizeof(struct fl_seg_layers);
 }
 
 bool fl_domain_name_valid(const char *domain)
@@ -77,6 +83,7 @@ static void carve(struct fl_seg *seg, void *mem, size_t size, uint32_t capacity)
 	seg->entries = (struct fl_seg_entry *)(base + FL_SEG_HEADER_SIZE);
 	seg->procs = (struct fl_seg_proc *)(seg->entries + capacity);
 	seg->holders = (struct fl_seg_holder *)(seg->procs + FL_SEG_PROCS);
+	seg->layers = (struct fl_seg_layers *)(base + fl_seg_layers_offset(capacity));
 }
 
 void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t now_ms, uint32_t pid)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "handoff.h"
+#include "layers.h"
 #include "procreg.h"
 #include "shim.h"
 #include "sysio.h"
@@ -48,7 +49,7 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 	if (fl_seg_open(&fl_domain.seg, domain, capacity, true, fl_now_ms(), d) < 0)
 		return -1;
 	/* Entries are declared 64-byte aligned: calloc's 16 would not do. */
-	size_t bytes = fl_state.rules.count * sizeof(*fl_domain.local);
+	size_t bytes = (fl_state.rules.count ? fl_state.rules.count : 1) * sizeof(*fl_domain.local);
 	fl_domain.local = aligned_alloc(64, bytes);
 	if (fl_domain.local)
 		memset(fl_domain.local, 0, bytes);
@@ -183,6 +184,8 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 	fl_seg_key_dest(&key, d);
 	struct fl_seg_entry *dest =
 	    fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
+	if (!dest && first_rule(m) >= FL_LAYER_IDX)
+		return; /* table full, and only layers match: no counters */
 	if (!dest) {
 		/* Table full: this destination shares its statement's entry. */
 		dest = rule_entry(first_rule(m));
@@ -201,4 +204,13 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		plan->bulkhead = rules[r].u.bulkhead.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
 		ensure_bulkhead(plan->bulkhead, r);
 	}
+}
+
+struct fl_seg_entry *fl_domain_dest_entry(const struct fl_dest *d)
+{
+	if (!fl_domain.attached)
+		return NULL;
+	struct fl_seg_key key;
+	fl_seg_key_dest(&key, d);
+	return fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 }

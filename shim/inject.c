@@ -170,11 +170,13 @@ static __attribute__((noinline, cold)) int fire(struct fl_conn *c, enum fl_op op
  * `after` (counting this call): the call's number, else UINT64_MAX. */
 static inline uint64_t count_past_after(const struct fl_conn *c, uint32_t bit, uint32_t i)
 {
-	uint32_t idx = c->match.faults[i];
-	const struct fl_fault_params *p = &fl_state.rules.rules[idx].u.fault;
+	uint32_t idx = __atomic_load_n(&c->match.faults[i], __ATOMIC_RELAXED);
+	const struct fl_fault_params *p = fl_fault_of(idx);
 	if (!(p->ops & bit))
 		return UINT64_MAX;
-	uint64_t n = __atomic_fetch_add(&fl_state.counters[idx].seen, 1, __ATOMIC_RELAXED);
+	if (__builtin_expect(p->timed, 0) && fl_fault_inactive(idx, p))
+		return UINT64_MAX; /* a timed statement outside its window */
+	uint64_t n = __atomic_fetch_add(&fl_counters_of(idx)->seen, 1, __ATOMIC_RELAXED);
 	return n < p->after ? UINT64_MAX : n;
 }
 
@@ -190,13 +192,13 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 {
 	uint32_t bit = 1u << op;
 	for (;;) {
-		uint32_t idx = c->match.faults[i];
+		uint32_t idx = __atomic_load_n(&c->match.faults[i], __ATOMIC_RELAXED);
 		struct fl_fault_decision f;
-		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
-					 fl_thread_rng(), &f))
+		if (fl_fault_decide_from(fl_fault_of(idx), fl_counters_of(idx), n, fl_thread_rng(), &f))
 			return fire(c, op, &f, fd, flags);
 		do {
-			if (++i >= c->match.nfaults)
+			if (++i >= __atomic_load_n(&c->match.nfaults, __ATOMIC_RELAXED) ||
+			    i >= FL_MATCH_MAX_FAULTS)
 				return 0;
 			n = count_past_after(c, bit, i);
 		} while (n == UINT64_MAX);
@@ -206,7 +208,8 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
-	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+	uint32_t nfaults = __atomic_load_n(&c->match.nfaults, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < nfaults && i < FL_MATCH_MAX_FAULTS; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)
 			return inject_from(c, op, i, n, fd, flags);

@@ -16,7 +16,8 @@ struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
 	bool json, prometheus, all, force, help;
-	char **operands; /* non-option words after the command */
+	const char *name, *for_time; /* apply --name, --for */
+	char **operands;	     /* non-option words after the command */
 	int noperands;
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */
@@ -60,6 +61,27 @@ int fl_cmd_set(const struct fl_cli *cli);
 int fl_cmd_ps(const struct fl_cli *cli);
 int fl_cmd_domains(const struct fl_cli *cli);
 int fl_cmd_clear(const struct fl_cli *cli);
+int fl_cmd_apply(const struct fl_cli *cli);
+int fl_cmd_remove(const struct fl_cli *cli);
+int fl_cmd_heal(const struct fl_cli *cli);
+int fl_cmd_layers(const struct fl_cli *cli);
+int fl_cmd_play(const struct fl_cli *cli);
+
+/* ---- layers (tools/cmd_layers.c), shared with play ---- */
+
+struct fl_layers_view;
+struct fl_out;
+/* Adds (or replaces) a layer of rs, creating the domain if needed; for_ms
+ * 0 = for ever. The name used (generated when name is NULL) goes to
+ * applied. Prints errors; returns the exit code. */
+int fl_layers_cli_apply(const char *domain, const char *name, const struct fl_ruleset *rs, uint64_t for_ms,
+			char *applied, size_t size);
+/* Removes the named layers (or all); *removed counts them. A missing name
+ * is an error (exit 1) unless quiet_missing. */
+int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all, unsigned *removed,
+			 bool quiet_missing);
+/* The `layers` listing, as text or the JSON array. */
+void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t now, bool json);
 
 /* ---- commands that read a domain (tools/domain_open.c) ---- */
 

@@ -51,10 +51,16 @@ def holder_capacity(cap):
     return 4096 if cap < 1024 else cap * 4
 
 
+def layers_offset(lay, cap):
+    # fl_seg_layers_offset (lib/segment.c): after the holders, on a cache line.
+    end = (lay["FL_SEG_HEADER_SIZE"] + cap * lay["sizeof.fl_seg_entry"] +
+           lay["FL_SEG_PROCS"] * lay["sizeof.fl_seg_proc"] +
+           holder_capacity(cap) * lay["sizeof.fl_seg_holder"])
+    return (end + 63) & ~63
+
+
 def seg_size(lay, cap):
-    return (lay["FL_SEG_HEADER_SIZE"] + cap * lay["sizeof.fl_seg_entry"] +
-            lay["FL_SEG_PROCS"] * lay["sizeof.fl_seg_proc"] +
-            holder_capacity(cap) * lay["sizeof.fl_seg_holder"])
+    return layers_offset(lay, cap) + lay["sizeof.fl_seg_layers"]
 
 
 def tables(lay, cap):
