@@ -213,7 +213,10 @@ START_TEST(seg_tables_lie_back_to_back_and_fill_the_segment)
 	ck_assert_uint_eq((uintptr_t)seg.entries % 64, 0);
 	ck_assert_ptr_eq((void *)seg.procs, (void *)(seg.entries + 8));
 	ck_assert_ptr_eq((void *)seg.holders, (void *)(seg.procs + FL_SEG_PROCS));
-	ck_assert_ptr_eq((char *)(seg.holders + seg.holder_capacity), base + seg.size);
+	/* then the layers region (version 4), on a cache line, to the end */
+	ck_assert_ptr_eq((char *)seg.layers,
+			 base + ((((char *)(seg.holders + seg.holder_capacity) - base) + 63) & ~63));
+	ck_assert_ptr_eq((char *)(seg.layers + 1), base + seg.size);
 	free(seg.hdr);
 }
 END_TEST
