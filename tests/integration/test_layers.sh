@@ -8,7 +8,7 @@
 # (through the CLI, between two of its calls), so the very next call must
 # already see the change - no timing window to hope for.
 . "$(dirname "$0")/lib.sh"
-need_build
+need_build helper_layer_threads helper_seglayout
 use_domain layers
 
 start_server echo echo tcp4
@@ -315,5 +315,21 @@ assert_eq "play exit status after SIGINT" 130 "$RC"
 assert_contains "play output" "$(cat "$FL_TMP/play.out")" "removed 1 layer this scenario applied"
 cli layers --json
 assert_eq "layers after Ctrl-C" "[]" "$OUT"
+
+# --- propagation --------------------------------------------------------------------
+
+check "a change of layers reaches 8 threads of a running process (one call each ~50 us) within 1 ms"
+rm -f "$FL_TMP/threads.ready"
+"$CLI" run -- "$HELPERS/helper_layer_threads" "$FL_TMP/threads.ready" 8 >"$FL_TMP/threads.out" 2>&1 &
+HT=$!
+BG_PIDS+=("$HT")
+wait_for "helper_layer_threads" 10 test -s "$FL_TMP/threads.ready"
+"$CLI" apply --name threads --rules "127.0.0.1:$(cat "$FL_TMP/threads.ready") fault on=send error=ENOBUFS" >/dev/null
+wait "$HT" || fail "helper_layer_threads: $(cat "$FL_TMP/threads.out")"
+max_us=$(sed -n 's/^max_us //p' "$FL_TMP/threads.out")
+[ -n "$max_us" ] || fail "helper_layer_threads: $(cat "$FL_TMP/threads.out")"
+echo "   slowest of 8 threads: $max_us us after the layer was published"
+assert_took "the layer reached all 8 threads" 1 $(((max_us + 999) / 1000))
+"$CLI" heal >/dev/null
 
 done_ok
