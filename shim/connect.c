@@ -216,6 +216,7 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
+	fl_layers_connected(c, layer_gen);
 	if (c->match.ops & (1u << FL_OP_CONNECT)) {
 		fl_ready_connect_addr(sa, len); /* a delay on a non-blocking socket defers the real call */
 		err = fl_call_fault(c, FL_OP_CONNECT, fd, 0);

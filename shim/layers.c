@@ -220,6 +220,41 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 	return FL_LAYER_GEN_UNSEEN;
 }
 
+static bool idle_now(const struct fl_conn *c)
+{
+	return c->match.nfaults == 0 && !__atomic_load_n(&c->stats, __ATOMIC_RELAXED) && !c->breaker &&
+	       !c->bulkhead && !__atomic_load_n(&c->pending, __ATOMIC_RELAXED);
+}
+
+/* Matches c again; false when no stable view was had (c keeps its view). */
+static bool rematch(struct fl_conn *c)
+{
+	uint8_t free_ = 0;
+	if (!__atomic_compare_exchange_n(&c->rematching, &free_, 1, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return false; /* another thread is at it: this call uses the previous view */
+	struct fl_match m;
+	if (!fl_state.active || !fl_match_indexed(&fl_state.match_index, &fl_state.rules, &c->dest, &m)) {
+		memset(&m, 0, sizeof(m));
+		m.breaker = m.bulkhead = -1;
+	}
+	fl_match_drop_dead(&m);
+	uint32_t g = fl_layers_match(&c->dest, &m);
+	bool ok = g != FL_LAYER_GEN_UNSEEN;
+	if (ok) {
+		for (uint32_t i = 0; i < m.nfaults; i++)
+			__atomic_store_n(&c->match.faults[i], m.faults[i], __ATOMIC_RELAXED);
+		__atomic_store_n(&c->match.nfaults, m.nfaults, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->match.ops, m.ops, __ATOMIC_RELAXED);
+		if (m.nfaults && !__atomic_load_n(&c->stats, __ATOMIC_ACQUIRE))
+			__atomic_store_n(&c->stats, fl_domain_dest_entry(&c->dest), __ATOMIC_RELEASE);
+		__atomic_store_n(&c->layer_gen, g, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->pass_gen, idle_now(c) ? g : FL_LAYER_GEN_UNSEEN, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&c->rematching, 0, __ATOMIC_RELEASE);
+	return ok;
+}
+
 void fl_layers_refresh(struct fl_conn *c)
 {
 	if (!fl_layers_joined) {
@@ -228,26 +263,13 @@ void fl_layers_refresh(struct fl_conn *c)
 	}
 	if (__atomic_load_n(fl_layer_gen, __ATOMIC_ACQUIRE) & 1u)
 		return; /* being written: keep the view we have */
-	uint8_t idle = 0;
-	if (!__atomic_compare_exchange_n(&c->rematching, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return; /* another thread is at it: this call uses the previous view */
-	struct fl_match m;
-	if (!fl_state.active || !fl_match_indexed(&fl_state.match_index, &fl_state.rules, &c->dest, &m)) {
-		memset(&m, 0, sizeof(m));
-		m.breaker = m.bulkhead = -1;
-	}
-	fl_match_drop_dead(&m);
-	uint32_t g = fl_layers_match(&c->dest, &m);
-	if (g != FL_LAYER_GEN_UNSEEN) {
-		for (uint32_t i = 0; i < m.nfaults; i++)
-			__atomic_store_n(&c->match.faults[i], m.faults[i], __ATOMIC_RELAXED);
-		__atomic_store_n(&c->match.nfaults, m.nfaults, __ATOMIC_RELAXED);
-		__atomic_store_n(&c->match.ops, m.ops, __ATOMIC_RELAXED);
-		if (m.nfaults && !__atomic_load_n(&c->stats, __ATOMIC_ACQUIRE))
-			__atomic_store_n(&c->stats, fl_domain_dest_entry(&c->dest), __ATOMIC_RELEASE);
-		__atomic_store_n(&c->layer_gen, g, __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&c->rematching, 0, __ATOMIC_RELEASE);
+	rematch(c);
+}
+
+void fl_layers_connected(struct fl_conn *c, uint32_t gen)
+{
+	if (fl_layers_joined && !(gen & 1u) && idle_now(c))
+		__atomic_store_n(&c->pass_gen, gen, __ATOMIC_RELEASE);
 }
 
 void fl_layers_join(void)

@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "fault.h"
+#include "fdtab.h"
 #include "match.h"
 #include "segment.h"
 #include "shim.h"
@@ -84,6 +86,31 @@ void fl_layers_join(void);
 /* A process with no rules: attach to the domain if it exists, for its
  * layers; else stay a pure pass-through. */
 void fl_layers_join_existing(void);
+
+/*
+ * Sockets a joined process follows only for layers, which nothing matches,
+ * pass through almost as cheaply as unwatched ones: c->pass_gen holds the
+ * layer generation they were last matched at (FL_LAYER_GEN_UNSEEN, odd,
+ * for every other connection), and while the segment's counter still
+ * reads the same, the call goes straight to the real function. A change of
+ * layers sends the next call to the watched path, which matches the
+ * connection again. The I/O wrappers' first test.
+ */
+static inline bool fl_fd_io_passes(int fd)
+{
+	if (FL_LIKELY((unsigned)fd < FL_FDTAB_LOW)) {
+		struct fl_conn *c = __atomic_load_n(&fl_fdtab_low[fd], __ATOMIC_RELAXED);
+		if (FL_LIKELY(c == NULL))
+			return true;
+		/* Plain loads of aligned words (a single mov each on x86, as
+		 * relaxed atomics), so the compiler folds one into the compare. */
+		return *fl_layer_gen == c->pass_gen;
+	}
+	return false;
+}
+
+/* A connection was made: lets its I/O pass if nothing matches it. */
+void fl_layers_connected(struct fl_conn *c, uint32_t gen);
 
 /* Process start, for own timed statements (Unix ms). */
 extern uint64_t fl_layers_start_ms;

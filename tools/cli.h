@@ -70,6 +70,7 @@ int fl_cmd_play(const struct fl_cli *cli);
 /* ---- layers (tools/cmd_layers.c), shared with play ---- */
 
 struct fl_layers_view;
+struct fl_seg;
 struct fl_out;
 /* Adds (or replaces) a layer of rs, creating the domain if needed; for_ms
  * 0 = for ever. The name used (generated when name is NULL) goes to
@@ -80,6 +81,9 @@ int fl_layers_cli_apply(const char *domain, const char *name, const struct fl_ru
  * is an error (exit 1) unless quiet_missing. */
 int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all, unsigned *removed,
 			 bool quiet_missing);
+/* One line naming the active layers for `top` ("layers: a, b (expires
+ * in 12s)"), or "" when there are none or the table is being written. */
+void fl_layers_summary(const struct fl_seg *seg, char *out, size_t size);
 /* The `layers` listing, as text or the JSON array. */
 void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t now, bool json);
 

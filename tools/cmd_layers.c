@@ -285,3 +285,30 @@ int fl_cmd_layers(const struct fl_cli *cli)
 	free(v);
 	return code;
 }
+
+void fl_layers_summary(const struct fl_seg *seg, char *out, size_t size)
+{
+	out[0] = '\0';
+	struct fl_layers_view *v = malloc(sizeof(*v));
+	uint64_t now = fl_cli_now_ms();
+	/* No lock: top never waits for a writer; a table being written is
+	 * shown at the next refresh. */
+	if (!v || fl_layers_read(seg, v, now, 8) < 0 || v->nlayers == 0) {
+		free(v);
+		return;
+	}
+	size_t len = (size_t)snprintf(out, size, "layers (%u):", v->nlayers);
+	for (uint32_t k = 0; k < v->nlayers && len < size; k++) {
+		const struct fl_layer_info *l = &v->layers[k];
+		char name[FL_SEG_LAYER_NAME];
+		fl_report_sanitize(l->name, name, sizeof(name));
+		if (l->expires_ms)
+			len += (size_t)snprintf(
+			    out + len, size - len, "%s %s (%u, expires in %.0fs)", k ? "," : "", name,
+			    l->nstmts, l->expires_ms > now ? (double)(l->expires_ms - now) / 1000.0 : 0.0);
+		else
+			len += (size_t)snprintf(out + len, size - len, "%s %s (%u)", k ? "," : "", name,
+						l->nstmts);
+	}
+	free(v);
+}

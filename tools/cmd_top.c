@@ -141,15 +141,22 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 		return;
 	}
 	unsigned alive = alive_count(&seg, &snap);
+	char layers[512];
+	fl_layers_summary(&seg, layers, sizeof(layers)); /* "" when there are none */
 	fl_seg_close(&seg);
 	snprintf(
 	    title, sizeof(title),
 	    "faultline top - domain %s - %s - %zu destination%s, %u process%s attached - every %gs - q quits",
 	    domain, clock, snap.nentries, snap.nentries == 1 ? "" : "s", alive, alive == 1 ? "" : "es", secs);
 	fl_out_printf(body, "%.*s\n\n", (int)width, title);
+	unsigned extra = 0;
+	if (layers[0]) {
+		fl_out_printf(body, "%.*s\n", (int)width, layers);
+		extra = 1;
+	}
 	struct fl_table_style style = {
 	    .width = width,
-	    .max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 : 1,
+	    .max_rows = rows > HEADER_LINES + 2 + extra ? rows - HEADER_LINES - 1 - extra : 1,
 	    .colour = colour,
 	};
 	fl_report_table(body, &snap, &style);

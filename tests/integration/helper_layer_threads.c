@@ -74,7 +74,8 @@ static const uint32_t *map_gen(void)
 {
 	const char *domain = getenv("FAULTLINE_DOMAIN");
 	char path[256];
-	snprintf(path, sizeof(path), "/dev/shm/faultline.%u.%s", (unsigned)getuid(), domain ? domain : "default");
+	snprintf(path, sizeof(path), "/dev/shm/faultline.%u.%s", (unsigned)getuid(),
+		 domain ? domain : "default");
 	int fd = open(path, O_RDONLY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -87,8 +88,8 @@ static const uint32_t *map_gen(void)
 		exit(1);
 	}
 	const struct fl_seg_header *h = mem;
-	size_t end = h->header_size + (size_t)h->capacity * h->entry_size + (size_t)h->proc_capacity * h->proc_size +
-		     (size_t)h->holder_capacity * h->holder_size;
+	size_t end = h->header_size + (size_t)h->capacity * h->entry_size +
+		     (size_t)h->proc_capacity * h->proc_size + (size_t)h->holder_capacity * h->holder_size;
 	size_t off = (end + 63) & ~(size_t)63;
 	if (off + sizeof(struct fl_seg_layers) > (size_t)st.st_size) {
 		fprintf(stderr, "segment too small for layers\n");
@@ -108,7 +109,8 @@ int main(int argc, char **argv)
 	peer.sin_family = AF_INET;
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t len = sizeof(peer);
-	if (bind(rx, (struct sockaddr *)&peer, sizeof(peer)) < 0 || getsockname(rx, (struct sockaddr *)&peer, &len) < 0) {
+	if (bind(rx, (struct sockaddr *)&peer, sizeof(peer)) < 0 ||
+	    getsockname(rx, (struct sockaddr *)&peer, &len) < 0) {
 		perror("bind");
 		return 1;
 	}
@@ -121,7 +123,8 @@ int main(int argc, char **argv)
 	char tmp[300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
 	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%u\n", (unsigned)ntohs(peer.sin_port)) < 0 || fclose(f) != 0 || rename(tmp, argv[1]) < 0) {
+	if (!f || fprintf(f, "%u\n", (unsigned)ntohs(peer.sin_port)) < 0 || fclose(f) != 0 ||
+	    rename(tmp, argv[1]) < 0) {
 		perror(argv[1]);
 		return 1;
 	}

@@ -316,6 +316,21 @@ assert_contains "play output" "$(cat "$FL_TMP/play.out")" "removed 1 layer this 
 cli layers --json
 assert_eq "layers after Ctrl-C" "[]" "$OUT"
 
+# --- top -------------------------------------------------------------------------------
+
+if command -v tmux >/dev/null; then
+	check "top shows the active layers above the table"
+	"$CLI" apply --name shown --for 5m --rules "*:9 fault on=send error=EPIPE; *:10 fault on=send error=EPIPE" >/dev/null
+	TMX=(tmux -L "fl-layers-$$" -f /dev/null)
+	"${TMX[@]}" new-session -d -s t -x 120 -y 20 "'$CLI' top --domain '$DOMAIN'; sleep 600" || fail "tmux"
+	top_shows() { "${TMX[@]}" capture-pane -p -t t | grep -qF "$1"; }
+	wait_for "top to show the layer" 10 top_shows "layers (1): shown (2, expires in"
+	"$CLI" heal >/dev/null
+	top_lacks() { ! top_shows "$1"; }
+	wait_for "top to drop the layer" 10 top_lacks "layers ("
+	"${TMX[@]}" kill-server >/dev/null 2>&1
+fi
+
 # --- propagation --------------------------------------------------------------------
 
 check "a change of layers reaches 8 threads of a running process (one call each ~50 us) within 1 ms"
