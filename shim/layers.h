@@ -55,6 +55,18 @@ static inline const struct fl_fault_params *fl_fault_of(uint32_t idx)
 	return &fl_layer_locals[idx & (FL_SEG_LAYER_STMTS - 1)].p;
 }
 
+/* Both at once: one test of where idx points. */
+static inline const struct fl_fault_params *fl_fault_at(uint32_t idx, struct fl_fault_counters **cnt)
+{
+	if (FL_LIKELY(idx < FL_LAYER_IDX)) {
+		*cnt = &fl_state.counters[idx];
+		return &fl_state.rules.rules[idx].u.fault;
+	}
+	struct fl_layer_local *l = &fl_layer_locals[idx & (FL_SEG_LAYER_STMTS - 1)];
+	*cnt = &l->c;
+	return &l->p;
+}
+
 static inline struct fl_fault_counters *fl_counters_of(uint32_t idx)
 {
 	if (FL_LIKELY(idx < FL_LAYER_IDX))
