@@ -105,12 +105,31 @@ struct found {
 	struct fl_fault_params p;
 };
 
+/* The first breaker (or bulkhead) statement of the layers that matches. */
+struct found_part {
+	bool have;
+	uint32_t rank; /* its layer's place in apply order */
+	struct found f;
+	uint8_t kind;
+	struct fl_target target;
+	union fl_seg_stmt_params u;
+	char text[FL_SEG_RULE_TEXT];
+};
+
 /* The slot's process-local copy, (re)filled when it holds another statement. */
-static void fill_local(const struct found *f)
+static void fill_local(const struct found *f, const struct found_part *part)
 {
 	struct fl_layer_local *l = &fl_layer_locals[f->slot];
 	if (__atomic_load_n(&l->uid, __ATOMIC_ACQUIRE) == f->uid)
 		return;
+	if (part) {
+		l->kind = part->kind;
+		l->target = part->target;
+		l->u = part->u;
+		memcpy(l->text, part->text, sizeof(l->text));
+	} else {
+		l->kind = FL_KIND_FAULT;
+	}
 	l->p = f->p;
 	__atomic_store_n(&l->c.seen, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->c.fired, 0, __ATOMIC_RELAXED);
@@ -134,8 +153,9 @@ struct layer_ref {
 
 /* One try at a stable view: true with *found filled, false to retry. */
 static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, uint32_t g, struct found *found,
-		      uint32_t *nfound, uint32_t room, bool *truncated)
+		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts)
 {
+	parts[0].have = parts[1].have = false;
 	struct layer_ref act[FL_SEG_LAYERS];
 	uint32_t nact = 0;
 	uint64_t now = 0;
@@ -169,8 +189,32 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			struct fl_seg_stmt st;
 			fl_layers_load(&st, &L->stmts[s], sizeof(st));
 			if (st.layer_plus1 != act[k].index + 1 || !fl_seg_stmt_check(&st) ||
-			    st.kind != FL_KIND_FAULT || !fl_target_match(&st.target, d) ||
-			    fl_probability_threshold(st.u.fault.probability) == 0)
+			    !fl_target_match(&st.target, d))
+				continue;
+			if (st.kind != FL_KIND_FAULT) {
+				/* The first breaker / bulkhead in (layer order, index) order. */
+				struct found_part *pt = &parts[st.kind == FL_KIND_BULKHEAD];
+				if (pt->have && (pt->rank < k || (pt->rank == k && pt->f.index < st.index)))
+					continue;
+				pt->have = true;
+				pt->rank = k;
+				memset(&pt->f, 0, sizeof(pt->f));
+				pt->f.slot = s;
+				pt->f.layer = act[k].index;
+				pt->f.layer_word = act[k].word;
+				pt->f.applied_ms = act[k].applied_ms;
+				pt->f.expires_ms = act[k].expires_ms;
+				pt->f.uid = st.uid;
+				pt->f.index = st.index;
+				pt->kind = st.kind;
+				pt->target = st.target;
+				pt->u = st.u;
+				size_t tl = strnlen(st.text, sizeof(pt->text) - 1);
+				memcpy(pt->text, st.text, tl);
+				pt->text[tl] = '\0';
+				continue;
+			}
+			if (fl_probability_threshold(st.u.fault.probability) == 0)
 				continue;
 			if (*nfound >= room) {
 				*truncated = true;
@@ -200,6 +244,7 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 	if (!fl_layers_joined || !L)
 		return 0;
 	struct found found[FL_MATCH_MAX_FAULTS];
+	struct found_part parts[2];
 	for (int attempt = 0; attempt < 4; attempt++) {
 		uint32_t g = __atomic_load_n(&L->gen, __ATOMIC_ACQUIRE);
 		if (g & 1u)
@@ -207,10 +252,20 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 		uint32_t n;
 		bool truncated;
 		uint32_t room = FL_MATCH_MAX_FAULTS - m->nfaults;
-		if (!read_view(L, d, g, found, &n, room, &truncated))
+		if (!read_view(L, d, g, found, &n, room, &truncated, parts))
 			continue;
+		/* Breakers and bulkheads of layers: for connections made now,
+		 * when the process's own rules give none. */
+		if (parts[0].have && m->breaker < 0) {
+			fill_local(&parts[0].f, &parts[0]);
+			m->breaker = (int32_t)(FL_LAYER_IDX + parts[0].f.slot);
+		}
+		if (parts[1].have && m->bulkhead < 0) {
+			fill_local(&parts[1].f, &parts[1]);
+			m->bulkhead = (int32_t)(FL_LAYER_IDX + parts[1].f.slot);
+		}
 		for (uint32_t i = 0; i < n; i++) {
-			fill_local(&found[i]);
+			fill_local(&found[i], NULL);
 			m->faults[m->nfaults++] = FL_LAYER_IDX + found[i].slot;
 			m->ops |= found[i].p.ops;
 		}

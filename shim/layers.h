@@ -43,6 +43,12 @@ struct fl_layer_local {
 	uint64_t expires_ms;	    /* its layer's, 0 = never */
 	uint64_t layer_word;	    /* its layer's word when read: the expiry CAS expects it */
 	uint32_t layer;
+	/* A breaker or bulkhead statement (kind): what a connection made while
+	 * its layer is applied gets, as fl_domain_plan reads it. */
+	uint8_t kind;
+	struct fl_target target;
+	union fl_seg_stmt_params u;
+	char text[FL_SEG_RULE_TEXT];
 };
 
 extern struct fl_layer_local fl_layer_locals[FL_SEG_LAYER_STMTS];
@@ -53,6 +59,26 @@ static inline const struct fl_fault_params *fl_fault_of(uint32_t idx)
 	if (FL_LIKELY(idx < FL_LAYER_IDX))
 		return &fl_state.rules.rules[idx].u.fault;
 	return &fl_layer_locals[idx & (FL_SEG_LAYER_STMTS - 1)].p;
+}
+
+/* A breaker / bulkhead statement index of struct fl_match (own or layer). */
+static inline const struct fl_breaker_params *fl_breaker_of(uint32_t r)
+{
+	if (r < FL_LAYER_IDX)
+		return &fl_state.rules.rules[r].u.breaker;
+	return &fl_layer_locals[r & (FL_SEG_LAYER_STMTS - 1)].u.breaker;
+}
+static inline const struct fl_bulkhead_params *fl_bulkhead_of(uint32_t r)
+{
+	if (r < FL_LAYER_IDX)
+		return &fl_state.rules.rules[r].u.bulkhead;
+	return &fl_layer_locals[r & (FL_SEG_LAYER_STMTS - 1)].u.bulkhead;
+}
+static inline const struct fl_target *fl_target_of(uint32_t r)
+{
+	if (r < FL_LAYER_IDX)
+		return &fl_state.rules.rules[r].target;
+	return &fl_layer_locals[r & (FL_SEG_LAYER_STMTS - 1)].target;
 }
 
 /* Both at once: one test of where idx points. */
