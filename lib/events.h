@@ -70,7 +70,12 @@ enum fl_breaker_reason {
 };
 
 enum fl_bulkhead_event { FL_BULKHEAD_EV_REJECTED = 0, FL_BULKHEAD_EV_TIMEOUT = 1, FL_BULKHEAD_EV_MAX = 1 };
-enum fl_layer_event { FL_LAYER_APPLIED = 0, FL_LAYER_REMOVED = 1, FL_LAYER_EXPIRED = 2, FL_LAYER_EV_MAX = 2 };
+enum fl_layer_event {
+	FL_LAYER_EV_APPLIED = 0,
+	FL_LAYER_EV_REMOVED = 1,
+	FL_LAYER_EV_EXPIRED = 2,
+	FL_LAYER_EV_MAX = 2
+};
 enum fl_process_event {
 	FL_PROCESS_ATTACHED = 0,
 	FL_PROCESS_EXITED = 1,

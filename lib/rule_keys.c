@@ -73,7 +73,9 @@ struct key_def {
 	X("probability", KEY_REAL, fault.probability, 0, 1, NULL, NULL)                                      \
 	X("after", KEY_U64, fault.after, 0, UINT64_MAX, NULL, NULL)                                          \
 	X("every", KEY_U64, fault.every, 1, UINT64_MAX, NULL, NULL)                                          \
-	X("times", KEY_U64, fault.times, 0, UINT64_MAX, NULL, NULL)
+	X("times", KEY_U64, fault.times, 0, UINT64_MAX, NULL, NULL)                                          \
+	X("start_ms", KEY_U32, fault.start_ms, 0, I32, NULL, "start_ms")                                     \
+	X("duration_ms", KEY_U32, fault.duration_ms, 0, I32, NULL, "duration_ms")
 
 #define RESOLVE_KEYS(X) X("address", KEY_ADDRS, resolve, 0, 0, NULL, NULL)
 

@@ -152,6 +152,7 @@ static int finish_fault(struct fl_rule *r, const struct fl_loc *loc, struct fl_d
 				     "often be cut to 0)",
 				     (unsigned)p->jitter_ms, (unsigned)p->delay_ms);
 	p->threshold = fl_probability_threshold(p->probability);
+	p->timed = p->start_ms != 0 || p->duration_ms != 0;
 	if (p->probability == 0.0)
 		fl_diag_warn(d, loc, "fault has probability=0 and never fires");
 	if (fl_resolve_fault_check(r, loc, d) < 0)

@@ -76,6 +76,14 @@ struct fl_fault_params {
 	uint64_t after;	    /* 0 */
 	uint64_t every;	    /* 1 */
 	uint64_t times;	    /* 0 = unlimited */
+	/* Timed faults (SPEC 7): inactive until start_ms after the layer was
+	 * applied (or the process started, for its own rules), then active for
+	 * duration_ms (0 = for ever). timed: derived by fl_rule_finish, so the
+	 * hot path reads the clock only for a statement that needs it. */
+	uint32_t start_ms;
+	uint32_t duration_ms;
+	uint8_t timed;
+	uint8_t reserved[7];
 };
 
 #define FL_RESOLVE_MAX 8 /* addresses one resolve statement can give */

@@ -46,10 +46,15 @@ size_t fl_seg_events_offset(uint32_t capacity)
 	return (end + 63) & ~(size_t)63;
 }
 
-size_t fl_seg_size(uint32_t capacity)
+size_t fl_seg_layers_offset(uint32_t capacity)
 {
 	return fl_seg_events_offset(capacity) + sizeof(struct fl_seg_events_hdr) +
 	       (size_t)FL_SEG_EVENTS * sizeof(struct fl_seg_event);
+}
+
+size_t fl_seg_size(uint32_t capacity)
+{
+	return fl_seg_layers_offset(capacity) + sizeof(struct fl_seg_layers);
 }
 
 bool fl_domain_name_valid(const char *domain)
@@ -87,6 +92,7 @@ static void carve(struct fl_seg *seg, void *mem, size_t size, uint32_t capacity)
 	seg->holders = (struct fl_seg_holder *)(seg->procs + FL_SEG_PROCS);
 	seg->ev_hdr = (struct fl_seg_events_hdr *)(base + fl_seg_events_offset(capacity));
 	seg->events = (struct fl_seg_event *)(seg->ev_hdr + 1);
+	seg->layers = (struct fl_seg_layers *)(base + fl_seg_layers_offset(capacity));
 }
 
 void fl_seg_format(void *mem, uint32_t capacity, const char *domain, uint64_t now_ms, uint32_t pid)

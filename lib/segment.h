@@ -16,6 +16,11 @@
  *
  *   header (4 KiB) | entries[capacity] | procs[FL_SEG_PROCS] | holders[holder_capacity]
  *   | events (64-byte aligned: a region header, then FL_SEG_EVENTS records; lib/events.h)
+ *   | layers
+ *
+ * The layers region (SPEC 7) holds the domain's live rule sets: written
+ * only by the CLI (lib/layers.h), read by every process under a
+ * seqlock-style generation counter.
  *
  * Entries are claimed lock-free in an open-addressing table keyed by the
  * destination (or, for scope=rule, by the statement's target text). Each is
@@ -298,6 +303,68 @@ _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_s
 		   4u << 20,
 	       "with its event ring, a segment of 4096 destinations still fits in 4 MiB");
 
+/*
+ * Layers (SPEC 7): named rule sets every process of the domain applies.
+ * A fixed table of layers and a fixed pool of compiled statements, plain
+ * data (no pointers). gen is a seqlock: odd while a CLI writes, even when
+ * stable; writers serialise with an OFD lock (lib/layers.h). A layer's
+ * word is its apply order << 8 | state, so the shim can mark exactly that
+ * layer expired with a compare-and-swap, never a layer that replaced it.
+ */
+#define FL_SEG_LAYERS	   32u
+#define FL_SEG_LAYER_STMTS 256u
+#define FL_SEG_LAYER_NAME  64u
+#define FL_SEG_STMT_TEXT   224u
+
+enum fl_layer_state {
+	FL_LAYER_FREE = 0,
+	FL_LAYER_ACTIVE = 1,
+	FL_LAYER_EXPIRED = 2, /* its --for ran out: treated as absent, freed by the next writer */
+};
+
+struct fl_seg_layer {
+	uint64_t word; /* order << 8 | enum fl_layer_state (atomic) */
+	uint64_t applied_ms;
+	uint64_t expires_ms; /* Unix ms, 0 = never */
+	uint32_t nstmts;
+	uint32_t reserved;
+	char name[FL_SEG_LAYER_NAME];
+}; /* 96 bytes */
+
+union fl_seg_stmt_params {
+	struct fl_breaker_params breaker;
+	struct fl_bulkhead_params bulkhead;
+	struct fl_fault_params fault;
+};
+
+struct fl_seg_stmt {
+	uint32_t layer_plus1; /* 0 = free slot */
+	uint32_t index;	      /* its place in its layer */
+	uint64_t uid;	      /* new for every statement written: per-process counters restart */
+	struct fl_target target;
+	uint8_t kind; /* enum fl_kind */
+	uint8_t reserved[3];
+	union fl_seg_stmt_params u;
+	char text[FL_SEG_STMT_TEXT]; /* canonical statement, NUL-terminated */
+};				     /* 712 bytes */
+
+struct fl_seg_layers {
+	uint32_t gen; /* seqlock: odd while written (atomic) */
+	uint32_t reserved0;
+	uint64_t next_order; /* apply order of the next layer */
+	uint64_t next_uid;   /* uid of the next statement */
+	uint8_t reserved[40];
+	struct fl_seg_layer layers[FL_SEG_LAYERS];
+	struct fl_seg_stmt stmts[FL_SEG_LAYER_STMTS];
+};
+
+_Static_assert(sizeof(struct fl_target) == 390, "target layout (kept in layer statements)");
+_Static_assert(sizeof(struct fl_fault_params) == 72, "fault parameters layout");
+_Static_assert(sizeof(union fl_seg_stmt_params) == 72, "statement parameters layout");
+_Static_assert(sizeof(struct fl_seg_layer) == 96, "layer layout");
+_Static_assert(sizeof(struct fl_seg_stmt) == 712, "layer statement layout");
+_Static_assert(sizeof(struct fl_seg_layers) == 64 + 32 * 96 + 256 * 712, "layers region layout");
+
 /* A mapped, validated segment. */
 struct fl_seg {
 	/* The segment file, kept open (close-on-exec, at a high number) for the
@@ -310,6 +377,7 @@ struct fl_seg {
 	struct fl_seg_entry *entries;
 	struct fl_seg_proc *procs;
 	struct fl_seg_holder *holders;
+	struct fl_seg_layers *layers;
 	size_t size;
 	uint32_t capacity;
 	uint32_t holder_capacity;
@@ -323,6 +391,8 @@ size_t fl_seg_events_offset(uint32_t capacity);
 /* The holder table is sized from the capacity: 4 held slots per entry. */
 uint32_t fl_seg_holder_capacity(uint32_t capacity);
 size_t fl_seg_size(uint32_t capacity);
+/* Where the layers region starts: after the event ring, on a cache line. */
+size_t fl_seg_layers_offset(uint32_t capacity);
 
 /*
  * Where segments live: FL_SEG_DIR/FL_SEG_FILE_PREFIX<uid>.<domain>, e.g.

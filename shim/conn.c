@@ -14,6 +14,7 @@
 
 #include "bulkhead.h"
 #include "domain.h"
+#include "layers.h"
 #include "log.h"
 #include "ready.h"
 
@@ -93,6 +94,9 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->permit.active = false;
 	c->permit.generation = 0;
 	c->stats = c->breaker = c->bulkhead = NULL;
+	c->layer_gen = FL_LAYER_GEN_UNSEEN; /* matched against layers at its first call */
+	c->rematching = 0;
+	c->pass_gen = FL_LAYER_GEN_UNSEEN;
 	__atomic_store_n(&c->connecting, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->refs, 1, __ATOMIC_RELEASE);
 	return c;

@@ -34,6 +34,10 @@ struct fl_conn {
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
 	struct fl_dest dest;
 	struct fl_match match;
+	uint32_t layer_gen; /* the layer generation match was made at (shim/layers.h) */
+	uint8_t rematching; /* a thread is matching it again (atomic) */
+	uint32_t
+	    pass_gen; /* nothing matches it: its I/O passes while layers are at this generation (layers.h) */
 };
 
 /* A new object with refs = 1 and no shared state, or NULL when the pool

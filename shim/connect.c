@@ -21,6 +21,7 @@
 #include "domain.h"
 #include "fdtab.h"
 #include "inject.h"
+#include "layers.h"
 #include "log.h"
 #include "ready.h"
 #include "real.h"
@@ -190,7 +191,7 @@ static int connect_queued(struct fl_conn *c, int fd, const struct sockaddr *sa, 
  * refers to it.
  */
 static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, const struct fl_dest *d,
-			   const struct fl_match *m)
+			   const struct fl_match *m, uint32_t layer_gen)
 {
 	struct fl_conn *c = fl_conn_new(d, m);
 	if (!c) {
@@ -198,8 +199,11 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 		fdtab_replace(fd, NULL);
 		return fl_real.connect(fd, sa, len);
 	}
-	struct fl_plan plan;
-	fl_domain_plan(d, m, &plan);
+	c->layer_gen = layer_gen;
+	struct fl_plan plan = {NULL, NULL, NULL};
+	/* A socket followed only for layers that match nothing yet: no entry. */
+	if (m->breaker >= 0 || m->bulkhead >= 0 || m->nfaults > 0)
+		fl_domain_plan(d, m, &plan);
 	c->stats = plan.stats;
 	c->breaker = plan.breaker;
 	c->bulkhead = plan.bulkhead;
@@ -213,6 +217,7 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
+	fl_layers_connected(c, layer_gen);
 	if (c->match.ops & (1u << FL_OP_CONNECT)) {
 		fl_ready_connect_addr(sa, len); /* a delay on a non-blocking socket defers the real call */
 		err = fl_call_fault(c, FL_OP_CONNECT, fd, 0);
@@ -367,12 +372,35 @@ static bool reconnect(struct fl_conn *prev, int fd, const struct fl_dest *d, con
 	return true;
 }
 
+/*
+ * Own statements, then the layers' (SPEC 7). A process joined to a domain
+ * follows every connected socket, matched or not, so that a layer applied
+ * later reaches connections made before it: true then, with *gen the
+ * layer generation the match was made at.
+ */
+static bool match_dest(struct fl_dest *d, struct fl_match *m, uint32_t *gen)
+{
+	bool own = fl_state.active &&
+		   (fl_match_indexed(&fl_state.match_index, &fl_state.rules, d, m) | fl_resolve_match(d, m));
+	*gen = 0;
+	if (!fl_layers_joined)
+		return own;
+	if (!own) {
+		memset(m, 0, sizeof(*m));
+		m->breaker = m->bulkhead = -1;
+	}
+	drop_dead_faults(m);
+	*gen = fl_layers_match(d, m);
+	return true;
+}
+
 FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fl_dest d;
 	struct fl_match m;
-	if (FL_LIKELY(!fl_state.active) || !fl_dest_from_sockaddr(sa, len, &d) ||
-	    !(fl_match_indexed(&fl_state.match_index, &fl_state.rules, &d, &m) | fl_resolve_match(&d, &m))) {
+	uint32_t gen;
+	if ((FL_LIKELY(!fl_state.active) && FL_LIKELY(!fl_layers_joined)) ||
+	    !fl_dest_from_sockaddr(sa, len, &d) || !match_dest(&d, &m, &gen)) {
 		if (FL_UNLIKELY(fl_fdtab_lookup(fd) != NULL)) {
 			int saved = errno;
 			fdtab_replace(fd, NULL);
@@ -384,8 +412,9 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int r;
 	if (prev && reconnect(prev, fd, &d, sa, len, &r))
 		return r;
-	drop_dead_faults(&m);
+	if (!fl_layers_joined)
+		drop_dead_faults(&m); /* joined: match_dest did, before the layers' */
 	if (FL_UNLIKELY(m.truncated))
 		warn_truncated(&d);
-	return connect_watched(fd, sa, len, &d, &m);
+	return connect_watched(fd, sa, len, &d, &m, gen);
 }

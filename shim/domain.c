@@ -12,6 +12,7 @@
 #include "events.h"
 #include "evsum.h"
 #include "handoff.h"
+#include "layers.h"
 #include "procreg.h"
 #include "shim.h"
 #include "sysio.h"
@@ -52,7 +53,7 @@ int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d)
 	if (fl_seg_open(&fl_domain.seg, domain, capacity, true, fl_now_ms(), d) < 0)
 		return -1;
 	/* Entries are declared 64-byte aligned: calloc's 16 would not do. */
-	size_t bytes = fl_state.rules.count * sizeof(*fl_domain.local);
+	size_t bytes = (fl_state.rules.count ? fl_state.rules.count : 1) * sizeof(*fl_domain.local);
 	fl_domain.local = aligned_alloc(64, bytes);
 	if (fl_domain.local)
 		memset(fl_domain.local, 0, bytes);
@@ -97,6 +98,13 @@ void fl_domain_detach(void)
 /* Statement text for display, truncated to the entry's field. */
 static void rule_text(char *out, size_t size, uint32_t rule)
 {
+	if (rule >= FL_LAYER_IDX) { /* a layer's statement: its text, as the CLI wrote it */
+		const char *t = fl_layer_locals[rule & (FL_SEG_LAYER_STMTS - 1)].text;
+		size_t n = strnlen(t, size - 1);
+		memcpy(out, t, n);
+		out[n] = '\0';
+		return;
+	}
 	fl_rule_format_brief(&fl_state.rules.rules[rule], out, size);
 }
 
@@ -125,7 +133,7 @@ static void ensure_breaker(struct fl_seg_entry *e, uint32_t rule)
 	if (!claim_part(&e->has_breaker))
 		return;
 	rule_text(e->breaker_rule, sizeof(e->breaker_rule), rule);
-	fl_breaker_init(&e->breaker, &fl_state.rules.rules[rule].u.breaker, fl_now_ms());
+	fl_breaker_init(&e->breaker, fl_breaker_of(rule), fl_now_ms());
 	__atomic_store_n(&e->has_breaker, FL_PART_READY, __ATOMIC_RELEASE);
 }
 
@@ -134,7 +142,7 @@ static void ensure_bulkhead(struct fl_seg_entry *e, uint32_t rule)
 	if (!claim_part(&e->has_bulkhead))
 		return;
 	rule_text(e->bulkhead_rule, sizeof(e->bulkhead_rule), rule);
-	fl_bulkhead_init(&e->bulkhead, &fl_state.rules.rules[rule].u.bulkhead);
+	fl_bulkhead_init(&e->bulkhead, fl_bulkhead_of(rule));
 	__atomic_store_n(&e->has_bulkhead, FL_PART_READY, __ATOMIC_RELEASE);
 }
 
@@ -165,10 +173,10 @@ static uint32_t dest_limit(void)
 static struct fl_seg_entry *rule_entry(uint32_t rule)
 {
 	struct fl_seg_key key;
-	fl_seg_key_rule(&key, &fl_state.rules.rules[rule].target);
+	fl_seg_key_rule(&key, fl_target_of(rule));
 	struct fl_seg_entry *e = fl_seg_lookup(&fl_domain.seg, &key, init_entry, NULL);
-	if (e)
-		return e;
+	if (e || rule >= FL_LAYER_IDX)
+		return e; /* a layer's statement has no stand-in: none then */
 	e = &fl_domain.local[rule];
 	if (__atomic_load_n(&e->status, __ATOMIC_ACQUIRE) != FL_ENTRY_READY) {
 		e->key = key;
@@ -196,6 +204,8 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 	fl_seg_key_dest(&key, d);
 	struct fl_seg_entry *dest =
 	    fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
+	if (!dest && first_rule(m) >= FL_LAYER_IDX)
+		return; /* table full, and only layers match: no counters */
 	if (!dest) {
 		/* Table full: this destination shares its statement's entry. */
 		dest = rule_entry(first_rule(m));
@@ -203,15 +213,25 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		__atomic_fetch_add(&dest->overflow_count, 1, __ATOMIC_RELAXED);
 	}
 	plan->stats = dest;
-	const struct fl_rule *rules = fl_state.rules.rules;
 	if (m->breaker >= 0) {
 		uint32_t r = (uint32_t)m->breaker;
-		plan->breaker = rules[r].u.breaker.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
-		ensure_breaker(plan->breaker, r);
+		plan->breaker = fl_breaker_of(r)->scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
+		if (plan->breaker)
+			ensure_breaker(plan->breaker, r);
 	}
 	if (m->bulkhead >= 0) {
 		uint32_t r = (uint32_t)m->bulkhead;
-		plan->bulkhead = rules[r].u.bulkhead.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
-		ensure_bulkhead(plan->bulkhead, r);
+		plan->bulkhead = fl_bulkhead_of(r)->scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
+		if (plan->bulkhead)
+			ensure_bulkhead(plan->bulkhead, r);
 	}
+}
+
+struct fl_seg_entry *fl_domain_dest_entry(const struct fl_dest *d)
+{
+	if (!fl_domain.attached)
+		return NULL;
+	struct fl_seg_key key;
+	fl_seg_key_dest(&key, d);
+	return fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 }

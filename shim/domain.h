@@ -50,6 +50,10 @@ void fl_domain_detach(void);
  * Returns the index, or FL_PROC_NONE. */
 uint32_t fl_domain_register(pid_t pid, uint64_t start_ticks);
 
+/* The counters entry of destination d (for a connection only layers
+ * match), or NULL when the table is full. Async-signal-safe. */
+struct fl_seg_entry *fl_domain_dest_entry(const struct fl_dest *d);
+
 /* Finds or creates the entries of destination d. Async-signal-safe. */
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);
 

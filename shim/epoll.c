@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 
 #include "domain.h"
+#include "layers.h"
 #include "ready.h"
 #include "real.h"
 #include "shim.h"
@@ -164,7 +165,7 @@ static __attribute__((noinline)) int ctl_tracked(int epfd, int op, int fd, struc
 
 FL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	if (FL_LIKELY(!fl_state.active))
+	if (FL_LIKELY(!fl_state.active) && FL_LIKELY(!fl_layers_joined))
 		return fl_real.epoll_ctl(epfd, op, fd, ev);
 	return ctl_tracked(epfd, op, fd, ev);
 }

@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "domain.h"
 #include "handoff.h"
+#include "layers.h"
 #include "fdtab.h"
 #include "log.h"
 #include "real.h"
@@ -344,8 +345,12 @@ static void fl_init(void)
 		warn_once(d);
 	}
 	free(d);
-	if (fl_state.rules.count == 0)
+	fl_layers_start_ms = fl_now_ms();
+	if (fl_state.rules.count == 0) {
+		/* No rules of its own: still the domain's layers apply (SPEC 7). */
+		fl_layers_join_existing();
 		goto out;
+	}
 	fl_state.counters = calloc(fl_state.rules.count, sizeof(*fl_state.counters));
 	if (!fl_state.counters) {
 		fail("out of memory for rule counters");
@@ -356,6 +361,7 @@ static void fl_init(void)
 	fl_state.seed = choose_seed();
 	if (attach_domain() < 0)
 		goto out;
+	fl_layers_join();
 	adopt_inherited_sockets();
 	__atomic_store_n(&fl_state.active, true, __ATOMIC_RELEASE);
 	log_start();

@@ -168,15 +168,33 @@ fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd
 	return f->error;
 }
 
+/* count_past_after's answer for a timed statement (start_ms, duration_ms,
+ * a layer's --for): whether it is active now is asked in inject_from, so
+ * the loop of fl_call_fault still makes no call. */
+#define TIMED (UINT64_MAX - 1)
+
+/* A timed statement: counted only inside its window. */
+static uint64_t count_timed(uint32_t idx)
+{
+	const struct fl_fault_params *p = fl_fault_of(idx);
+	if (fl_fault_inactive(idx, p))
+		return UINT64_MAX;
+	uint64_t n = __atomic_fetch_add(&fl_counters_of(idx)->seen, 1, __ATOMIC_RELAXED);
+	return n < p->after ? UINT64_MAX : n;
+}
+
 /* Statement i of the connection, if it applies to op and is past its
  * `after` (counting this call): the call's number, else UINT64_MAX. */
 static inline uint64_t count_past_after(const struct fl_conn *c, uint32_t bit, uint32_t i)
 {
-	uint32_t idx = c->match.faults[i];
-	const struct fl_fault_params *p = &fl_state.rules.rules[idx].u.fault;
+	uint32_t idx = __atomic_load_n(&c->match.faults[i], __ATOMIC_RELAXED);
+	struct fl_fault_counters *cnt;
+	const struct fl_fault_params *p = fl_fault_at(idx, &cnt);
 	if (!(p->ops & bit))
 		return UINT64_MAX;
-	uint64_t n = __atomic_fetch_add(&fl_state.counters[idx].seen, 1, __ATOMIC_RELAXED);
+	if (__builtin_expect(p->timed, 0))
+		return TIMED; /* decided out of line (inject_from): the clock is read there */
+	uint64_t n = __atomic_fetch_add(&cnt->seen, 1, __ATOMIC_RELAXED);
 	return n < p->after ? UINT64_MAX : n;
 }
 
@@ -191,14 +209,20 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 						 int fd, int flags)
 {
 	uint32_t bit = 1u << op;
+	uint32_t nfaults = __atomic_load_n(&c->match.nfaults, __ATOMIC_RELAXED);
+	if (nfaults > FL_MATCH_MAX_FAULTS)
+		nfaults = FL_MATCH_MAX_FAULTS;
 	for (;;) {
-		uint32_t idx = c->match.faults[i];
+		uint32_t idx = __atomic_load_n(&c->match.faults[i], __ATOMIC_RELAXED);
 		struct fl_fault_decision f;
-		if (fl_fault_decide_from(&fl_state.rules.rules[idx].u.fault, &fl_state.counters[idx], n,
-					 fl_thread_rng(), &f))
+		if (n == TIMED)
+			n = count_timed(idx);
+		struct fl_fault_counters *cnt;
+		const struct fl_fault_params *p = fl_fault_at(idx, &cnt);
+		if (n != UINT64_MAX && fl_fault_decide_from(p, cnt, n, fl_thread_rng(), &f))
 			return fire(c, op, &f, fd, flags, idx);
 		do {
-			if (++i >= c->match.nfaults)
+			if (++i >= nfaults)
 				return 0;
 			n = count_past_after(c, bit, i);
 		} while (n == UINT64_MAX);
@@ -208,7 +232,10 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
-	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+	uint32_t nfaults = __atomic_load_n(&c->match.nfaults, __ATOMIC_RELAXED);
+	if (nfaults > FL_MATCH_MAX_FAULTS)
+		nfaults = FL_MATCH_MAX_FAULTS;
+	for (uint32_t i = 0; i < nfaults; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)
 			return inject_from(c, op, i, n, fd, flags);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "conn.h"
+#include "layers.h"
 #include "ready.h"
 #include "rules.h"
 
@@ -67,6 +68,9 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 		if (r <= 0)
 			return r;
 	}
+	/* Layers changed since c was matched (one shared load): match again. */
+	if (__builtin_expect(__atomic_load_n(fl_layer_gen, __ATOMIC_RELAXED) != c->layer_gen, 0))
+		fl_layers_refresh(c);
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
 	int err = fl_call_fault(c, op, fd, flags);

@@ -23,7 +23,7 @@ static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, 
 
 FL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.write(fd, buf, n);
 	return write_watched(fd, buf, n);
 }
@@ -39,7 +39,7 @@ static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iov
 
 FL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.writev(fd, iov, n);
 	return writev_watched(fd, iov, n);
 }
@@ -55,7 +55,7 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 
 FL_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.read(fd, buf, n);
 	return read_watched(fd, buf, n);
 }
@@ -71,7 +71,7 @@ static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iove
 
 FL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.readv(fd, iov, n);
 	return readv_watched(fd, iov, n);
 }
@@ -87,7 +87,7 @@ static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, siz
 
 FL_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.read_chk(fd, buf, n, buflen);
 	return read_chk_watched(fd, buf, n, buflen);
 }

@@ -23,7 +23,7 @@ static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, s
 
 FL_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.send(fd, buf, n, flags);
 	return send_watched(fd, buf, n, flags);
 }
@@ -41,7 +41,7 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 FL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
 			 socklen_t len)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.sendto(fd, buf, n, flags, sa, len);
 	return sendto_watched(fd, buf, n, flags, sa, len);
 }
@@ -57,7 +57,7 @@ static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct ms
 
 FL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.sendmsg(fd, msg, flags);
 	return sendmsg_watched(fd, msg, flags);
 }
@@ -73,7 +73,7 @@ static __attribute__((noinline)) int sendmmsg_watched(int fd, struct mmsghdr *ve
 
 FL_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.sendmmsg(fd, vec, n, flags);
 	return sendmmsg_watched(fd, vec, n, flags);
 }
@@ -89,7 +89,7 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 
 FL_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recv(fd, buf, n, flags);
 	return recv_watched(fd, buf, n, flags);
 }
@@ -106,7 +106,7 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 
 FL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa, socklen_t *len)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recvfrom(fd, buf, n, flags, sa, len);
 	return recvfrom_watched(fd, buf, n, flags, sa, len);
 }
@@ -122,7 +122,7 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 
 FL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recvmsg(fd, msg, flags);
 	return recvmsg_watched(fd, msg, flags);
 }
@@ -139,7 +139,7 @@ static __attribute__((noinline)) int recvmmsg_watched(int fd, struct mmsghdr *ve
 
 FL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recvmmsg(fd, vec, n, flags, timeout);
 	return recvmmsg_watched(fd, vec, n, flags, timeout);
 }
@@ -156,7 +156,7 @@ static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, siz
 
 FL_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recv_chk(fd, buf, n, buflen, flags);
 	return recv_chk_watched(fd, buf, n, buflen, flags);
 }
@@ -174,7 +174,7 @@ static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf,
 FL_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *sa,
 				 socklen_t *len)
 {
-	if (fl_fd_unwatched(fd))
+	if (fl_fd_io_passes(fd))
 		return fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
 	return recvfrom_chk_watched(fd, buf, n, buflen, flags, sa, len);
 }

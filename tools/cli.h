@@ -16,9 +16,10 @@ struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
 	bool json, prometheus, all, force, help;
-	const char *since; /* events */
-	bool follow;	   /* events */
-	char **operands;   /* non-option words after the command */
+	const char *since;	     /* events */
+	bool follow;		     /* events */
+	const char *name, *for_time; /* apply --name, --for */
+	char **operands;	     /* non-option words after the command */
 	int noperands;
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */
@@ -70,6 +71,31 @@ struct fl_out;
 struct fl_event;
 void fl_cli_event_json(struct fl_out *o, const struct fl_event *ev);
 void fl_cli_event_line(struct fl_out *o, const struct fl_event *ev, bool with_date);
+
+int fl_cmd_apply(const struct fl_cli *cli);
+int fl_cmd_remove(const struct fl_cli *cli);
+int fl_cmd_heal(const struct fl_cli *cli);
+int fl_cmd_layers(const struct fl_cli *cli);
+int fl_cmd_play(const struct fl_cli *cli);
+
+/* ---- layers (tools/cmd_layers.c), shared with play ---- */
+
+struct fl_layers_view;
+struct fl_seg;
+/* Adds (or replaces) a layer of rs, creating the domain if needed; for_ms
+ * 0 = for ever. The name used (generated when name is NULL) goes to
+ * applied. Prints errors; returns the exit code. */
+int fl_layers_cli_apply(const char *domain, const char *name, const struct fl_ruleset *rs, uint64_t for_ms,
+			char *applied, size_t size);
+/* Removes the named layers (or all); *removed counts them. A missing name
+ * is an error (exit 1) unless quiet_missing. */
+int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all, unsigned *removed,
+			 bool quiet_missing);
+/* One line naming the active layers for `top` ("layers: a, b (expires
+ * in 12s)"), or "" when there are none or the table is being written. */
+void fl_layers_summary(const struct fl_seg *seg, char *out, size_t size);
+/* The `layers` listing, as text or the JSON array. */
+void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t now, bool json);
 
 /* ---- commands that read a domain (tools/domain_open.c) ---- */
 

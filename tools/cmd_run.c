@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "segment.h"
 
 /* The shim: $FAULTLINE_LIB, else next to this program, else ../lib/faultline/. */
 static int find_shim(char *out, size_t size)
@@ -70,6 +71,33 @@ static int set_preload(const char *shim)
 	return r;
 }
 
+/*
+ * No rules: the command still applies the domain's layers (SPEC 7), so the
+ * domain must exist when it starts (the shim of a process without rules
+ * only attaches to an existing one).
+ */
+static int join_domain(void)
+{
+	const char *domain = getenv("FAULTLINE_DOMAIN");
+	domain = domain && *domain ? domain : "default";
+	if (!fl_domain_name_valid(domain))
+		return fl_cli_fail(FL_EXIT_USAGE, FL_DOMAIN_NAME_INVALID, domain);
+	struct fl_seg seg;
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	if (!d)
+		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
+	const char *cap = getenv("FAULTLINE_CAPACITY");
+	unsigned long n = cap && *cap ? strtoul(cap, NULL, 10) : 0;
+	uint32_t capacity = n >= 1 && n <= FL_SEG_CAPACITY_MAX ? (uint32_t)n : FL_SEG_CAPACITY_DEFAULT;
+	int code = FL_EXIT_OK;
+	if (fl_seg_open(&seg, domain, capacity, true, fl_cli_now_ms(), d) < 0)
+		code = fl_cli_fail(FL_EXIT_RUNTIME, "%s", d->error);
+	else
+		fl_seg_close(&seg);
+	free(d);
+	return code;
+}
+
 int fl_cmd_run(const struct fl_cli *cli)
 {
 	if (!cli->exec_argv || !cli->exec_argv[0])
@@ -99,6 +127,8 @@ int fl_cmd_run(const struct fl_cli *cli)
 	fl_rules_fingerprint(getenv("FAULTLINE_RULES"), getenv("FAULTLINE_CONFIG"), key, sizeof(key));
 	setenv("FAULTLINE_WARNED", key, 1);
 	fl_elf_warn(cli->exec_argv[0]);
+	if (!getenv("FAULTLINE_RULES") && !getenv("FAULTLINE_CONFIG") && join_domain() != FL_EXIT_OK)
+		return FL_EXIT_RUNTIME;
 	execvp(cli->exec_argv[0], cli->exec_argv);
 	return fl_cli_fail(FL_EXIT_RUNTIME, "cannot run '%s': %s", cli->exec_argv[0], strerror(errno));
 }

@@ -160,15 +160,24 @@ static void compose(struct fl_out *body, const char *domain, double secs, unsign
 	struct fl_event last[EVENT_LINES];
 	bool room = rows > HEADER_LINES + EVENT_LINES + 6;
 	int nlast = room ? last_events(&seg, last, EVENT_LINES) : 0;
+	char layers[512];
+	fl_layers_summary(&seg, layers, sizeof(layers)); /* "" when there are none */
 	fl_seg_close(&seg);
 	snprintf(
 	    title, sizeof(title),
 	    "faultline top - domain %s - %s - %zu destination%s, %u process%s attached - every %gs - q quits",
 	    domain, clock, snap.nentries, snap.nentries == 1 ? "" : "s", alive, alive == 1 ? "" : "es", secs);
 	fl_out_printf(body, "%.*s\n\n", (int)width, title);
+	unsigned extra = 0;
+	if (layers[0]) {
+		fl_out_printf(body, "%.*s\n", (int)width, layers);
+		extra = 1;
+	}
 	struct fl_table_style style = {
 	    .width = width,
-	    .max_rows = rows > HEADER_LINES + 2 ? rows - HEADER_LINES - 1 - (room ? EVENT_LINES + 2 : 0) : 1,
+	    .max_rows = rows > HEADER_LINES + 2 + extra
+			    ? rows - HEADER_LINES - 1 - extra - (room ? EVENT_LINES + 2 : 0)
+			    : 1,
 	    .colour = colour,
 	};
 	fl_report_table(body, &snap, &style);

@@ -84,6 +84,37 @@ static const struct command commands[] = {
      "  The domains of this user: size, destinations used/capacity, attached\n"
      "  live processes, creation time.",
      "json"},
+    {"apply", fl_cmd_apply,
+     "faultline apply [--domain D] [--name N] [--for DURATION] (--rules R | --config F)\n"
+     "  Adds layer N (or replaces the layer of that name) to the domain, creating\n"
+     "  it if needed: every process of the domain applies its statements from its\n"
+     "  next call, after its own, including connections opened before. The\n"
+     "  layer is validated whole first: one bad statement and nothing is applied\n"
+     "  (exit 2). Without --name a name is generated and printed. --for 30s\n"
+     "  (250ms, 5m, or milliseconds) removes it by itself after that time.",
+     "domain name for rules config"},
+    {"remove", fl_cmd_remove,
+     "faultline remove N... | --all [--domain D]\n"
+     "  Removes layers: their faults stop from every process's next call.\n"
+     "  Breakers and bulkheads they created keep their state.",
+     "domain all"},
+    {"heal", fl_cmd_heal,
+     "faultline heal [--domain D]\n"
+     "  Removes every layer of the domain (remove --all).",
+     "domain"},
+    {"layers", fl_cmd_layers,
+     "faultline layers [--domain D] [--json]\n"
+     "  The domain's layers in the order they apply: name, applied at, expires\n"
+     "  at, statements. --json: an array of {name, applied, expires, rules}\n"
+     "  (Unix ms; expires null = never).",
+     "domain json"},
+    {"play", fl_cmd_play,
+     "faultline play FILE [--domain D]\n"
+     "  Runs a scenario (libconfig: name, steps = ({at = \"10s\"; apply = {...};\n"
+     "  remove = [...]; trip = \"DEST\"; reset = \"DEST\"; set = \"DEST K=V\";}, ...)).\n"
+     "  The whole file is checked first; each step is printed as it runs.\n"
+     "  Ctrl-C or the end removes every layer it applied.",
+     "domain"},
     {"clear", fl_cmd_clear,
      "faultline clear [--domain D] [--force]\n"
      "  Removes a domain's shared memory. Refused while live processes are\n"
@@ -161,6 +192,8 @@ static const struct option_def option_defs[] = {
     {"help", false, offsetof(struct fl_cli, help)},
     {"follow", false, offsetof(struct fl_cli, follow)},
     {"since", true, offsetof(struct fl_cli, since)},
+    {"name", true, offsetof(struct fl_cli, name)},
+    {"for", true, offsetof(struct fl_cli, for_time)},
 };
 
 /* The options given, to check them against the command once it is known. */

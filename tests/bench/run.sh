@@ -535,3 +535,10 @@ fi
 # ---------------------------------------------------------------- report
 
 . "$here/report.sh"
+
+# ---------------------------------------------------------------- layers (issue 12)
+
+if [ $HAVE_VALGRIND = 1 ]; then
+	say "layers: instructions with a process joined to a domain and a layer applied"
+	"$here/layers.sh" "$build" | tee "$out/layers.md"
+fi

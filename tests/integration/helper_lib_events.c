@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 	ev.time_ms = fl_clock_unix_ms();
 	ev.pid = (uint32_t)getpid();
 	ev.kind = FL_EVENT_LAYER;
-	ev.what = FL_LAYER_APPLIED;
+	ev.what = FL_LAYER_EV_APPLIED;
 	fl_event_text(ev.text, sizeof(ev.text), "stuck");
 	uint64_t n = fl_event_write_unfinished(&seg, &ev);
 	printf("marked %llu\n", (unsigned long long)n);

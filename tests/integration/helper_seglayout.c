@@ -38,6 +38,12 @@ int main(void)
 	SIZE(fl_seg_op_stats);
 	SIZE(fl_seg_events_hdr);
 	SIZE(fl_seg_event);
+	SIZE(fl_seg_layers);
+	SIZE(fl_seg_layer);
+	SIZE(fl_seg_stmt);
+	OFF(fl_seg_layers, gen);
+	OFF(fl_seg_layers, layers);
+	OFF(fl_seg_layers, stmts);
 	OFF(fl_seg_header, magic);
 	OFF(fl_seg_header, version);
 	OFF(fl_seg_header, header_size);

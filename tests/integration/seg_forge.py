@@ -66,6 +66,11 @@ def events_offset(lay, cap):
 
 
 def seg_size(lay, cap):
+    return layers_offset(lay, cap) + lay["sizeof.fl_seg_layers"]
+
+
+def layers_offset(lay, cap):
+    # fl_seg_layers_offset (lib/segment.c): after the event ring.
     return (events_offset(lay, cap) + lay["sizeof.fl_seg_events_hdr"] +
             lay["FL_SEG_EVENTS"] * lay["sizeof.fl_seg_event"])
 

@@ -30,7 +30,7 @@ static struct fl_event make(uint32_t writer, uint32_t i)
 	ev.time_ms = NOW_MS + i;
 	ev.pid = writer + 1;
 	ev.kind = FL_EVENT_LAYER;
-	ev.what = FL_LAYER_APPLIED;
+	ev.what = FL_LAYER_EV_APPLIED;
 	ev.v1 = writer;
 	ev.v2 = i;
 	ev.v3 = writer ^ (i * 2654435761u);

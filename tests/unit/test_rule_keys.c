@@ -45,8 +45,9 @@ START_TEST(kind_keys_list_every_key_in_table_order)
 					       "scope",
 					       "enabled",
 					       NULL};
-	static const char *const fault[] = {"on",    "error", "delay_ms", "jitter_ms", "probability",
-					    "after", "every", "times",	  NULL};
+	static const char *const fault[] = {"on",	   "error",	  "delay_ms", "jitter_ms",
+					    "probability", "after",	  "every",    "times",
+					    "start_ms",	   "duration_ms", NULL};
 	assert_keys(FL_KIND_BREAKER, breaker);
 	assert_keys(FL_KIND_BULKHEAD, bulkhead);
 	assert_keys(FL_KIND_FAULT, fault);

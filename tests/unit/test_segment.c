@@ -213,13 +213,15 @@ START_TEST(seg_tables_lie_back_to_back_and_fill_the_segment)
 	ck_assert_uint_eq((uintptr_t)seg.entries % 64, 0);
 	ck_assert_ptr_eq((void *)seg.procs, (void *)(seg.entries + 8));
 	ck_assert_ptr_eq((void *)seg.holders, (void *)(seg.procs + FL_SEG_PROCS));
-	/* Then the event ring, on a cache line of its own, to the end. */
+	/* Then the event ring, on a cache line of its own... */
 	char *holders_end = (char *)(seg.holders + seg.holder_capacity);
 	ck_assert((char *)seg.ev_hdr >= holders_end);
 	ck_assert((char *)seg.ev_hdr < holders_end + 64);
 	ck_assert_uint_eq((uintptr_t)seg.ev_hdr % 64, 0);
 	ck_assert_ptr_eq((void *)seg.events, (void *)(seg.ev_hdr + 1));
-	ck_assert_ptr_eq((char *)(seg.events + FL_SEG_EVENTS), base + seg.size);
+	/* ...then the layers region, to the end. */
+	ck_assert_ptr_eq((char *)seg.layers, (char *)(seg.events + FL_SEG_EVENTS));
+	ck_assert_ptr_eq((char *)(seg.layers + 1), base + seg.size);
 	free(seg.hdr);
 }
 END_TEST
