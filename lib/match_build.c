@@ -128,7 +128,7 @@ static void place_ip(struct builder *b, uint32_t rule, unsigned family, const st
 static int placements(const struct fl_rule *r, size_t i, struct fl_diag *d)
 {
 	const struct fl_target *t = &r->target;
-	if (r->kind > FL_KIND_FAULT)
+	if (r->kind > FL_KIND_FAULT && r->kind != FL_KIND_SHAPE)
 		return 0; /* fl_match ignores it too */
 	switch (t->family) {
 	case FL_AF_UNIX:

@@ -253,7 +253,7 @@ START_TEST(on_list_rejects_empty_unknown_and_repeated_items)
 			 "T:1:5: unknown op 'conect' in 'on' (did you mean 'connect'?)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=sendmsg_and_more"),
 			 "T:1:5: unknown op 'sendmsg_and_more' in 'on' (ops: connect, send, recv, "
-			 "write, read, io, all)");
+			 "write, read, io, all, close)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=send,send"),
 			 "T:1:5: 'send' repeats an op already in 'on' list 'send,send'");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=io,recv"),
