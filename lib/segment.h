@@ -33,7 +33,7 @@
 #include "target.h"
 
 #define FL_SEG_MAGIC		UINT64_C(0x31454e494c544c46) /* "FLTLINE1" little-endian */
-#define FL_SEG_VERSION		3u
+#define FL_SEG_VERSION		4u
 #define FL_SEG_HEADER_SIZE	4096u
 #define FL_SEG_PROCS		1024u
 #define FL_SEG_CAPACITY_DEFAULT 4096u
@@ -149,6 +149,18 @@ struct fl_seg_op_stats {
 	uint64_t delay_ms_total;
 }; /* 32 bytes */
 
+/* Connection faults and shaping of one op (SPEC 10): what they did. */
+struct fl_seg_conn_stats {
+	uint64_t shaped_calls;	  /* calls that went through a shape budget */
+	uint64_t shaped_bytes;	  /* bytes those calls moved */
+	uint64_t shape_wait_ns;	  /* time they waited for the budget */
+	uint64_t short_io;	  /* calls cut short by max_bytes */
+	uint64_t eofs;		  /* eof=true answers */
+	uint64_t hangs;		  /* hang_ms blackholes */
+	uint64_t resets;	  /* connections ended by close_after_bytes */
+	uint64_t corrupted_bytes; /* bytes flipped by corrupt= */
+};				  /* 64 bytes */
+
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
@@ -164,7 +176,13 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));	 /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
+	/* Version 4: connection faults and shaping (SPEC 10). */
+	struct fl_seg_conn_stats conn[FL_OP_COUNT];
+	uint64_t shape_due_ns;	       /* the shared token bucket of scope=destination|rule (lib/shape.h) */
+	uint64_t close_delays;	       /* on=close delays */
+	uint64_t close_delay_ms_total; /* their length */
+	uint64_t reserved_v4[5];
+} __attribute__((aligned(64))); /* 24 + 144 + 192 + 280 + 64 + 160 + 8 = 872, padded to 896 */
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -245,13 +263,14 @@ _Static_assert(sizeof(struct fl_seg_bulkhead_params) == 24, "bulkhead parameters
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
 _Static_assert(sizeof(struct fl_seg_op_stats) == 32, "per-call counters layout");
-_Static_assert(sizeof(struct fl_seg_entry) == 832, "entry layout");
+_Static_assert(sizeof(struct fl_seg_conn_stats) == 64, "connection-fault counters layout");
+_Static_assert(sizeof(struct fl_seg_entry) == 1216, "entry layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_entry) +
 		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
 		       4 * FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_holder) <=
-		   4u << 20,
-	       "a segment of 4096 destinations (holders: 4 a destination) fits in 4 MiB");
+		   6u << 20,
+	       "a segment of 4096 destinations (holders: 4 a destination) fits in 6 MiB");
 _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
 _Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
 _Static_assert(sizeof(struct fl_seg_header) == 144, "header layout");

@@ -35,6 +35,7 @@ int main(void)
 	SIZE(fl_seg_holder);
 	SIZE(fl_seg_key);
 	SIZE(fl_seg_op_stats);
+	SIZE(fl_seg_conn_stats);
 	OFF(fl_seg_header, magic);
 	OFF(fl_seg_header, version);
 	OFF(fl_seg_header, header_size);
@@ -54,6 +55,8 @@ int main(void)
 	OFF(fl_seg_entry, breaker);
 	OFF(fl_seg_entry, bulkhead);
 	OFF(fl_seg_entry, ops);
+	OFF(fl_seg_entry, conn);
+	OFF(fl_seg_entry, shape_due_ns);
 	OFF(fl_seg_key, kind);
 	OFF(fl_seg_key, family);
 	OFF(fl_seg_key, port);

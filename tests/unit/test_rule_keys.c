@@ -45,9 +45,9 @@ START_TEST(kind_keys_list_every_key_in_table_order)
 					       "scope",
 					       "enabled",
 					       NULL};
-	static const char *const fault[] = {"on",    "error", "delay_ms", "jitter_ms", "probability",
-					    "after", "every", "times", "max_bytes", "eof", "hang_ms",
-					    "close_after_bytes", "corrupt", NULL};
+	static const char *const fault[] = {
+	    "on",    "error",	  "delay_ms", "jitter_ms", "probability",	"after",   "every",
+	    "times", "max_bytes", "eof",      "hang_ms",   "close_after_bytes", "corrupt", NULL};
 	static const char *const shape[] = {"on", "rate_kbps", "burst_kb", "scope", NULL};
 	assert_keys(FL_KIND_SHAPE, shape);
 	assert_keys(FL_KIND_BREAKER, breaker);
