@@ -93,6 +93,9 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->permit.active = false;
 	c->permit.generation = 0;
 	c->stats = c->breaker = c->bulkhead = NULL;
+	c->cx_ops = 0; /* connect sets it up (fl_cx_setup) */
+	c->cx_reset = 0;
+	c->shape_rule = -1;
 	__atomic_store_n(&c->connecting, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->refs, 1, __ATOMIC_RELEASE);
 	return c;

@@ -18,6 +18,7 @@
 #include "breaker.h"
 #include "match.h"
 #include "segment.h"
+#include "shape.h"
 #include "target.h"
 
 struct fl_conn {
@@ -34,6 +35,14 @@ struct fl_conn {
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
 	struct fl_dest dest;
 	struct fl_match match;
+	/* Connection faults and shaping (SPEC 10, shim/connfault.c). */
+	uint32_t cx_ops;     /* ops whose calls go through connfault.c; FL_OPS_CLOSE: a slow close (atomic) */
+	uint8_t cx_reset;    /* ended by close_after_bytes: calls fail with ECONNRESET (atomic) */
+	int32_t shape_rule;  /* its shape statement, -1 = none */
+	uint64_t *shape_due; /* that statement's bucket (lib/shape.h) */
+	uint64_t shape_local;  /* the bucket of scope=connection */
+	struct fl_shape shape; /* the statement's rate, burst */
+	uint64_t moved[2];     /* bytes received, sent (atomic) */
 };
 
 /* A new object with refs = 1 and no shared state, or NULL when the pool

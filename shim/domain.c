@@ -202,3 +202,8 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		ensure_bulkhead(plan->bulkhead, r);
 	}
 }
+
+struct fl_seg_entry *fl_domain_rule_entry(uint32_t rule)
+{
+	return fl_domain.attached ? rule_entry(rule) : NULL;
+}

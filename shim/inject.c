@@ -18,6 +18,7 @@
 
 #include "atomics.h"
 #include "breaker.h"
+#include "connfault.h"
 #include "domain.h"
 #include "errnames.h"
 #include "log.h"
@@ -203,9 +204,16 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 	}
 }
 
+int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags)
+{
+	return fire(c, op, f, fd, flags);
+}
+
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
+	if (__builtin_expect(c->cx_ops & bit, 0))
+		return fl_cx_call(c, op, fd, flags);
 	for (uint32_t i = 0; i < c->match.nfaults; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)

@@ -26,6 +26,22 @@
  */
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags);
 
+/*
+ * Connection faults and shaping (shim/connfault.c). FL_PLANNED: the call
+ * goes on with a plan (a shorter length, corruption, a shaping debit, an
+ * end of file) that the wrapper carries out through fl_cx_io; fl_io_before
+ * then returns 1. fl_cx_ripe: a deferred shaping wait (or delay) has
+ * passed on a connection with such statements: the plan without deciding
+ * faults again; returns as fl_io_before does.
+ */
+#define FL_PLANNED (-3)
+int fl_cx_ripe(struct fl_conn *c, enum fl_op op, int fd, int flags);
+
+/* A fault statement fired (its decision in *f): counts, logs, applies its
+ * delay and error as any fault does. Returns as fl_call_fault. */
+struct fl_fault_decision;
+int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags);
+
 /* Fails the call with an injected error: sets errno, tells the breaker
  * (as a real error would), returns -1. */
 int fl_call_fail(struct fl_conn *c, int err);
@@ -65,7 +81,7 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 		if (r == -2)
 			return fl_call_fail(c, errno);
 		if (r <= 0)
-			return r;
+			return r == 0 && (c->cx_ops & (1u << op)) ? fl_cx_ripe(c, op, fd, flags) : r;
 	}
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
@@ -76,6 +92,8 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 		errno = EAGAIN;
 		return -1;
 	}
+	if (err == FL_PLANNED)
+		return 1; /* connection faults or shaping: the wrapper calls connfault.c */
 	return fl_call_fail(c, err);
 }
 

@@ -1,0 +1,428 @@
+/*
+ * connfault.c - see connfault.h.
+ *
+ * The plan lives in thread-local storage (initial-exec, like inject.c's:
+ * no allocation, safe in a signal handler) between fl_cx_call and the
+ * wrapper's fl_cx_io on the same thread; a signal handler that makes a
+ * watched call in between overwrites it, and the interrupted call then
+ * carries out the handler's plan: at worst one call cut shorter than its
+ * statement says - never memory beyond the caller's buffers, since the
+ * plan only shortens lengths.
+ *
+ * Non-blocking sockets never sleep here (SPEC 12): a shaping wait or a
+ * hang becomes a pending deadline of ready.c (EAGAIN, and the socket is
+ * not reported ready until then); when it passes, fl_cx_ripe shapes the
+ * call again without deciding the faults a second time. Blocking sockets
+ * sleep in lib/wait.c, interruptible as SPEC 5 says for delays.
+ *
+ * Events: where an action fires below (eof, hang, reset, corruption,
+ * shaping waits) is where the event log of SPEC 7 should hear of it; that
+ * belongs to the helper adding events (see the notes).
+ */
+#include "connfault.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomics.h"
+#include "domain.h"
+#include "fault.h"
+#include "inject.h"
+#include "ready.h"
+#include "real.h"
+#include "shim.h"
+#include "wait.h"
+
+#define TLS		__thread __attribute__((tls_model("initial-exec")))
+#define IOV_MAX_CX	64 /* iovecs a planned call keeps: a longer vector is a short call */
+#define HANG_FOREVER_MS ((uint32_t)INT32_MAX)
+
+struct plan {
+	uint64_t limit;	  /* bytes the call may move */
+	uint64_t corrupt; /* probability threshold per received byte, 0 = none */
+	uint8_t eof;	  /* answer 0 without the call */
+	uint8_t shaped;	  /* debit the shape bucket with what moved */
+	uint8_t count;	  /* count bytes moved (close_after_bytes) */
+	uint8_t cut;	  /* max_bytes set: a call cut by it is short I/O */
+	enum fl_op op;
+};
+
+static TLS struct plan plan;
+
+static bool is_in(enum fl_op op)
+{
+	return op == FL_OP_RECV || op == FL_OP_READ;
+}
+
+static struct fl_seg_conn_stats *stats_of(struct fl_conn *c, enum fl_op op)
+{
+	return c->stats ? &c->stats->conn[op] : NULL;
+}
+
+void fl_cx_setup(struct fl_conn *c)
+{
+	uint32_t ops = 0;
+	c->shape_rule = -1;
+	c->moved[0] = c->moved[1] = 0;
+	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+		uint32_t idx = c->match.faults[i];
+		const struct fl_rule *r = &fl_state.rules.rules[idx];
+		const struct fl_fault_params *p = &r->u.fault;
+		if (r->kind == FL_KIND_SHAPE) {
+			if (c->shape_rule >= 0)
+				continue; /* the first shape statement gives the budget */
+			c->shape_rule = (int32_t)idx;
+			fl_shape_init(&c->shape, p->rate_kbps, p->burst_kb);
+			c->shape_local = 0;
+			c->shape_due = &c->shape_local;
+			struct fl_seg_entry *e = NULL;
+			if (p->shape_scope == FL_SHAPE_DESTINATION)
+				e = c->stats;
+			else if (p->shape_scope == FL_SHAPE_RULE)
+				e = fl_domain_rule_entry(idx);
+			if (e)
+				c->shape_due = &e->shape_due_ns;
+			ops |= p->ops;
+		} else if (fl_connfault_any(p) || (p->ops & FL_OPS_CLOSE)) {
+			ops |= p->ops;
+		}
+	}
+	c->match.ops |= ops & FL_OPS_CLOSE;
+	__atomic_store_n(&c->cx_ops, ops, __ATOMIC_RELAXED);
+}
+
+/* Sleeps until `ns` from now, as a delay does (lib/wait.h): 0 or EINTR. */
+static int sleep_ns(uint64_t ns)
+{
+	struct timespec d;
+	clock_gettime(CLOCK_MONOTONIC, &d);
+	uint64_t t = (uint64_t)d.tv_nsec + ns % 1000000000u;
+	d.tv_sec += (time_t)(ns / 1000000000u + t / 1000000000u);
+	d.tv_nsec = (long)(t % 1000000000u);
+	return fl_sleep_until(&d);
+}
+
+/*
+ * hang_ms: a silent peer. Blocking: the call sleeps ms (0: until the
+ * socket's own timeout, or for ever), then fails as a timed-out call
+ * does. Non-blocking: EAGAIN (EINPROGRESS for connect) at once and the
+ * socket shows nothing until the deadline; then the call that notices it
+ * fails the same way, and the next call decides again.
+ */
+static int hang(struct fl_conn *c, enum fl_op op, uint32_t ms, int fd, int flags)
+{
+	int err = op == FL_OP_CONNECT ? ETIMEDOUT : EAGAIN;
+	struct fl_seg_conn_stats *s = stats_of(c, op);
+	if (s)
+		ADD(&s->hangs, 1);
+	if (fl_ready_nonblocking(fd, flags) && fl_ready_defer(c, fd, op, ms ? ms : HANG_FOREVER_MS, err))
+		return FL_DEFERRED;
+	uint32_t bound = fl_ready_timeout_ms(fd, op);
+	uint64_t wait = ms ? ms : bound;
+	if (bound && bound < wait)
+		wait = bound;
+	if (sleep_ns(wait ? wait * 1000000u : (uint64_t)HANG_FOREVER_MS * 1000000u) == EINTR)
+		return EINTR;
+	return err;
+}
+
+/*
+ * close_after_bytes reached: the connection ends for both sides. A
+ * disconnect (connect to AF_UNSPEC) makes the kernel send a reset to the
+ * peer, as a real one seen mid-stream; a socket that cannot be
+ * disconnected so (a Unix stream) is shut down. Every later call of the
+ * program on it fails with ECONNRESET.
+ */
+static int reset_now(struct fl_conn *c, enum fl_op op, int fd)
+{
+	struct fl_seg_conn_stats *s = stats_of(c, op);
+	if (s && !__atomic_exchange_n(&c->cx_reset, 1, __ATOMIC_ACQ_REL))
+		ADD(&s->resets, 1);
+	__atomic_store_n(&c->cx_reset, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&c->cx_ops, FL_OPS_IO, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&c->match.ops, FL_OPS_IO, __ATOMIC_RELAXED);
+	int saved = errno;
+	struct sockaddr sa = {.sa_family = AF_UNSPEC};
+	if (syscall(SYS_connect, fd, &sa, sizeof sa) < 0)
+		syscall(SYS_shutdown, fd, SHUT_RDWR);
+	errno = saved;
+	return ECONNRESET;
+}
+
+/* A fault statement with connection-fault keys fired on this call. */
+static int apply(struct fl_conn *c, enum fl_op op, const struct fl_fault_params *p,
+		 const struct fl_fault_decision *f, int fd, int flags)
+{
+	if (f->error || f->delay_ms) {
+		struct fl_fault_decision d = *f;
+		int r = fl_fault_fire(c, op, &d, fd, flags);
+		if (r != 0 || f->error)
+			return r; /* an error wins: no real call, nothing else to apply */
+	}
+	if (p->eof) {
+		struct fl_seg_conn_stats *s = stats_of(c, op);
+		if (s)
+			ADD(&s->eofs, 1);
+		plan.eof = 1;
+		return FL_PLANNED;
+	}
+	if (p->hang_ms != FL_HANG_UNSET)
+		return hang(c, op, p->hang_ms, fd, flags);
+	if (p->close_after_bytes) {
+		uint64_t moved = __atomic_load_n(&c->moved[is_in(op) ? 0 : 1], __ATOMIC_RELAXED);
+		if (moved >= p->close_after_bytes)
+			return reset_now(c, op, fd);
+		uint64_t left = p->close_after_bytes - moved;
+		if (left < plan.limit)
+			plan.limit = left;
+	}
+	if (p->max_bytes && p->max_bytes < plan.limit) {
+		plan.limit = p->max_bytes;
+		plan.cut = 1;
+	}
+	if (p->corrupt_threshold)
+		plan.corrupt = p->corrupt_threshold;
+	return FL_PLANNED;
+}
+
+/* The shaping budget for this call: limits it, or waits for it. */
+static int shape_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	const struct fl_shape *sh = &c->shape;
+	uint64_t want = plan.limit < sh->burst ? plan.limit : sh->burst, wait = 0;
+	uint64_t start = fl_now_ns(), now = start;
+	struct fl_seg_conn_stats *s = stats_of(c, op);
+	for (;;) {
+		uint64_t n = fl_shape_available(c->shape_due, sh, now, want, &wait);
+		if (n) {
+			plan.limit = n;
+			plan.shaped = 1;
+			if (s && now > start)
+				ADD(&s->shape_wait_ns, now - start);
+			return FL_PLANNED;
+		}
+		if (fl_ready_nonblocking(fd, flags)) {
+			uint32_t ms = (uint32_t)((wait + 999999u) / 1000000u);
+			if (fl_ready_defer(c, fd, op, ms ? ms : 1, 0)) {
+				if (s)
+					ADD(&s->shape_wait_ns, wait);
+				return FL_DEFERRED;
+			}
+		}
+		int r = sleep_ns(wait);
+		now = fl_now_ns();
+		if (r == EINTR) {
+			if (s)
+				ADD(&s->shape_wait_ns, now - start);
+			return EINTR;
+		}
+	}
+}
+
+/* The plan's tail: counting for close_after_bytes, then shaping. */
+static int finish_plan(struct fl_conn *c, enum fl_op op, int fd, int flags, int r)
+{
+	if (r != FL_PLANNED && r != 0)
+		return r;
+	plan.count = 1; /* cheap, and close_after_bytes needs every call's bytes */
+	if (c->shape_rule >= 0 && (fl_state.rules.rules[c->shape_rule].u.fault.ops & (1u << op)) && !plan.eof)
+		return shape_call(c, op, fd, flags);
+	return FL_PLANNED;
+}
+
+static void plan_reset(enum fl_op op)
+{
+	plan.limit = UINT64_MAX;
+	plan.corrupt = 0;
+	plan.eof = plan.shaped = plan.count = plan.cut = 0;
+	plan.op = op;
+}
+
+int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	if (__atomic_load_n(&c->cx_reset, __ATOMIC_ACQUIRE) && op != FL_OP_CONNECT)
+		return ECONNRESET;
+	plan_reset(op);
+	uint32_t bit = 1u << op;
+	int r = 0;
+	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+		uint32_t idx = c->match.faults[i];
+		const struct fl_rule *rule = &fl_state.rules.rules[idx];
+		const struct fl_fault_params *p = &rule->u.fault;
+		if (!(p->ops & bit) || rule->kind == FL_KIND_SHAPE)
+			continue;
+		struct fl_fault_decision f;
+		if (!fl_fault_decide(p, &fl_state.counters[idx], fl_thread_rng(), &f))
+			continue;
+		if (!fl_connfault_any(p)) {
+			r = fl_fault_fire(c, op, &f, fd, flags); /* the first that fires wins */
+			if (r != 0)
+				return r;
+			break;
+		}
+		r = apply(c, op, p, &f, fd, flags);
+		break;
+	}
+	if (op == FL_OP_CONNECT)
+		return r == FL_PLANNED ? 0 : r;
+	return finish_plan(c, op, fd, flags, r);
+}
+
+int fl_cx_ripe(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	if (__atomic_load_n(&c->cx_reset, __ATOMIC_ACQUIRE))
+		return fl_call_fail(c, ECONNRESET);
+	plan_reset(op);
+	int r = finish_plan(c, op, fd, flags, FL_PLANNED);
+	if (r == FL_PLANNED)
+		return 1;
+	if (r == FL_DEFERRED) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return r == 0 ? 0 : fl_call_fail(c, r);
+}
+
+/* A copy of iov holding at most `limit` bytes; returns its count. */
+static size_t cut_iov(const struct iovec *iov, size_t n, uint64_t limit, struct iovec *out, uint64_t *total)
+{
+	size_t k = 0;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n && k < IOV_MAX_CX && sum < limit; i++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > limit - sum)
+			out[k].iov_len = (size_t)(limit - sum);
+		sum += out[k].iov_len;
+		k++;
+	}
+	*total = sum;
+	return k;
+}
+
+static uint64_t iov_bytes(const struct iovec *iov, size_t n)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
+/* Flips bits of received bytes, each byte with the plan's probability. */
+static void corrupt(struct fl_conn *c, const struct iovec *iov, size_t n, uint64_t bytes)
+{
+	struct fl_rng *g = fl_thread_rng();
+	uint64_t flipped = 0;
+	for (size_t i = 0; i < n && bytes; i++) {
+		unsigned char *b = iov[i].iov_base;
+		size_t len = iov[i].iov_len < bytes ? iov[i].iov_len : (size_t)bytes;
+		for (size_t j = 0; j < len; j++) {
+			uint64_t draw = fl_rng_next(g);
+			if (plan.corrupt != UINT64_MAX && draw >= plan.corrupt)
+				continue;
+			b[j] ^= (unsigned char)(1u << (fl_rng_next(g) & 7));
+			flipped++;
+		}
+		bytes -= len;
+	}
+	struct fl_seg_conn_stats *s = stats_of(c, plan.op);
+	if (s && flipped)
+		ADD(&s->corrupted_bytes, flipped);
+}
+
+/* After the planned call moved r bytes (or failed). */
+static void account(struct fl_conn *c, ssize_t r, const struct iovec *iov, size_t n)
+{
+	if (r <= 0)
+		return;
+	enum fl_op op = plan.op;
+	if (plan.count)
+		__atomic_fetch_add(&c->moved[is_in(op) ? 0 : 1], (uint64_t)r, __ATOMIC_RELAXED);
+	struct fl_seg_conn_stats *s = stats_of(c, op);
+	if (plan.shaped) {
+		fl_shape_debit(c->shape_due, &c->shape, fl_now_ns(), (uint64_t)r);
+		if (s) {
+			ADD(&s->shaped_calls, 1);
+			ADD(&s->shaped_bytes, (uint64_t)r);
+		}
+	}
+	if (plan.corrupt && is_in(op))
+		corrupt(c, iov, n, (uint64_t)r);
+}
+
+ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum fl_cx_how how)
+{
+	if (plan.eof)
+		return 0;
+	struct iovec cut[IOV_MAX_CX];
+	uint64_t total = 0;
+	size_t n = cut_iov(msg->msg_iov, msg->msg_iovlen, plan.limit, cut, &total);
+	if (plan.cut && c->stats && total < iov_bytes(msg->msg_iov, msg->msg_iovlen))
+		ADD(&c->stats->conn[plan.op].short_io, 1);
+	struct msghdr m = *msg;
+	m.msg_iov = cut;
+	m.msg_iovlen = n;
+	ssize_t r;
+	switch (how) {
+	case FL_CX_READV:
+		r = fl_real.readv(fd, cut, (int)n);
+		break;
+	case FL_CX_WRITEV:
+		r = fl_real.writev(fd, cut, (int)n);
+		break;
+	case FL_CX_RECVMSG:
+		r = fl_real.recvmsg(fd, &m, flags);
+		msg->msg_namelen = m.msg_namelen;
+		msg->msg_controllen = m.msg_controllen;
+		msg->msg_flags = m.msg_flags;
+		break;
+	default:
+		r = fl_real.sendmsg(fd, &m, flags);
+		break;
+	}
+	int saved = errno;
+	r = fl_io_after(c, r);
+	account(c, r, cut, n);
+	errno = saved;
+	return r;
+}
+
+int fl_cx_mmsg(struct fl_conn *c, int fd, struct mmsghdr *vec, unsigned int n, int flags, enum fl_cx_how how)
+{
+	if (n == 0)
+		return how == FL_CX_SENDMSG ? fl_real.sendmmsg(fd, vec, 0, flags)
+					    : fl_real.recvmmsg(fd, vec, 0, flags, NULL);
+	ssize_t r = fl_cx_io(c, fd, &vec[0].msg_hdr, flags, how);
+	if (r < 0)
+		return -1;
+	vec[0].msg_len = (unsigned int)r;
+	return 1;
+}
+
+void fl_cx_close(struct fl_conn *c, int fd)
+{
+	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+		uint32_t idx = c->match.faults[i];
+		const struct fl_fault_params *p = &fl_state.rules.rules[idx].u.fault;
+		struct fl_fault_decision f;
+		if (!(p->ops & FL_OPS_CLOSE) ||
+		    !fl_fault_decide(p, &fl_state.counters[idx], fl_thread_rng(), &f) || !f.delay_ms)
+			continue;
+		if (c->stats) {
+			ADD(&c->stats->close_delays, 1);
+			ADD(&c->stats->close_delay_ms_total, f.delay_ms);
+		}
+		/* A non-blocking socket's close is not delayed: the shim
+		 * never sleeps in its calls, and the descriptor cannot be
+		 * kept past close without the program seeing it. */
+		if (!fl_ready_nonblocking(fd, 0)) {
+			int saved = errno;
+			sleep_ns((uint64_t)f.delay_ms * 1000000u);
+			errno = saved;
+		}
+		return;
+	}
+}
