@@ -45,7 +45,9 @@ def serve_file(conn, args):
         while sent < len(body):
             n = conn.send(body[sent : sent + 16384])
             sent += n
-        # the client may reset after the last byte: wait for its close
+        # end of the body for clients that read to EOF; a client may
+        # still reset after the last byte: wait for its close
+        conn.shutdown(socket.SHUT_WR)
         conn.settimeout(30)
         while conn.recv(4096):
             pass
