@@ -31,8 +31,8 @@
 #define CONFIG_FILE_MAX (16u << 20)
 
 static const char *const top_settings[] = {"seed", "destinations", NULL};
-static const char *const destination_settings[] = {"match",    "circuit_breaker", "breaker",
-						   "bulkhead", "faults",	  NULL};
+static const char *const destination_settings[] = {"match",  "circuit_breaker", "breaker", "bulkhead",
+						   "faults", "shape",		NULL};
 
 struct config_ctx {
 	const char *source;	    /* name in messages and rule locations; outlives the rule set */
@@ -272,6 +272,7 @@ static int type_error(const struct config_ctx *cx, const config_setting_t *s, co
 /* The parts of one destination group, checked before any statement is made. */
 struct destination {
 	const config_setting_t *group, *match, *breaker, *bulkhead, *faults;
+	const config_setting_t *shape; /* SPEC 10 */
 };
 
 static int check_faults(const struct config_ctx *cx, const config_setting_t *faults)
@@ -306,6 +307,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 			dst->bulkhead = s;
 		else if (strcmp(name, "faults") == 0)
 			dst->faults = s;
+		else if (strcmp(name, "shape") == 0)
+			dst->shape = s;
 		else
 			dst->breaker = s;
 	}
@@ -317,6 +320,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 		return type_error(cx, dst->breaker, "a group { failure_threshold = ...; }");
 	if (dst->bulkhead && config_setting_type(dst->bulkhead) != CONFIG_TYPE_GROUP)
 		return type_error(cx, dst->bulkhead, "a group { max_concurrent_requests = ...; }");
+	if (dst->shape && config_setting_type(dst->shape) != CONFIG_TYPE_GROUP)
+		return type_error(cx, dst->shape, "a group { rate_kbps = ...; }");
 	return dst->faults ? check_faults(cx, dst->faults) : 0;
 }
 
@@ -338,6 +343,8 @@ static int add_destination_statements(const struct config_ctx *cx, const struct 
 		if (add_statement(cx, &target, FL_KIND_FAULT,
 				  config_setting_get_elem(dst->faults, (unsigned)i)) < 0)
 			return -1;
+	if (dst->shape && add_statement(cx, &target, FL_KIND_SHAPE, dst->shape) < 0)
+		return -1;
 	return 0;
 }
 

@@ -167,6 +167,36 @@ START_TEST(default_on_is_narrowed_to_the_ops_the_keys_take)
 }
 END_TEST
 
+START_TEST(config_file_and_inline_rules_give_the_same_statements)
+{
+	struct fl_ruleset a, b;
+	struct fl_diag d;
+	char ta[1024], tb[1024];
+	memset(&d, 0, sizeof d);
+	fl_ruleset_init(&a);
+	fl_ruleset_init(&b);
+	ck_assert_int_eq(fl_parse_inline("R",
+					 "127.0.0.1:80 fault on=recv max_bytes=3 corrupt=0.5; "
+					 "127.0.0.1:80 fault on=close delay_ms=10; "
+					 "127.0.0.1:80 shape rate_kbps=5 scope=rule",
+					 &a, &d),
+			 0);
+	ck_assert_int_eq(
+	    fl_parse_config_string("C",
+				   "destinations = ({ match = \"127.0.0.1:80\";"
+				   " shape = { rate_kbps = 5; scope = \"rule\"; };"
+				   " faults = ({ on = [\"recv\"]; max_bytes = 3; corrupt = 0.5; },"
+				   " { on = [\"close\"]; delay_ms = 10; }); });",
+				   &b, &d),
+	    0);
+	fl_ruleset_format(&a, ta, sizeof ta);
+	fl_ruleset_format(&b, tb, sizeof tb);
+	ck_assert_str_eq(ta, tb);
+	fl_ruleset_free(&a);
+	fl_ruleset_free(&b);
+}
+END_TEST
+
 Suite *shape_suite(void);
 Suite *shape_suite(void)
 {
@@ -181,6 +211,7 @@ Suite *shape_suite(void)
 	tcase_add_test(t, keys_on_ops_that_cannot_take_them_are_errors);
 	tcase_add_test(t, bad_values_are_errors_with_their_place);
 	tcase_add_test(t, default_on_is_narrowed_to_the_ops_the_keys_take);
+	tcase_add_test(t, config_file_and_inline_rules_give_the_same_statements);
 	suite_add_tcase(s, t);
 	return s;
 }
