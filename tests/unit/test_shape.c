@@ -5,9 +5,12 @@
  * The clock is a variable the test advances: a simulated 10 s of traffic
  * runs in microseconds and gives the same figures on a loaded machine.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <string.h>
 
+#include "match.h"
 #include "rule_build.h"
 #include "rules.h"
 #include "shape.h"
@@ -197,6 +200,42 @@ START_TEST(config_file_and_inline_rules_give_the_same_statements)
 }
 END_TEST
 
+/* Shape statements are matched like faults, by the index as by the scan
+ * (a port-range target takes the index's segment path). */
+START_TEST(index_matches_shape_statements_as_the_scan_does)
+{
+	struct fl_ruleset rs;
+	struct fl_diag d;
+	struct fl_match_index ix;
+	memset(&d, 0, sizeof d);
+	fl_ruleset_init(&rs);
+	ck_assert_int_eq(
+	    fl_parse_inline("R",
+			    "127.0.0.1 shape rate_kbps=5; 127.0.0.1:1-100 fault on=recv eof=true; "
+			    "127.0.0.0/8:80 shape on=send rate_kbps=9 scope=destination",
+			    &rs, &d),
+	    0);
+	ck_assert_int_eq(fl_match_index_build(&ix, &rs, &d), 0);
+	static const char *const addrs[] = {"127.0.0.1", "127.0.0.1", "127.0.0.2", "10.0.0.1"};
+	static const uint16_t ports[] = {80, 5000, 80, 80};
+	for (size_t i = 0; i < 4; i++) {
+		struct fl_dest dest;
+		struct fl_match a, b;
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(ports[i])};
+		inet_pton(AF_INET, addrs[i], &sin.sin_addr);
+		ck_assert(fl_dest_from_sockaddr((struct sockaddr *)&sin, sizeof sin, &dest));
+		bool ma = fl_match(&rs, &dest, &a), mb = fl_match_indexed(&ix, &rs, &dest, &b);
+		ck_assert_int_eq(ma, mb);
+		ck_assert_uint_eq(a.nfaults, b.nfaults);
+		ck_assert_uint_eq(a.ops, b.ops);
+		for (uint32_t k = 0; k < a.nfaults; k++)
+			ck_assert_uint_eq(a.faults[k], b.faults[k]);
+	}
+	fl_match_index_free(&ix);
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
 Suite *shape_suite(void);
 Suite *shape_suite(void)
 {
@@ -212,6 +251,7 @@ Suite *shape_suite(void)
 	tcase_add_test(t, bad_values_are_errors_with_their_place);
 	tcase_add_test(t, default_on_is_narrowed_to_the_ops_the_keys_take);
 	tcase_add_test(t, config_file_and_inline_rules_give_the_same_statements);
+	tcase_add_test(t, index_matches_shape_statements_as_the_scan_does);
 	suite_add_tcase(s, t);
 	return s;
 }
