@@ -108,6 +108,7 @@ int fl_connfault_finish(struct fl_fault_params *p, const struct fl_loc *loc, str
 	if ((p->ops & FL_OPS_CLOSE) && p->delay_ms == 0)
 		return fl_diag_error(d, loc, "on=close takes delay_ms= (a slow close) and nothing else");
 	p->corrupt_threshold = fl_probability_threshold(p->corrupt);
+	p->connfault = any;
 	return 0;
 }
 

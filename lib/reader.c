@@ -203,7 +203,7 @@ static int copy_entry(const struct fl_seg_entry *e, uint32_t i, uint64_t now_ms,
 		/* Counters only: any value is a possible count, nothing to check. */
 		const struct fl_seg_conn_stats *cs = &e->conn[op];
 		struct fl_seg_conn_stats *co = &out->conn[op];
-		co->shaped_calls = LOAD(&cs->shaped_calls);
+		co->shape_waits = LOAD(&cs->shape_waits);
 		co->shaped_bytes = LOAD(&cs->shaped_bytes);
 		co->shape_wait_ns = LOAD(&cs->shape_wait_ns);
 		co->short_io = LOAD(&cs->short_io);

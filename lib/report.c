@@ -370,7 +370,7 @@ static size_t fl_report_conn_cell(const struct fl_snap_entry *e, char *buf, size
 	for (unsigned op = FL_OP_SEND; op < FL_OP_COUNT && used + 1 < size; op++) {
 		const struct fl_seg_conn_stats *s = &e->conn[op];
 		uint64_t v[] = {s->short_io, s->eofs, s->hangs, s->resets, s->corrupted_bytes};
-		bool any = s->shaped_calls != 0;
+		bool any = s->shaped_bytes != 0;
 		for (size_t k = 0; k < 5; k++)
 			any = any || v[k];
 		if (!any)
@@ -384,7 +384,7 @@ static size_t fl_report_conn_cell(const struct fl_snap_entry *e, char *buf, size
 				      first ? "" : "+", v[k], marks[k]);
 			first = false;
 		}
-		if (s->shaped_calls && n > 0 && (size_t)n < size - used)
+		if (s->shaped_bytes && n > 0 && (size_t)n < size - used)
 			n += snprintf(buf + used + n, size - used - (size_t)n, "%s%.1fMB/%.1fs",
 				      first ? "" : "+", (double)s->shaped_bytes / 1e6,
 				      (double)s->shape_wait_ns / 1e9);

@@ -127,11 +127,11 @@ static void json_conn(struct fl_out *o, const struct fl_snap_entry *e)
 	for (unsigned op = FL_OP_SEND; op < FL_OP_COUNT; op++) {
 		const struct fl_seg_conn_stats *s = &e->conn[op];
 		fl_out_printf(o,
-			      "\"%s\": {\"shaped_calls\": %" PRIu64 ", \"shaped_bytes\": %" PRIu64
+			      "\"%s\": {\"shape_waits\": %" PRIu64 ", \"shaped_bytes\": %" PRIu64
 			      ", \"shape_ms_total\": %" PRIu64 ", \"short_io\": %" PRIu64
 			      ", \"eofs\": %" PRIu64 ", \"hangs\": %" PRIu64 ", \"resets\": %" PRIu64
 			      ", \"corrupted_bytes\": %" PRIu64 "}, ",
-			      fl_op_names[op], s->shaped_calls, s->shaped_bytes, s->shape_wait_ns / 1000000u,
+			      fl_op_names[op], s->shape_waits, s->shaped_bytes, s->shape_wait_ns / 1000000u,
 			      s->short_io, s->eofs, s->hangs, s->resets, s->corrupted_bytes);
 	}
 	fl_out_printf(o, "\"close\": {\"delays\": %" PRIu64 ", \"delay_ms_total\": %" PRIu64 "}}",

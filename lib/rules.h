@@ -96,6 +96,7 @@ struct fl_fault_params {
 	uint64_t close_after_bytes; /* reset once this many bytes moved in the call's direction */
 	double corrupt;		    /* probability of flipping each received byte */
 	uint64_t corrupt_threshold; /* derived: fl_probability_threshold(corrupt) */
+	bool connfault;		    /* derived: any of the connection-fault keys is set */
 	uint32_t rate_kbps;	    /* shape: kilobytes per second */
 	uint32_t burst_kb;	    /* shape: 64 */
 };

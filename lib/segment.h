@@ -151,7 +151,7 @@ struct fl_seg_op_stats {
 
 /* Connection faults and shaping of one op (SPEC 10): what they did. */
 struct fl_seg_conn_stats {
-	uint64_t shaped_calls;	  /* calls that went through a shape budget */
+	uint64_t shape_waits;	  /* calls that had to wait for their shape budget */
 	uint64_t shaped_bytes;	  /* bytes those calls moved */
 	uint64_t shape_wait_ns;	  /* time they waited for the budget */
 	uint64_t short_io;	  /* calls cut short by max_bytes */

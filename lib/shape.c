@@ -8,10 +8,13 @@ void fl_shape_init(struct fl_shape *s, uint32_t rate_kbps, uint32_t burst_kb)
 	s->rate = (uint64_t)rate_kbps * 1000u;
 	if (s->rate == 0)
 		s->rate = 1;
+	s->ns_per_byte_q32 = (uint64_t)(((__uint128_t)1000000000u << 32) / s->rate);
+	s->bytes_per_ns_q48 = (uint64_t)((((__uint128_t)s->rate << 48) + 999999999u) / 1000000000u);
 	s->burst = (uint64_t)burst_kb * 1000u;
 	if (s->burst == 0)
 		s->burst = 1;
-	s->burst_ns = fl_shape_cost_ns(s, s->burst);
+	/* rounded up, so that an idle bucket buys back its whole burst */
+	s->burst_ns = fl_shape_cost_ns(s, s->burst) + 2;
 	s->quantum = s->rate / 100u;
 	if (s->quantum > s->burst)
 		s->quantum = s->burst;
@@ -32,7 +35,9 @@ uint64_t fl_shape_available(const uint64_t *due, const struct fl_shape *s, uint6
 	if (want == 0)
 		want = 1;
 	uint64_t base = base_of(__atomic_load_n(due, __ATOMIC_ACQUIRE), s, now);
-	uint64_t have = now > base ? (uint64_t)((__uint128_t)(now - base) * s->rate / 1000000000u) : 0;
+	uint64_t have = now > base ? fl_shape_bytes_in(s, now - base) : 0;
+	if (have > s->burst)
+		have = s->burst;
 	uint64_t need = want < s->quantum ? want : s->quantum;
 	if (have >= need) {
 		*wait_ns = 0;

@@ -29,6 +29,10 @@ struct fl_shape {
 	uint64_t burst;	   /* bytes */
 	uint64_t burst_ns; /* burst's cost */
 	uint64_t quantum;  /* least budget worth waking for: 10 ms of rate, within [1, burst] */
+	/* Fixed point, so the hot path multiplies and
+	 * shifts instead of dividing: ns a byte costs, bytes a ns buys. */
+	uint64_t ns_per_byte_q32;
+	uint64_t bytes_per_ns_q48; /* 48 bits: a rate of a few KB/s is 10^-6 bytes a ns */
 };
 
 void fl_shape_init(struct fl_shape *s, uint32_t rate_kbps, uint32_t burst_kb);
@@ -36,7 +40,13 @@ void fl_shape_init(struct fl_shape *s, uint32_t rate_kbps, uint32_t burst_kb);
 /* Nanoseconds that n bytes cost at the rate. */
 static inline uint64_t fl_shape_cost_ns(const struct fl_shape *s, uint64_t n)
 {
-	return (uint64_t)((__uint128_t)n * 1000000000u / s->rate);
+	return (uint64_t)(((__uint128_t)n * s->ns_per_byte_q32) >> 32);
+}
+
+/* Bytes that ns of time buy at the rate. */
+static inline uint64_t fl_shape_bytes_in(const struct fl_shape *s, uint64_t ns)
+{
+	return (uint64_t)(((__uint128_t)ns * s->bytes_per_ns_q48) >> 48);
 }
 
 /*

@@ -41,17 +41,8 @@
 #define IOV_MAX_CX	64 /* iovecs a planned call keeps: a longer vector is a short call */
 #define HANG_FOREVER_MS ((uint32_t)INT32_MAX)
 
-struct plan {
-	uint64_t limit;	  /* bytes the call may move */
-	uint64_t corrupt; /* probability threshold per received byte, 0 = none */
-	uint8_t eof;	  /* answer 0 without the call */
-	uint8_t shaped;	  /* debit the shape bucket with what moved */
-	uint8_t count;	  /* count bytes moved (close_after_bytes) */
-	uint8_t cut;	  /* max_bytes set: a call cut by it is short I/O */
-	enum fl_op op;
-};
-
-static TLS struct plan plan;
+TLS struct fl_cx_plan fl_cx_plan;
+#define plan fl_cx_plan
 
 static bool is_in(enum fl_op op)
 {
@@ -65,8 +56,10 @@ static struct fl_seg_conn_stats *stats_of(struct fl_conn *c, enum fl_op op)
 
 void fl_cx_setup(struct fl_conn *c)
 {
-	uint32_t ops = 0;
+	uint32_t ops = 0, decide = 0;
 	c->shape_rule = -1;
+	c->shape_ops = 0;
+	c->cx_count = 0;
 	c->moved[0] = c->moved[1] = 0;
 	for (uint32_t i = 0; i < c->match.nfaults; i++) {
 		uint32_t idx = c->match.faults[i];
@@ -86,11 +79,17 @@ void fl_cx_setup(struct fl_conn *c)
 				e = fl_domain_rule_entry(idx);
 			if (e)
 				c->shape_due = &e->shape_due_ns;
+			c->shape_ops = p->ops;
 			ops |= p->ops;
-		} else if (fl_connfault_any(p) || (p->ops & FL_OPS_CLOSE)) {
-			ops |= p->ops;
+			continue;
 		}
+		decide |= p->ops;
+		if (p->close_after_bytes)
+			c->cx_count = 1;
+		if (p->connfault || (p->ops & FL_OPS_CLOSE))
+			ops |= p->ops;
 	}
+	c->cx_decide_ops = decide;
 	c->match.ops |= ops & FL_OPS_CLOSE;
 	__atomic_store_n(&c->cx_ops, ops, __ATOMIC_RELAXED);
 }
@@ -167,7 +166,7 @@ static int apply(struct fl_conn *c, enum fl_op op, const struct fl_fault_params 
 		struct fl_seg_conn_stats *s = stats_of(c, op);
 		if (s)
 			ADD(&s->eofs, 1);
-		plan.eof = 1;
+		plan.limit = 0;
 		return FL_PLANNED;
 	}
 	if (p->hang_ms != FL_HANG_UNSET)
@@ -198,13 +197,16 @@ static int shape_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 	struct fl_seg_conn_stats *s = stats_of(c, op);
 	for (;;) {
 		uint64_t n = fl_shape_available(c->shape_due, sh, now, want, &wait);
-		if (n) {
+		if (__builtin_expect(n != 0, 1)) {
 			plan.limit = n;
 			plan.shaped = 1;
+			plan.now = now;
 			if (s && now > start)
 				ADD(&s->shape_wait_ns, now - start);
 			return FL_PLANNED;
 		}
+		if (s)
+			ADD(&s->shape_waits, 1);
 		if (fl_ready_nonblocking(fd, flags)) {
 			uint32_t ms = (uint32_t)((wait + 999999u) / 1000000u);
 			if (fl_ready_defer(c, fd, op, ms ? ms : 1, 0)) {
@@ -228,8 +230,7 @@ static int finish_plan(struct fl_conn *c, enum fl_op op, int fd, int flags, int 
 {
 	if (r != FL_PLANNED && r != 0)
 		return r;
-	plan.count = 1; /* cheap, and close_after_bytes needs every call's bytes */
-	if (c->shape_rule >= 0 && (fl_state.rules.rules[c->shape_rule].u.fault.ops & (1u << op)) && !plan.eof)
+	if ((c->shape_ops & (1u << op)) && plan.limit != 0)
 		return shape_call(c, op, fd, flags);
 	return FL_PLANNED;
 }
@@ -238,8 +239,8 @@ static void plan_reset(enum fl_op op)
 {
 	plan.limit = UINT64_MAX;
 	plan.corrupt = 0;
-	plan.eof = plan.shaped = plan.count = plan.cut = 0;
-	plan.op = op;
+	plan.shaped = plan.cut = 0;
+	plan.op = (uint8_t)op;
 }
 
 int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
@@ -249,7 +250,7 @@ int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 	plan_reset(op);
 	uint32_t bit = 1u << op;
 	int r = 0;
-	for (uint32_t i = 0; i < c->match.nfaults; i++) {
+	for (uint32_t i = 0; (c->cx_decide_ops & bit) && i < c->match.nfaults; i++) {
 		uint32_t idx = c->match.faults[i];
 		const struct fl_rule *rule = &fl_state.rules.rules[idx];
 		const struct fl_fault_params *p = &rule->u.fault;
@@ -258,7 +259,7 @@ int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 		struct fl_fault_decision f;
 		if (!fl_fault_decide(p, &fl_state.counters[idx], fl_thread_rng(), &f))
 			continue;
-		if (!fl_connfault_any(p)) {
+		if (!p->connfault) {
 			r = fl_fault_fire(c, op, &f, fd, flags); /* the first that fires wins */
 			if (r != 0)
 				return r;
@@ -338,24 +339,33 @@ static void account(struct fl_conn *c, ssize_t r, const struct iovec *iov, size_
 {
 	if (r <= 0)
 		return;
-	enum fl_op op = plan.op;
-	if (plan.count)
+	enum fl_op op = (enum fl_op)plan.op;
+	if (c->cx_count)
 		__atomic_fetch_add(&c->moved[is_in(op) ? 0 : 1], (uint64_t)r, __ATOMIC_RELAXED);
-	struct fl_seg_conn_stats *s = stats_of(c, op);
 	if (plan.shaped) {
-		fl_shape_debit(c->shape_due, &c->shape, fl_now_ns(), (uint64_t)r);
-		if (s) {
-			ADD(&s->shaped_calls, 1);
-			ADD(&s->shaped_bytes, (uint64_t)r);
-		}
+		fl_shape_debit(c->shape_due, &c->shape, plan.now, (uint64_t)r);
+		if (c->stats)
+			ADD(&c->stats->conn[op].shaped_bytes, (uint64_t)r);
 	}
 	if (plan.corrupt && is_in(op))
 		corrupt(c, iov, n, (uint64_t)r);
 }
 
+ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n)
+{
+	int saved = errno;
+	r = fl_io_after(c, r);
+	if (__builtin_expect(plan.cut, 0) && c->stats && n > plan.limit)
+		ADD(&c->stats->conn[plan.op].short_io, 1);
+	struct iovec v = {buf, (size_t)(r > 0 ? r : 0)};
+	account(c, r, &v, 1);
+	errno = saved;
+	return r;
+}
+
 ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum fl_cx_how how)
 {
-	if (plan.eof)
+	if (plan.limit == 0)
 		return 0;
 	struct iovec cut[IOV_MAX_CX];
 	uint64_t total = 0;

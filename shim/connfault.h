@@ -7,9 +7,10 @@
  * fl_call_fault tests one mask (c->cx_ops) and goes on as before. When a
  * call's op is in it, fl_cx_call decides the faults and the shaping and
  * leaves a plan in thread-local storage (FL_PLANNED); the wrapper then
- * makes the real call through fl_cx_io, which carries the plan out: a
- * shorter length, then the bytes moved counted (close_after_bytes, the
- * shaping budget) and received bytes corrupted.
+ * makes its own real call with the plan's length (fl_cx_len) and hands the
+ * result to fl_cx_after - or, for the vector and message forms, makes it
+ * through fl_cx_io - which counts the bytes moved (close_after_bytes, the
+ * shaping budget) and corrupts received bytes.
  */
 #ifndef FL_CONNFAULT_H
 #define FL_CONNFAULT_H
@@ -20,6 +21,31 @@
 
 #include "conn.h"
 #include "rules.h"
+
+/* The plan of the call being made on this thread (between fl_cx_call and
+ * the wrapper's real call). */
+struct fl_cx_plan {
+	uint64_t limit;	  /* bytes the call may move (0: eof=true, the call returns 0) */
+	uint64_t corrupt; /* probability threshold per received byte, 0 = none */
+	uint64_t now;	  /* when the shaping budget was taken */
+	uint8_t shaped;	  /* debit the shape bucket with what moved */
+	uint8_t cut;	  /* max_bytes set: a call cut by it is short I/O */
+	uint8_t op;	  /* enum fl_op */
+};
+extern __thread struct fl_cx_plan fl_cx_plan __attribute__((tls_model("initial-exec")));
+
+/* The length a planned buffer call passes to the real call. A stream
+ * socket answers a 0-byte read with 0 at once, consuming nothing: that is
+ * eof=true's answer. */
+static inline size_t fl_cx_len(size_t n)
+{
+	return n < fl_cx_plan.limit ? n : (size_t)fl_cx_plan.limit;
+}
+
+/* After a planned buffer call (buf, n as the program asked) returned r:
+ * outcomes (fl_io_after), bytes counted, shaping debited, corruption.
+ * Returns r, errno kept. */
+ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n);
 
 /* At connect: which ops need this file, the shape statement and its bucket. */
 void fl_cx_setup(struct fl_conn *c);
@@ -40,36 +66,10 @@ enum fl_cx_how {
  * returns what the call returns, errno as it left it. */
 ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum fl_cx_how how);
 
-static inline ssize_t fl_cx_buf(struct fl_conn *c, int fd, const void *buf, size_t n, int flags,
-				enum fl_cx_how how)
-{
-	struct iovec v = {(void *)buf, n};
-	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
-	return fl_cx_io(c, fd, &m, flags, how);
-}
-
 static inline ssize_t fl_cx_vec(struct fl_conn *c, int fd, const struct iovec *iov, int n, enum fl_cx_how how)
 {
 	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0};
 	return fl_cx_io(c, fd, &m, 0, how);
-}
-
-/* recvfrom / sendto: the address travels in the msghdr. */
-static inline ssize_t fl_cx_addr(struct fl_conn *c, int fd, const void *buf, size_t n, int flags,
-				 const struct sockaddr *sa, socklen_t *len, socklen_t send_len,
-				 enum fl_cx_how how)
-{
-	struct iovec v = {(void *)buf, n};
-	struct msghdr m = {.msg_name = (void *)sa,
-			   .msg_namelen = how == FL_CX_SENDMSG ? send_len : (sa && len ? *len : 0),
-			   .msg_iov = &v,
-			   .msg_iovlen = 1};
-	if (how == FL_CX_SENDMSG && !sa)
-		m.msg_namelen = 0;
-	ssize_t r = fl_cx_io(c, fd, &m, flags, how);
-	if (r >= 0 && how == FL_CX_RECVMSG && sa && len)
-		*len = m.msg_namelen;
-	return r;
 }
 
 /* sendmmsg / recvmmsg: the first message only (a short batch, as the

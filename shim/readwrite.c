@@ -18,7 +18,8 @@ static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, 
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_WRITE, fd, 0)) != 0)
-		return b < 0 ? fl_io_refused(fd) : fl_cx_buf(c, fd, buf, n, 0, FL_CX_WRITEV);
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.write(fd, buf, fl_cx_len(n)), (void *)buf, n);
 	ssize_t r = fl_real.write(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -52,7 +53,8 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_READ, fd, 0)) != 0)
-		return b < 0 ? fl_io_refused(fd) : fl_cx_buf(c, fd, buf, n, 0, FL_CX_READV);
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.read(fd, buf, fl_cx_len(n)), buf, n);
 	ssize_t r = fl_real.read(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -88,7 +90,7 @@ static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, siz
 	if (c && (b = fl_io_before(c, FL_OP_READ, fd, 0)) != 0)
 		return b < 0	    ? fl_io_refused(fd)
 		       : n > buflen ? fl_real.read_chk(fd, buf, n, buflen)
-				    : fl_cx_buf(c, fd, buf, n, 0, FL_CX_READV);
+				    : fl_cx_after(c, fl_real.read(fd, buf, fl_cx_len(n)), buf, n);
 	ssize_t r = fl_real.read_chk(fd, buf, n, buflen);
 	return c ? fl_io_after(c, r) : r;
 }

@@ -18,7 +18,8 @@ static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, s
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
-		return b < 0 ? fl_io_refused(fd) : fl_cx_buf(c, fd, buf, n, flags, FL_CX_SENDMSG);
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.send(fd, buf, fl_cx_len(n), flags), (void *)buf, n);
 	ssize_t r = fl_real.send(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -37,7 +38,8 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
 		return b < 0 ? fl_io_refused(fd)
-			     : fl_cx_addr(c, fd, buf, n, flags, sa, NULL, len, FL_CX_SENDMSG);
+			     : fl_cx_after(c, fl_real.sendto(fd, buf, fl_cx_len(n), flags, sa, len),
+					   (void *)buf, n);
 	ssize_t r = fl_real.sendto(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -90,7 +92,8 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
-		return b < 0 ? fl_io_refused(fd) : fl_cx_buf(c, fd, buf, n, flags, FL_CX_RECVMSG);
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.recv(fd, buf, fl_cx_len(n), flags), buf, n);
 	ssize_t r = fl_real.recv(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -108,8 +111,9 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
-		return b < 0 ? fl_io_refused(fd)
-			     : fl_cx_addr(c, fd, buf, n, flags, sa, len, 0, FL_CX_RECVMSG);
+		return b < 0
+			   ? fl_io_refused(fd)
+			   : fl_cx_after(c, fl_real.recvfrom(fd, buf, fl_cx_len(n), flags, sa, len), buf, n);
 	ssize_t r = fl_real.recvfrom(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -164,7 +168,7 @@ static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, siz
 	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
 		return b < 0	    ? fl_io_refused(fd)
 		       : n > buflen ? fl_real.recv_chk(fd, buf, n, buflen, flags)
-				    : fl_cx_buf(c, fd, buf, n, flags, FL_CX_RECVMSG);
+				    : fl_cx_after(c, fl_real.recv(fd, buf, fl_cx_len(n), flags), buf, n);
 	ssize_t r = fl_real.recv_chk(fd, buf, n, buflen, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -182,9 +186,10 @@ static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf,
 	struct fl_conn *c = fl_fdtab_lookup(fd);
 	int b;
 	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
-		return b < 0	    ? fl_io_refused(fd)
-		       : n > buflen ? fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len)
-				    : fl_cx_addr(c, fd, buf, n, flags, sa, len, 0, FL_CX_RECVMSG);
+		return b < 0 ? fl_io_refused(fd)
+		       : n > buflen
+			   ? fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len)
+			   : fl_cx_after(c, fl_real.recvfrom(fd, buf, fl_cx_len(n), flags, sa, len), buf, n);
 	ssize_t r = fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
