@@ -49,6 +49,18 @@ static inline uint64_t fl_shape_bytes_in(const struct fl_shape *s, uint64_t ns)
 	return (uint64_t)(((__uint128_t)ns * s->bytes_per_ns_q48) >> 48);
 }
 
+/* The budget at `now`, in bytes (at most one burst). Reads the bucket only. */
+static inline uint64_t fl_shape_have(const uint64_t *due, const struct fl_shape *s, uint64_t now)
+{
+	uint64_t d = __atomic_load_n(due, __ATOMIC_ACQUIRE);
+	uint64_t floor = now > s->burst_ns ? now - s->burst_ns : 0;
+	uint64_t base = d > floor ? d : floor;
+	if (now <= base)
+		return 0;
+	uint64_t have = fl_shape_bytes_in(s, now - base);
+	return have < s->burst ? have : s->burst;
+}
+
 /*
  * How many of `want` bytes may move now (at most want; want 0 counts as
  * 1). 0 when fewer than min(want, quantum) are available: *wait_ns is
@@ -58,6 +70,14 @@ uint64_t fl_shape_available(const uint64_t *due, const struct fl_shape *s, uint6
 			    uint64_t *wait_ns);
 
 /* Records that `bytes` moved at `now` (one CAS loop). */
-void fl_shape_debit(uint64_t *due, const struct fl_shape *s, uint64_t now, uint64_t bytes);
+static inline void fl_shape_debit(uint64_t *due, const struct fl_shape *s, uint64_t now, uint64_t bytes)
+{
+	uint64_t cost = fl_shape_cost_ns(s, bytes);
+	uint64_t floor = now > s->burst_ns ? now - s->burst_ns : 0;
+	uint64_t old = __atomic_load_n(due, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(due, &old, (old > floor ? old : floor) + cost, true,
+					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+}
 
 #endif

@@ -239,11 +239,13 @@ static void plan_reset(enum fl_op op)
 {
 	plan.limit = UINT64_MAX;
 	plan.corrupt = 0;
-	plan.shaped = plan.cut = 0;
+	plan.flags = 0;
 	plan.op = (uint8_t)op;
+	plan.slow = 1;
 }
 
-int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
+/* Everything but a shaped call with its budget at hand. */
+static __attribute__((noinline)) int cx_call_slow(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	if (__atomic_load_n(&c->cx_reset, __ATOMIC_ACQUIRE) && op != FL_OP_CONNECT)
 		return ECONNRESET;
@@ -271,6 +273,24 @@ int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 	if (op == FL_OP_CONNECT)
 		return r == FL_PLANNED ? 0 : r;
 	return finish_plan(c, op, fd, flags, r);
+}
+
+int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	/* Shaping alone, and a budget at hand: the common case, kept short
+	 * (one clock read, one load of the bucket); the rest is a tail call. */
+	if (__builtin_expect((c->cx_decide_ops & (1u << op)) | c->cx_reset, 0))
+		return cx_call_slow(c, op, fd, flags);
+	plan.fd = fd; /* parked: fewer registers to keep across the clock read */
+	plan.msg_flags = flags;
+	uint64_t now = fl_now_ns();
+	uint64_t have = fl_shape_have(c->shape_due, &c->shape, now);
+	if (__builtin_expect(have < c->shape.quantum, 0))
+		return cx_call_slow(c, op, plan.fd, plan.msg_flags);
+	plan.limit = have;
+	plan.now = now;
+	plan.flags = 1u | (uint32_t)op << 16; /* shaped, not cut, op, not slow */
+	return FL_PLANNED;
 }
 
 int fl_cx_ripe(struct fl_conn *c, enum fl_op op, int fd, int flags)
@@ -347,19 +367,31 @@ static void account(struct fl_conn *c, ssize_t r, const struct iovec *iov, size_
 		if (c->stats)
 			ADD(&c->stats->conn[op].shaped_bytes, (uint64_t)r);
 	}
-	if (plan.corrupt && is_in(op))
+	if (plan.slow && plan.corrupt && is_in(op))
 		corrupt(c, iov, n, (uint64_t)r);
 }
 
-ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n)
+ssize_t fl_cx_after_slow(struct fl_conn *c, ssize_t r, void *buf, size_t n)
 {
 	int saved = errno;
 	r = fl_io_after(c, r);
-	if (__builtin_expect(plan.cut, 0) && c->stats && n > plan.limit)
+	if (plan.slow && plan.cut && c->stats && n > plan.limit)
 		ADD(&c->stats->conn[plan.op].short_io, 1);
 	struct iovec v = {buf, (size_t)(r > 0 ? r : 0)};
 	account(c, r, &v, 1);
 	errno = saved;
+	return r;
+}
+
+ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n)
+{
+	/* Anything but a shaped call that moved bytes on a settled connection
+	 * is a tail call, so this path saves no register. */
+	if (__builtin_expect(plan.slow | (r <= 0) | __atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 0))
+		return fl_cx_after_slow(c, r, buf, n);
+	fl_shape_debit(c->shape_due, &c->shape, plan.now, (uint64_t)r); /* touches no errno */
+	if (c->stats)
+		ADD(&c->stats->conn[plan.op].shaped_bytes, (uint64_t)r);
 	return r;
 }
 
@@ -370,7 +402,7 @@ ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum 
 	struct iovec cut[IOV_MAX_CX];
 	uint64_t total = 0;
 	size_t n = cut_iov(msg->msg_iov, msg->msg_iovlen, plan.limit, cut, &total);
-	if (plan.cut && c->stats && total < iov_bytes(msg->msg_iov, msg->msg_iovlen))
+	if (plan.slow && plan.cut && c->stats && total < iov_bytes(msg->msg_iov, msg->msg_iovlen))
 		ADD(&c->stats->conn[plan.op].short_io, 1);
 	struct msghdr m = *msg;
 	m.msg_iov = cut;

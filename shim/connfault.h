@@ -26,11 +26,18 @@
  * the wrapper's real call). */
 struct fl_cx_plan {
 	uint64_t limit;	  /* bytes the call may move (0: eof=true, the call returns 0) */
-	uint64_t corrupt; /* probability threshold per received byte, 0 = none */
 	uint64_t now;	  /* when the shaping budget was taken */
-	uint8_t shaped;	  /* debit the shape bucket with what moved */
-	uint8_t cut;	  /* max_bytes set: a call cut by it is short I/O */
-	uint8_t op;	  /* enum fl_op */
+	uint64_t corrupt; /* probability threshold per received byte, 0 = none (read when slow) */
+	union {
+		struct {
+			uint8_t shaped; /* debit the shape bucket with what moved */
+			uint8_t cut;	/* max_bytes set: a call cut by it is short I/O (read when slow) */
+			uint8_t op;	/* enum fl_op */
+			uint8_t slow;	/* decided on the slow path: fl_cx_after_slow accounts */
+		};
+		uint32_t flags; /* the four at once (one store on the fast path) */
+	};
+	int fd, msg_flags; /* the call's, kept across the clock read */
 };
 extern __thread struct fl_cx_plan fl_cx_plan __attribute__((tls_model("initial-exec")));
 
@@ -44,7 +51,9 @@ static inline size_t fl_cx_len(size_t n)
 
 /* After a planned buffer call (buf, n as the program asked) returned r:
  * outcomes (fl_io_after), bytes counted, shaping debited, corruption.
- * Returns r, errno kept. */
+ * Returns r, errno kept. A shaped call only debits its bucket. */
+ssize_t fl_cx_after_slow(struct fl_conn *c, ssize_t r, void *buf, size_t n);
+
 ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n);
 
 /* At connect: which ops need this file, the shape statement and its bucket. */

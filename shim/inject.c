@@ -211,9 +211,14 @@ int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decisi
 
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
-	uint32_t bit = 1u << op;
-	if (__builtin_expect(c->cx_ops & bit, 0))
+	if (__builtin_expect(c->cx_ops & (1u << op), 0))
 		return fl_cx_call(c, op, fd, flags);
+	return fl_call_fault_plain(c, op, fd, flags);
+}
+
+int fl_call_fault_plain(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	uint32_t bit = 1u << op;
 	for (uint32_t i = 0; i < c->match.nfaults; i++) {
 		uint64_t n = count_past_after(c, bit, i);
 		if (n != UINT64_MAX)

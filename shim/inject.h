@@ -25,6 +25,9 @@
  * fault of the connection is for op (match.ops).
  */
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags);
+/* The same for a connection whose op has no connection fault or shaping
+ * (c->cx_ops clear for op): fl_io_before tests that itself. */
+int fl_call_fault_plain(struct fl_conn *c, enum fl_op op, int fd, int flags);
 
 /*
  * Connection faults and shaping (shim/connfault.c). FL_PLANNED: the call
@@ -35,6 +38,7 @@ int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags);
  * faults again; returns as fl_io_before does.
  */
 #define FL_PLANNED (-3)
+int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags);
 int fl_cx_ripe(struct fl_conn *c, enum fl_op op, int fd, int flags);
 
 /* A fault statement fired (its decision in *f): counts, logs, applies its
@@ -85,7 +89,8 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 	}
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
-	int err = fl_call_fault(c, op, fd, flags);
+	int err =
+	    (c->cx_ops & (1u << op)) ? fl_cx_call(c, op, fd, flags) : fl_call_fault_plain(c, op, fd, flags);
 	if (__builtin_expect(err == 0, 1))
 		return 0;
 	if (err == FL_DEFERRED) {
