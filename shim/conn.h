@@ -41,6 +41,7 @@ struct fl_conn {
 	uint8_t cx_count; /* a close_after_bytes statement: count bytes moved */
 	uint32_t cx_decide_ops; /* ops with fault statements to decide (not shape) */
 	uint32_t shape_ops;	/* ops its shape statement limits */
+	uint32_t cx_fast_ops;	/* shaped ops with no statement to decide: the short path (0 once reset) */
 	int32_t shape_rule;	/* its shape statement, -1 = none */
 	uint64_t *shape_due;	/* that statement's bucket (lib/shape.h) */
 	uint64_t shape_local;	/* the bucket of scope=connection */

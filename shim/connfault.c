@@ -90,6 +90,7 @@ void fl_cx_setup(struct fl_conn *c)
 			ops |= p->ops;
 	}
 	c->cx_decide_ops = decide;
+	c->cx_fast_ops = c->shape_ops & ~decide;
 	c->match.ops |= ops & FL_OPS_CLOSE;
 	__atomic_store_n(&c->cx_ops, ops, __ATOMIC_RELAXED);
 }
@@ -142,6 +143,7 @@ static int reset_now(struct fl_conn *c, enum fl_op op, int fd)
 	if (s && !__atomic_exchange_n(&c->cx_reset, 1, __ATOMIC_ACQ_REL))
 		ADD(&s->resets, 1);
 	__atomic_store_n(&c->cx_reset, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->cx_fast_ops, 0, __ATOMIC_RELEASE);
 	__atomic_fetch_or(&c->cx_ops, FL_OPS_IO, __ATOMIC_RELAXED);
 	__atomic_fetch_or(&c->match.ops, FL_OPS_IO, __ATOMIC_RELAXED);
 	int saved = errno;
@@ -279,17 +281,26 @@ int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	/* Shaping alone, and a budget at hand: the common case, kept short
 	 * (one clock read, one load of the bucket); the rest is a tail call. */
-	if (__builtin_expect((c->cx_decide_ops & (1u << op)) | c->cx_reset, 0))
+	if (__builtin_expect(!(__atomic_load_n(&c->cx_fast_ops, __ATOMIC_RELAXED) & (1u << op)), 0))
 		return cx_call_slow(c, op, fd, flags);
 	plan.fd = fd; /* parked: fewer registers to keep across the clock read */
 	plan.msg_flags = flags;
 	uint64_t now = fl_now_ns();
-	uint64_t have = fl_shape_have(c->shape_due, &c->shape, now);
-	if (__builtin_expect(have < c->shape.quantum, 0))
+	const struct fl_shape *sh = &c->shape;
+	uint64_t due = __atomic_load_n(c->shape_due, __ATOMIC_ACQUIRE);
+	uint64_t floor = now > sh->burst_ns ? now - sh->burst_ns : 0;
+	uint64_t have = sh->burst;
+	if (due >= floor)
+		have = now > due ? fl_shape_bytes_in(sh, now - due) : 0;
+	else /* an idle bucket holds one burst: its ledger starts at the floor (if
+	      * another thread moved it meanwhile, that thread's value stands) */
+		__atomic_compare_exchange_n(c->shape_due, &due, floor, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	if (__builtin_expect(have < sh->quantum, 0))
 		return cx_call_slow(c, op, plan.fd, plan.msg_flags);
 	plan.limit = have;
 	plan.now = now;
-	plan.flags = 1u | (uint32_t)op << 16; /* shaped, not cut, op, not slow */
+	plan.flags = 2u | (uint32_t)op << 16; /* shaped (one add), not cut, op, not slow */
 	return FL_PLANNED;
 }
 
@@ -389,7 +400,10 @@ ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n)
 	 * is a tail call, so this path saves no register. */
 	if (__builtin_expect(plan.slow | (r <= 0) | __atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 0))
 		return fl_cx_after_slow(c, r, buf, n);
-	fl_shape_debit(c->shape_due, &c->shape, plan.now, (uint64_t)r); /* touches no errno */
+	if (plan.shaped == 2) /* touches no errno */
+		__atomic_fetch_add(c->shape_due, fl_shape_cost_ns(&c->shape, (uint64_t)r), __ATOMIC_RELEASE);
+	else
+		fl_shape_debit(c->shape_due, &c->shape, plan.now, (uint64_t)r);
 	if (c->stats)
 		ADD(&c->stats->conn[plan.op].shaped_bytes, (uint64_t)r);
 	return r;

@@ -89,16 +89,20 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 	}
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
-	int err =
-	    (c->cx_ops & (1u << op)) ? fl_cx_call(c, op, fd, flags) : fl_call_fault_plain(c, op, fd, flags);
+	int err;
+	if (c->cx_ops & (1u << op)) {
+		err = fl_cx_call(c, op, fd, flags);
+		if (err == FL_PLANNED)
+			return 1; /* connection faults or shaping: the wrapper calls connfault.c */
+	} else {
+		err = fl_call_fault_plain(c, op, fd, flags);
+	}
 	if (__builtin_expect(err == 0, 1))
 		return 0;
 	if (err == FL_DEFERRED) {
 		errno = EAGAIN;
 		return -1;
 	}
-	if (err == FL_PLANNED)
-		return 1; /* connection faults or shaping: the wrapper calls connfault.c */
 	return fl_call_fail(c, err);
 }
 
