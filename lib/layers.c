@@ -113,6 +113,19 @@ static bool errno_ok(int e, bool zero_ok)
 
 #define U31 2147483647u
 
+/* The connection-fault keys of a fault statement (SPEC 10). */
+static bool connfault_ok(const struct fl_seg_stmt *s, const struct fl_fault_params *p)
+{
+	size_t u = offsetof(struct fl_seg_stmt, u);
+	double corrupt;
+	memcpy(&corrupt, &p->corrupt, sizeof(corrupt));
+	return bool_at(s, u + offsetof(struct fl_fault_params, eof)) &&
+	       bool_at(s, u + offsetof(struct fl_fault_params, hang_set)) &&
+	       bool_at(s, u + offsetof(struct fl_fault_params, connfault)) && p->max_bytes <= U31 &&
+	       (p->hang_ms <= U31 || p->hang_ms == FL_HANG_UNSET) && corrupt >= 0.0 && corrupt <= 1.0 &&
+	       p->shape_scope <= 2 && p->rate_kbps <= U31 && p->burst_kb <= U31;
+}
+
 bool fl_seg_stmt_check(const struct fl_seg_stmt *s)
 {
 	if (s->layer_plus1 < 1 || s->layer_plus1 > FL_SEG_LAYERS || s->index >= FL_SEG_LAYER_STMTS ||
@@ -146,7 +159,7 @@ bool fl_seg_stmt_check(const struct fl_seg_stmt *s)
 		return p->ops != 0 && (p->ops & ~(uint32_t)FL_OPS_ALL) == 0 && errno_ok(p->error, true) &&
 		       p->delay_ms <= U31 && p->jitter_ms <= p->delay_ms &&
 		       (p->error != 0 || p->delay_ms != 0) && prob >= 0.0 && prob <= 1.0 && p->every >= 1 &&
-		       p->start_ms <= U31 && p->duration_ms <= U31 && p->timed <= 1;
+		       p->start_ms <= U31 && p->duration_ms <= U31 && p->timed <= 1 && connfault_ok(s, p);
 	}
 	default:
 		return false;

@@ -28,6 +28,7 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 				m->bulkhead = (int32_t)i;
 			break;
 		case FL_KIND_FAULT:
+		case FL_KIND_SHAPE: /* kept with the faults: shim/connfault.c picks it out */
 			if (m->nfaults == FL_MATCH_MAX_FAULTS) {
 				m->truncated = true;
 				break;

@@ -128,7 +128,7 @@ static void place_ip(struct builder *b, uint32_t rule, unsigned family, const st
 static int placements(const struct fl_rule *r, size_t i, struct fl_diag *d)
 {
 	const struct fl_target *t = &r->target;
-	if (r->kind > FL_KIND_FAULT)
+	if (r->kind > FL_KIND_FAULT && r->kind != FL_KIND_SHAPE)
 		return 0; /* fl_match ignores it too */
 	switch (t->family) {
 	case FL_AF_UNIX:
@@ -217,7 +217,8 @@ static int build_ranges(struct builder *b, struct fl_match_slot *slot, const str
 		next[i] = (uint32_t)(i % (nseg + 1));
 	for (size_t i = 0; i < n; i++) {
 		const struct fl_rule *r = &b->rs->rules[e[i].rule];
-		uint32_t *nx = next + r->kind * (nseg + 1);
+		/* a shape statement is kept in the fault list: it fills the same row */
+		uint32_t *nx = next + (r->kind == FL_KIND_SHAPE ? FL_KIND_FAULT : r->kind) * (nseg + 1);
 		/* port_lo starts a segment and port_hi ends one: both are cuts */
 		uint32_t first = segment_of(cut, (uint32_t)nseg, r->target.port_lo);
 		uint32_t last = segment_of(cut, (uint32_t)nseg, r->target.port_hi);

@@ -32,7 +32,7 @@
 
 static const char *const top_settings[] = {"seed", "destinations", NULL};
 static const char *const destination_settings[] = {"match",  "circuit_breaker", "breaker", "bulkhead",
-						   "faults", "resolve",		NULL};
+						   "faults", "resolve",		"shape",   NULL};
 
 struct config_ctx {
 	const char *source;	    /* name in messages and rule locations; outlives the rule set */
@@ -273,6 +273,7 @@ static int type_error(const struct config_ctx *cx, const config_setting_t *s, co
 struct destination {
 	const config_setting_t *group, *match, *breaker, *bulkhead, *faults;
 	const config_setting_t *resolve; /* { address = [...]; }: SPEC 9 */
+	const config_setting_t *shape;	 /* SPEC 10 */
 };
 
 static int check_faults(const struct config_ctx *cx, const config_setting_t *faults)
@@ -309,6 +310,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 			dst->faults = s;
 		else if (strcmp(name, "resolve") == 0)
 			dst->resolve = s;
+		else if (strcmp(name, "shape") == 0)
+			dst->shape = s;
 		else
 			dst->breaker = s;
 	}
@@ -322,6 +325,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 		return type_error(cx, dst->bulkhead, "a group { max_concurrent_requests = ...; }");
 	if (dst->resolve && config_setting_type(dst->resolve) != CONFIG_TYPE_GROUP)
 		return type_error(cx, dst->resolve, "a group { address = [\"127.0.0.1\"]; }");
+	if (dst->shape && config_setting_type(dst->shape) != CONFIG_TYPE_GROUP)
+		return type_error(cx, dst->shape, "a group { rate_kbps = ...; }");
 	return dst->faults ? check_faults(cx, dst->faults) : 0;
 }
 
@@ -344,6 +349,8 @@ static int add_destination_statements(const struct config_ctx *cx, const struct 
 				  config_setting_get_elem(dst->faults, (unsigned)i)) < 0)
 			return -1;
 	if (dst->resolve && add_statement(cx, &target, FL_KIND_RESOLVE, dst->resolve) < 0)
+		return -1;
+	if (dst->shape && add_statement(cx, &target, FL_KIND_SHAPE, dst->shape) < 0)
 		return -1;
 	return 0;
 }

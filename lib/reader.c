@@ -208,7 +208,20 @@ static int copy_entry(const struct fl_seg_entry *e, uint32_t i, uint64_t now_ms,
 		out->ops[op].errors_injected = LOAD(&e->ops[op].errors_injected);
 		out->ops[op].delays_injected = LOAD(&e->ops[op].delays_injected);
 		out->ops[op].delay_ms_total = LOAD(&e->ops[op].delay_ms_total);
+		/* Counters only: any value is a possible count, nothing to check. */
+		const struct fl_seg_conn_stats *cs = &e->conn[op];
+		struct fl_seg_conn_stats *co = &out->conn[op];
+		co->shape_waits = LOAD(&cs->shape_waits);
+		co->shaped_bytes = LOAD(&cs->shaped_bytes);
+		co->shape_wait_ns = LOAD(&cs->shape_wait_ns);
+		co->short_io = LOAD(&cs->short_io);
+		co->eofs = LOAD(&cs->eofs);
+		co->hangs = LOAD(&cs->hangs);
+		co->resets = LOAD(&cs->resets);
+		co->corrupted_bytes = LOAD(&cs->corrupted_bytes);
 	}
+	out->close_delays = LOAD(&e->close_delays);
+	out->close_delay_ms_total = LOAD(&e->close_delay_ms_total);
 	return 0;
 }
 

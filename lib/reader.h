@@ -68,6 +68,8 @@ struct fl_snap_entry {
 	struct fl_snap_breaker breaker;	  /* valid when has_breaker */
 	struct fl_snap_bulkhead bulkhead; /* valid when has_bulkhead */
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
+	struct fl_seg_conn_stats conn[FL_OP_COUNT]; /* connection faults and shaping (SPEC 10) */
+	uint64_t close_delays, close_delay_ms_total;
 };
 
 struct fl_snap_proc {

@@ -358,6 +358,49 @@ static const char *state_colour(const struct fl_snap_entry *e)
 	}
 }
 
+/*
+ * Connection faults and shaping of an entry, for the FAULTS cell:
+ * "recv:3short+1eof+2hang+1reset+7flip read:4.1MB/9.8s" (shaped bytes and
+ * the time spent waiting for the budget). Returns the length written.
+ */
+static size_t fl_report_conn_cell(const struct fl_snap_entry *e, char *buf, size_t size, bool after)
+{
+	static const char *const marks[] = {"short", "eof", "hang", "reset", "flip"};
+	size_t used = 0;
+	for (unsigned op = FL_OP_SEND; op < FL_OP_COUNT && used + 1 < size; op++) {
+		const struct fl_seg_conn_stats *s = &e->conn[op];
+		uint64_t v[] = {s->short_io, s->eofs, s->hangs, s->resets, s->corrupted_bytes};
+		bool any = s->shaped_bytes != 0;
+		for (size_t k = 0; k < 5; k++)
+			any = any || v[k];
+		if (!any)
+			continue;
+		int n = snprintf(buf + used, size - used, "%s%s:", used || after ? " " : "", fl_op_names[op]);
+		bool first = true;
+		for (size_t k = 0; k < 5 && n > 0 && (size_t)n < size - used; k++) {
+			if (!v[k])
+				continue;
+			n += snprintf(buf + used + n, size - used - (size_t)n, "%s%" PRIu64 "%s",
+				      first ? "" : "+", v[k], marks[k]);
+			first = false;
+		}
+		if (s->shaped_bytes && n > 0 && (size_t)n < size - used)
+			n += snprintf(buf + used + n, size - used - (size_t)n, "%s%.1fMB/%.1fs",
+				      first ? "" : "+", (double)s->shaped_bytes / 1e6,
+				      (double)s->shape_wait_ns / 1e9);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+	if (e->close_delays && used + 1 < size) {
+		int n = snprintf(buf + used, size - used, "%sclose:%" PRIu64 "d", used || after ? " " : "",
+				 e->close_delays);
+		if (n > 0 && (size_t)n < size - used)
+			used += (size_t)n;
+	}
+	return used;
+}
+
 /* "connect:3e recv:2d send:1e+4d", or "-". */
 static void faults_cell(const struct fl_snap_entry *e, char *buf, size_t size)
 {
@@ -378,6 +421,7 @@ static void faults_cell(const struct fl_snap_entry *e, char *buf, size_t size)
 			break;
 		used += (size_t)n;
 	}
+	used += fl_report_conn_cell(e, buf + used, size - used, used != 0);
 	if (used == 0)
 		snprintf(buf, size, "-");
 }

@@ -119,6 +119,25 @@ static void json_ops(struct fl_out *o, const struct fl_seg_op_stats *ops)
 	fl_out_puts(o, "}");
 }
 
+/* Connection faults and shaping (SPEC 10), by op (connect has none), and
+ * slow closes: a key of its own, so "ops" keeps its fields. */
+static void json_conn(struct fl_out *o, const struct fl_snap_entry *e)
+{
+	fl_out_puts(o, "{");
+	for (unsigned op = FL_OP_SEND; op < FL_OP_COUNT; op++) {
+		const struct fl_seg_conn_stats *s = &e->conn[op];
+		fl_out_printf(o,
+			      "\"%s\": {\"shape_waits\": %" PRIu64 ", \"shaped_bytes\": %" PRIu64
+			      ", \"shape_ms_total\": %" PRIu64 ", \"short_io\": %" PRIu64
+			      ", \"eofs\": %" PRIu64 ", \"hangs\": %" PRIu64 ", \"resets\": %" PRIu64
+			      ", \"corrupted_bytes\": %" PRIu64 "}, ",
+			      fl_op_names[op], s->shape_waits, s->shaped_bytes, s->shape_wait_ns / 1000000u,
+			      s->short_io, s->eofs, s->hangs, s->resets, s->corrupted_bytes);
+	}
+	fl_out_printf(o, "\"close\": {\"delays\": %" PRIu64 ", \"delay_ms_total\": %" PRIu64 "}}",
+		      e->close_delays, e->close_delay_ms_total);
+}
+
 static void json_entry(struct fl_out *o, const struct fl_snap_entry *e)
 {
 	fl_out_puts(o, "{\"destination\": ");
@@ -144,6 +163,8 @@ static void json_entry(struct fl_out *o, const struct fl_snap_entry *e)
 		fl_out_puts(o, "null");
 	fl_out_puts(o, ",\n   \"ops\": ");
 	json_ops(o, e->ops);
+	fl_out_puts(o, ",\n   \"connection\": ");
+	json_conn(o, e);
 	fl_out_puts(o, "}");
 }
 

@@ -22,6 +22,8 @@ struct series {
 	const struct fl_snap_breaker *breaker;
 	const struct fl_snap_bulkhead *bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
+	struct fl_seg_conn_stats conn[FL_OP_COUNT]; /* connection faults and shaping (SPEC 10) */
+	uint64_t close_delays, close_delay_ms_total;
 };
 
 static int compare_names(const void *pa, const void *pb)
@@ -70,6 +72,14 @@ static struct series *build_series(const struct fl_snapshot *s, size_t *n)
 		if (e->has_bulkhead && !cur->bulkhead)
 			cur->bulkhead = &e->bulkhead;
 		add_ops(cur->ops, e->ops);
+		for (unsigned op = 0; op < FL_OP_COUNT; op++) {
+			uint64_t *to = (uint64_t *)&cur->conn[op];
+			const uint64_t *from = (const uint64_t *)&e->conn[op];
+			for (size_t k = 0; k < sizeof(cur->conn[op]) / sizeof(uint64_t); k++)
+				to[k] += from[k];
+		}
+		cur->close_delays += e->close_delays;
+		cur->close_delay_ms_total += e->close_delay_ms_total;
 	}
 	free(sorted);
 	return out;
@@ -223,6 +233,51 @@ static void op_metrics(struct fl_out *o, const struct series *series, size_t n)
 			       series[i].ops[op].calls);
 }
 
+/* Connection faults and shaping (SPEC 10): one counter family each, by op. */
+static const struct conn_metric {
+	const char *name, *help;
+	size_t offset;
+	bool ns; /* printed as seconds */
+} conn_metrics[] = {
+    {"faultline_shaped_bytes_total", "Bytes moved by calls under a shape budget, by operation.",
+     offsetof(struct fl_seg_conn_stats, shaped_bytes), false},
+    {"faultline_shaping_seconds_total", "Seconds calls waited for their shape budget, by operation.",
+     offsetof(struct fl_seg_conn_stats, shape_wait_ns), true},
+    {"faultline_short_io_total", "Calls cut short by max_bytes, by operation.",
+     offsetof(struct fl_seg_conn_stats, short_io), false},
+    {"faultline_eofs_injected_total", "End-of-file answers injected by eof=true, by operation.",
+     offsetof(struct fl_seg_conn_stats, eofs), false},
+    {"faultline_hangs_injected_total", "Calls blackholed by hang_ms, by operation.",
+     offsetof(struct fl_seg_conn_stats, hangs), false},
+    {"faultline_resets_injected_total", "Connections reset by close_after_bytes, by operation.",
+     offsetof(struct fl_seg_conn_stats, resets), false},
+    {"faultline_corrupted_bytes_total", "Received bytes flipped by corrupt=, by operation.",
+     offsetof(struct fl_seg_conn_stats, corrupted_bytes), false},
+};
+
+static void conn_metrics_out(struct fl_out *o, const struct series *series, size_t n)
+{
+	for (size_t m = 0; m < sizeof(conn_metrics) / sizeof(conn_metrics[0]); m++) {
+		const struct conn_metric *cm = &conn_metrics[m];
+		family(o, cm->name, "counter", cm->help);
+		for (size_t i = 0; i < n; i++)
+			for (unsigned op = FL_OP_SEND; op < FL_OP_COUNT; op++) {
+				uint64_t v =
+				    *(const uint64_t *)((const char *)&series[i].conn[op] + cm->offset);
+				if (!cm->ns) {
+					sample(o, cm->name, &series[i], fl_op_names[op], NULL, v);
+					continue;
+				}
+				sample_start(o, cm->name, &series[i], fl_op_names[op], NULL);
+				fl_out_printf(o, "%" PRIu64 ".%09u\n", v / 1000000000u,
+					      (unsigned)(v % 1000000000u));
+			}
+	}
+	family(o, "faultline_close_delays_total", "counter", "Closes slowed by on=close delay_ms.");
+	for (size_t i = 0; i < n; i++)
+		sample(o, "faultline_close_delays_total", &series[i], NULL, NULL, series[i].close_delays);
+}
+
 void fl_report_prometheus(struct fl_out *o, const struct fl_snapshot *s)
 {
 	size_t n = 0;
@@ -246,5 +301,6 @@ void fl_report_prometheus(struct fl_out *o, const struct fl_snapshot *s)
 				sample(o, hm->name, &series[i], NULL, NULL, hm->value(series[i].bulkhead));
 	}
 	op_metrics(o, series, n);
+	conn_metrics_out(o, series, n);
 	free(series);
 }

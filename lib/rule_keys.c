@@ -22,14 +22,16 @@
 #include "textbuf.h"
 
 enum key_type {
-	KEY_U32,   /* whole number into uint32_t */
-	KEY_U64,   /* whole number into uint64_t */
-	KEY_REAL,  /* decimal into double */
-	KEY_ERRNO, /* errno name into int */
-	KEY_SCOPE, /* destination | rule into uint8_t */
-	KEY_BOOL,  /* true | false | 1 | 0 into bool */
-	KEY_OPS,   /* op list into a uint32_t mask */
-	KEY_ADDRS, /* comma list of IPv4/IPv6 addresses into struct fl_resolve_params */
+	KEY_U32,	 /* whole number into uint32_t */
+	KEY_U64,	 /* whole number into uint64_t */
+	KEY_REAL,	 /* decimal into double */
+	KEY_ERRNO,	 /* errno name into int */
+	KEY_SCOPE,	 /* destination | rule into uint8_t */
+	KEY_BOOL,	 /* true | false | 1 | 0 into bool */
+	KEY_OPS,	 /* op list into a uint32_t mask */
+	KEY_ADDRS,	 /* comma list of IPv4/IPv6 addresses into struct fl_resolve_params */
+	KEY_HANG,	 /* like KEY_U32, but FL_HANG_UNSET when not given (0 is a value) */
+	KEY_SHAPE_SCOPE, /* connection | destination | rule into uint8_t */
 };
 
 struct key_def {
@@ -75,9 +77,21 @@ struct key_def {
 	X("every", KEY_U64, fault.every, 1, UINT64_MAX, NULL, NULL)                                          \
 	X("times", KEY_U64, fault.times, 0, UINT64_MAX, NULL, NULL)                                          \
 	X("start_ms", KEY_U32, fault.start_ms, 0, I32, NULL, "start_ms")                                     \
-	X("duration_ms", KEY_U32, fault.duration_ms, 0, I32, NULL, "duration_ms")
+	X("duration_ms", KEY_U32, fault.duration_ms, 0, I32, NULL, "duration_ms")                            \
+	X("max_bytes", KEY_U32, fault.max_bytes, 1, I32, NULL, "max_bytes")                                  \
+	X("eof", KEY_BOOL, fault.eof, 0, 0, NULL, "eof")                                                     \
+	X("hang_ms", KEY_HANG, fault.hang_ms, 0, I32, NULL, "hang_ms")                                       \
+	X("close_after_bytes", KEY_U64, fault.close_after_bytes, 1, UINT64_MAX, NULL, "close_after_bytes")   \
+	X("corrupt", KEY_REAL, fault.corrupt, 0, 1, NULL, "corrupt")
 
 #define RESOLVE_KEYS(X) X("address", KEY_ADDRS, resolve, 0, 0, NULL, NULL)
+
+/* shape (SPEC 10): its parameters live in the same struct as a fault's. */
+#define SHAPE_KEYS(X)                                                                                        \
+	X("on", KEY_OPS, fault.ops, 0, 0, NULL, NULL)                                                        \
+	X("rate_kbps", KEY_U32, fault.rate_kbps, 1, I32, NULL, NULL)                                         \
+	X("burst_kb", KEY_U32, fault.burst_kb, 1, I32, NULL, NULL)                                           \
+	X("scope", KEY_SHAPE_SCOPE, fault.shape_scope, 0, 0, NULL, NULL)
 
 #define KEY_DEF(name_, type_, field_, min_, max_, note_, shown_if_)                                          \
 	{.name = name_,                                                                                      \
@@ -97,6 +111,8 @@ static const char *const bulkhead_key_names[] = {BULKHEAD_KEYS(KEY_NAME) NULL};
 static const char *const fault_key_names[] = {FAULT_KEYS(KEY_NAME) NULL};
 static const struct key_def resolve_keys[] = {RESOLVE_KEYS(KEY_DEF)};
 static const char *const resolve_key_names[] = {RESOLVE_KEYS(KEY_NAME) NULL};
+static const struct key_def shape_keys[] = {SHAPE_KEYS(KEY_DEF)};
+static const char *const shape_key_names[] = {SHAPE_KEYS(KEY_NAME) NULL};
 
 struct kind_table {
 	const struct key_def *keys;
@@ -110,6 +126,7 @@ static const struct kind_table kind_tables[] = {
     [FL_KIND_BULKHEAD] = {bulkhead_keys, ARRAY_LEN(bulkhead_keys), bulkhead_key_names},
     [FL_KIND_FAULT] = {fault_keys, ARRAY_LEN(fault_keys), fault_key_names},
     [FL_KIND_RESOLVE] = {resolve_keys, ARRAY_LEN(resolve_keys), resolve_key_names},
+    [FL_KIND_SHAPE] = {shape_keys, ARRAY_LEN(shape_keys), shape_key_names},
 };
 #define KIND_COUNT ARRAY_LEN(kind_tables)
 
@@ -130,9 +147,10 @@ static const struct {
     {"io", FL_OPS_IO},
     {"all", FL_OPS_ALL},
     {"resolve", 1u << FL_OP_RESOLVE},
+    {"close", FL_OPS_CLOSE},
 };
 static const char *const op_word_names[] = {"connect", "send", "recv",	  "write", "read",
-					    "io",      "all",  "resolve", NULL};
+					    "io",      "all",  "resolve", "close", NULL};
 
 /* Everything a value parser needs to store a value or explain why not. */
 struct value_ctx {
@@ -291,9 +309,10 @@ static int op_item_mask(const struct value_ctx *cx, const char *item, size_t n, 
 			return 0;
 		}
 	}
-	return fl_diag_error(cx->d, cx->loc, "unknown op '%.*s' in '%s'%s", (int)n, item, cx->key->name,
-			     did_you_mean(hint, sizeof hint, fl_suggest(item, n, op_word_names),
-					  " (ops: connect, send, recv, write, read, io, all, resolve)"));
+	return fl_diag_error(
+	    cx->d, cx->loc, "unknown op '%.*s' in '%s'%s", (int)n, item, cx->key->name,
+	    did_you_mean(hint, sizeof hint, fl_suggest(item, n, op_word_names),
+			 " (ops: connect, send, recv, write, read, io, all, resolve, close)"));
 }
 
 /* "connect,send": no empty items, no op named twice (io and send overlap). */
@@ -360,9 +379,27 @@ static int parse_addrs(const struct value_ctx *cx)
 	return 0;
 }
 
+static int parse_shape_scope(const struct value_ctx *cx)
+{
+	if (text_is(cx, "connection"))
+		*(uint8_t *)cx->field = FL_SHAPE_CONNECTION;
+	else if (text_is(cx, "destination"))
+		*(uint8_t *)cx->field = FL_SHAPE_DESTINATION;
+	else if (text_is(cx, "rule"))
+		*(uint8_t *)cx->field = FL_SHAPE_RULE;
+	else
+		return fl_diag_error(cx->d, cx->loc,
+				     "value '%.*s' of '%s' must be connection, destination or rule", cx->len,
+				     cx->text, cx->key->name);
+	return 0;
+}
+
 static int (*const parsers[])(const struct value_ctx *) = {
-    [KEY_U32] = parse_u32,     [KEY_U64] = parse_u64,	[KEY_REAL] = parse_real, [KEY_ERRNO] = parse_errno,
-    [KEY_SCOPE] = parse_scope, [KEY_BOOL] = parse_bool, [KEY_OPS] = parse_ops,	 [KEY_ADDRS] = parse_addrs,
+    [KEY_U32] = parse_u32,     [KEY_U64] = parse_u64,
+    [KEY_REAL] = parse_real,   [KEY_ERRNO] = parse_errno,
+    [KEY_SCOPE] = parse_scope, [KEY_BOOL] = parse_bool,
+    [KEY_OPS] = parse_ops,     [KEY_ADDRS] = parse_addrs,
+    [KEY_HANG] = parse_u32,    [KEY_SHAPE_SCOPE] = parse_shape_scope,
 };
 
 /* A key this kind does not have: maybe another kind's, maybe a typo. */
@@ -436,6 +473,8 @@ static void put_ops(struct fl_textbuf *b, uint32_t ops)
 		fl_tb_puts(b, fl_op_names[op]);
 		first = false;
 	}
+	if (ops & FL_OPS_CLOSE)
+		fl_tb_puts(b, first ? "close" : ",close");
 }
 
 static void put_addrs(struct fl_textbuf *b, const struct fl_resolve_params *r)
@@ -486,6 +525,15 @@ static void put_value(struct fl_textbuf *b, const struct key_def *k, const void 
 	case KEY_ADDRS:
 		put_addrs(b, field);
 		break;
+	case KEY_HANG:
+		fl_tb_putu(b, *(const uint32_t *)field);
+		break;
+	case KEY_SHAPE_SCOPE: {
+		static const char *const words[] = {"connection", "destination", "rule"};
+		uint8_t v = *(const uint8_t *)field;
+		fl_tb_puts(b, v < 3 ? words[v] : "?");
+		break;
+	}
 	}
 }
 
@@ -499,6 +547,14 @@ static bool key_is_set(const struct fl_rule *r, const struct kind_table *t, cons
 		return *(const uint32_t *)field != 0;
 	case KEY_ERRNO:
 		return *(const int *)field != 0;
+	case KEY_U64:
+		return *(const uint64_t *)field != 0;
+	case KEY_REAL:
+		return *(const double *)field != 0.0;
+	case KEY_BOOL:
+		return *(const bool *)field;
+	case KEY_HANG:
+		return *(const uint32_t *)field != FL_HANG_UNSET;
 	default:
 		return true;
 	}
@@ -512,6 +568,7 @@ static size_t type_size(int type)
 		return 8;
 	case KEY_SCOPE:
 	case KEY_BOOL:
+	case KEY_SHAPE_SCOPE:
 		return 1;
 	case KEY_ADDRS:
 		return sizeof(struct fl_resolve_params);

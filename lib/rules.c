@@ -59,11 +59,24 @@ static const struct fl_fault_params fault_defaults = {
     .after = 0,
     .every = 1,
     .times = 0,
+    .hang_ms = FL_HANG_UNSET,
+    .burst_kb = 64,
 };
 
-const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault", "resolve", NULL};
-static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD, FL_KIND_FAULT,
-				     FL_KIND_RESOLVE};
+/* shape: the same parameters, its own defaults (on=io, 64 KB burst). */
+static const struct fl_fault_params shape_defaults = {
+    .ops = FL_OPS_IO,
+    .probability = 1.0,
+    .threshold = UINT64_MAX,
+    .every = 1,
+    .hang_ms = FL_HANG_UNSET,
+    .burst_kb = 64,
+};
+
+const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault",
+				     "resolve", "shape",	   NULL};
+static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD,
+				     FL_KIND_FAULT,   FL_KIND_RESOLVE, FL_KIND_SHAPE};
 _Static_assert(sizeof word_kinds / sizeof word_kinds[0] + 1 == sizeof fl_kind_words / sizeof fl_kind_words[0],
 	       "one kind per word");
 
@@ -97,6 +110,8 @@ void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind)
 		r->u.breaker = breaker_defaults;
 	else if (kind == FL_KIND_BULKHEAD)
 		r->u.bulkhead = bulkhead_defaults;
+	else if (kind == FL_KIND_SHAPE)
+		r->u.fault = shape_defaults;
 	else if (kind == FL_KIND_FAULT)
 		r->u.fault = fault_defaults;
 }
@@ -120,6 +135,8 @@ const char *fl_kind_name(enum fl_kind kind)
 		return "fault";
 	case FL_KIND_RESOLVE:
 		return "resolve";
+	case FL_KIND_SHAPE:
+		return "shape";
 	}
 	return "unknown";
 }
@@ -140,7 +157,9 @@ static void warn_errno_for_op(const char *what, int err, enum fl_op op, const st
 static int finish_fault(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d)
 {
 	struct fl_fault_params *p = &r->u.fault;
-	if (p->error == 0 && p->delay_ms == 0)
+	if (fl_connfault_finish(p, loc, d) < 0)
+		return -1;
+	if (p->error == 0 && p->delay_ms == 0 && !fl_connfault_any(p))
 		return fl_diag_error(d, loc,
 				     "fault injects nothing: give error=, or delay_ms= above 0 (a delay of 0 "
 				     "ms does nothing)");
@@ -178,6 +197,8 @@ int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *
 		return finish_fault(r, loc, d);
 	case FL_KIND_RESOLVE:
 		return fl_resolve_rule_check(r, loc, d);
+	case FL_KIND_SHAPE:
+		return fl_shape_finish(&r->u.fault, loc, d);
 	}
 	return fl_diag_error(d, loc, "rule has no valid kind");
 }

@@ -22,6 +22,7 @@ enum fl_kind {
 	FL_KIND_BULKHEAD = 1,
 	FL_KIND_FAULT = 2,
 	FL_KIND_RESOLVE = 3, /* a name resolves to the given addresses (SPEC 9) */
+	FL_KIND_SHAPE = 4,   /* bandwidth (SPEC 10): its parameters are u.fault's, matched like a fault */
 };
 
 /* Operations a fault can apply to; bit i of an ops mask is op i. */
@@ -38,6 +39,18 @@ enum fl_op {
 #define FL_OPS_ALL (FL_OPS_IO | (1u << FL_OP_CONNECT))
 
 extern const char *const fl_op_names[FL_OP_COUNT]; /* "connect", "send", ... */
+
+/* `on=close` (SPEC 10: a slow close): a mask bit outside the per-op
+ * counters (no ops[] slot, not part of io or all). */
+#define FL_OP_CLOSE  7
+#define FL_OPS_CLOSE (1u << FL_OP_CLOSE)
+
+/* Scope of a shape statement's budget (SPEC 10). */
+enum fl_shape_scope {
+	FL_SHAPE_CONNECTION = 0,
+	FL_SHAPE_DESTINATION = 1,
+	FL_SHAPE_RULE = 2,
+};
 
 enum fl_scope {
 	FL_SCOPE_DESTINATION = 0,
@@ -83,7 +96,18 @@ struct fl_fault_params {
 	uint32_t start_ms;
 	uint32_t duration_ms;
 	uint8_t timed;
-	uint8_t reserved[7];
+	/* Connection faults (SPEC 10; 0 = not set) and shape keys. */
+	uint32_t max_bytes;	    /* the call moves at most this many bytes */
+	bool eof;		    /* recv/read returns 0 */
+	bool hang_set;		    /* hang_ms given (0 means: until the socket's timeout) */
+	uint8_t shape_scope;	    /* enum fl_shape_scope */
+	uint32_t hang_ms;	    /* blackhole this long */
+	uint64_t close_after_bytes; /* reset once this many bytes moved in the call's direction */
+	double corrupt;		    /* probability of flipping each received byte */
+	uint64_t corrupt_threshold; /* derived: fl_probability_threshold(corrupt) */
+	bool connfault;		    /* derived: any of the connection-fault keys is set */
+	uint32_t rate_kbps;	    /* shape: kilobytes per second */
+	uint32_t burst_kb;	    /* shape: 64 */
 };
 
 #define FL_RESOLVE_MAX 8 /* addresses one resolve statement can give */
@@ -151,6 +175,16 @@ int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const ch
  * error= together) go to d->warnings.
  */
 int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d);
+
+/* hang_ms when not given (hang_ms=0 means: until the socket's timeout). */
+#define FL_HANG_UNSET UINT32_MAX
+
+/* Connection-fault keys of a fault statement (lib/connfault_rules.c):
+ * whether any is set, and the whole-statement checks (keys on ops that
+ * cannot take them; `on` narrowed to those ops when not given). */
+bool fl_connfault_any(const struct fl_fault_params *p);
+int fl_connfault_finish(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d);
+int fl_shape_finish(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d);
 
 /* One statement in canonical inline form, every key written out. */
 size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size);

@@ -158,6 +158,18 @@ struct fl_seg_op_stats {
 	uint64_t delay_ms_total;
 }; /* 32 bytes */
 
+/* Connection faults and shaping of one op (SPEC 10): what they did. */
+struct fl_seg_conn_stats {
+	uint64_t shape_waits;	  /* calls that had to wait for their shape budget */
+	uint64_t shaped_bytes;	  /* bytes those calls moved */
+	uint64_t shape_wait_ns;	  /* time they waited for the budget */
+	uint64_t short_io;	  /* calls cut short by max_bytes */
+	uint64_t eofs;		  /* eof=true answers */
+	uint64_t hangs;		  /* hang_ms blackholes */
+	uint64_t resets;	  /* connections ended by close_after_bytes */
+	uint64_t corrupted_bytes; /* bytes flipped by corrupt= */
+};				  /* 64 bytes */
+
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
@@ -173,7 +185,13 @@ struct fl_seg_entry {
 	struct fl_seg_bulkhead bulkhead;
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	uint64_t overflow_count; /* destinations folded into this entry */
-} __attribute__((aligned(64)));	 /* 24 + 128 + 136 + 280 + 64 + 192 + 8 = 832 */
+	/* Version 4: connection faults and shaping (SPEC 10). */
+	struct fl_seg_conn_stats conn[FL_OP_COUNT];
+	uint64_t shape_due_ns;	       /* the shared token bucket of scope=destination|rule (lib/shape.h) */
+	uint64_t close_delays;	       /* on=close delays */
+	uint64_t close_delay_ms_total; /* their length */
+	uint64_t reserved_v4[5];
+} __attribute__((aligned(64)));
 
 enum fl_proc_status {
 	FL_PROC_FREE = 0,
@@ -282,13 +300,14 @@ _Static_assert(sizeof(struct fl_seg_bulkhead_params) == 24, "bulkhead parameters
 _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
 _Static_assert(sizeof(struct fl_seg_op_stats) == 32, "per-call counters layout");
-_Static_assert(sizeof(struct fl_seg_entry) == 832, "entry layout");
+_Static_assert(sizeof(struct fl_seg_conn_stats) == 64, "connection-fault counters layout");
+_Static_assert(sizeof(struct fl_seg_entry) == 1280, "entry layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_entry) +
 		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
 		       4 * FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_holder) <=
-		   4u << 20,
-	       "a segment of 4096 destinations (holders: 4 a destination) fits in 4 MiB");
+		   8u << 20,
+	       "a segment of 4096 destinations (holders: 4 a destination) fits in 8 MiB");
 _Static_assert(sizeof(struct fl_seg_proc) == 88, "process record layout");
 _Static_assert(sizeof(struct fl_seg_holder) == 28, "holder layout");
 _Static_assert(sizeof(struct fl_seg_header) == 144, "header layout");
@@ -300,8 +319,8 @@ _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_s
 		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +
 		       4 * FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_holder) + 64 +
 		       sizeof(struct fl_seg_events_hdr) + FL_SEG_EVENTS * sizeof(struct fl_seg_event) <=
-		   4u << 20,
-	       "with its event ring, a segment of 4096 destinations still fits in 4 MiB");
+		   8u << 20,
+	       "with its event ring, a segment of 4096 destinations fits in 8 MiB");
 
 /*
  * Layers (SPEC 7): named rule sets every process of the domain applies.
@@ -346,7 +365,7 @@ struct fl_seg_stmt {
 	uint8_t reserved[3];
 	union fl_seg_stmt_params u;
 	char text[FL_SEG_STMT_TEXT]; /* canonical statement, NUL-terminated */
-};				     /* 712 bytes */
+};				     /* 760 bytes */
 
 struct fl_seg_layers {
 	uint32_t gen; /* seqlock: odd while written (atomic) */
@@ -359,11 +378,11 @@ struct fl_seg_layers {
 };
 
 _Static_assert(sizeof(struct fl_target) == 390, "target layout (kept in layer statements)");
-_Static_assert(sizeof(struct fl_fault_params) == 72, "fault parameters layout");
-_Static_assert(sizeof(union fl_seg_stmt_params) == 72, "statement parameters layout");
+_Static_assert(sizeof(struct fl_fault_params) == 120, "fault parameters layout");
+_Static_assert(sizeof(union fl_seg_stmt_params) == 120, "statement parameters layout");
 _Static_assert(sizeof(struct fl_seg_layer) == 96, "layer layout");
-_Static_assert(sizeof(struct fl_seg_stmt) == 712, "layer statement layout");
-_Static_assert(sizeof(struct fl_seg_layers) == 64 + 32 * 96 + 256 * 712, "layers region layout");
+_Static_assert(sizeof(struct fl_seg_stmt) == 760, "layer statement layout");
+_Static_assert(sizeof(struct fl_seg_layers) == 64 + 32 * 96 + 256 * 760, "layers region layout");
 
 /* A mapped, validated segment. */
 struct fl_seg {

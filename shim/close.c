@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "conn.h"
+#include "connfault.h"
 #include "fdtab.h"
 #include "ready.h"
 #include "real.h"
@@ -34,7 +35,10 @@ static __attribute__((noinline)) void forget(int fd)
 
 static __attribute__((noinline)) int close_watched(int fd)
 {
-	if (fl_fdtab_lookup(fd) != NULL)
+	struct fl_conn *c = fl_fdtab_lookup(fd);
+	if (c != NULL && (__atomic_load_n(&c->cx_ops, __ATOMIC_RELAXED) & FL_OPS_CLOSE))
+		fl_cx_close(c, fd); /* on=close delay_ms: a slow close */
+	if (c != NULL)
 		forget(fd);
 	return fl_real.close(fd);
 }

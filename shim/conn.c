@@ -97,6 +97,9 @@ struct fl_conn *fl_conn_new(const struct fl_dest *d, const struct fl_match *m)
 	c->layer_gen = FL_LAYER_GEN_UNSEEN; /* matched against layers at its first call */
 	c->rematching = 0;
 	c->pass_gen = FL_LAYER_GEN_UNSEEN;
+	c->cx_ops = 0; /* connect sets it up (fl_cx_setup) */
+	c->cx_reset = 0;
+	c->shape_rule = -1;
 	__atomic_store_n(&c->connecting, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->refs, 1, __ATOMIC_RELEASE);
 	return c;

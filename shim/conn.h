@@ -18,6 +18,7 @@
 #include "breaker.h"
 #include "match.h"
 #include "segment.h"
+#include "shape.h"
 #include "target.h"
 
 struct fl_conn {
@@ -38,6 +39,18 @@ struct fl_conn {
 	uint8_t rematching; /* a thread is matching it again (atomic) */
 	uint32_t
 	    pass_gen; /* nothing matches it: its I/O passes while layers are at this generation (layers.h) */
+	/* Connection faults and shaping (SPEC 10, shim/connfault.c). */
+	uint32_t cx_ops;  /* ops whose calls go through connfault.c; FL_OPS_CLOSE: a slow close (atomic) */
+	uint8_t cx_reset; /* ended by close_after_bytes: calls fail with ECONNRESET (atomic) */
+	uint8_t cx_count; /* a close_after_bytes statement: count bytes moved */
+	uint32_t cx_decide_ops; /* ops with fault statements to decide (not shape) */
+	uint32_t shape_ops;	/* ops its shape statement limits */
+	uint32_t cx_fast_ops;	/* shaped ops with no statement to decide: the short path (0 once reset) */
+	int32_t shape_rule;	/* its shape statement, -1 = none */
+	uint64_t *shape_due;	/* that statement's bucket (lib/shape.h) */
+	uint64_t shape_local;	/* the bucket of scope=connection */
+	struct fl_shape shape;	/* the statement's rate, burst */
+	uint64_t moved[2];	/* bytes received, sent (atomic) */
 };
 
 /* A new object with refs = 1 and no shared state, or NULL when the pool

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "domain.h"
 #include "fdtab.h"
+#include "connfault.h"
 #include "inject.h"
 #include "layers.h"
 #include "log.h"
@@ -207,6 +208,7 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	c->stats = plan.stats;
 	c->breaker = plan.breaker;
 	c->bulkhead = plan.bulkhead;
+	fl_cx_setup(c);
 	fl_io_count(c, FL_OP_CONNECT);
 	struct fl_bulkhead_place place;
 	int err = admit(c, fd, &place);

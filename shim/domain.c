@@ -235,3 +235,8 @@ struct fl_seg_entry *fl_domain_dest_entry(const struct fl_dest *d)
 	fl_seg_key_dest(&key, d);
 	return fl_seg_lookup_limited(&fl_domain.seg, &key, init_entry, NULL, dest_limit());
 }
+
+struct fl_seg_entry *fl_domain_rule_entry(uint32_t rule)
+{
+	return fl_domain.attached ? rule_entry(rule) : NULL;
+}

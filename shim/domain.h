@@ -57,6 +57,9 @@ struct fl_seg_entry *fl_domain_dest_entry(const struct fl_dest *d);
 /* Finds or creates the entries of destination d. Async-signal-safe. */
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan);
 
+/* The entry a statement's scope=rule state lives in (NULL when detached). */
+struct fl_seg_entry *fl_domain_rule_entry(uint32_t rule);
+
 /* The shim's clocks, from lib/clock.h: monotonic for decisions, Unix
  * time for display. */
 static inline uint64_t fl_now_ns(void)

@@ -18,6 +18,7 @@
 
 #include "atomics.h"
 #include "breaker.h"
+#include "connfault.h"
 #include "domain.h"
 #include "errnames.h"
 #include "evsum.h"
@@ -229,7 +230,20 @@ static __attribute__((noinline)) int inject_from(struct fl_conn *c, enum fl_op o
 	}
 }
 
+int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags,
+		  uint32_t rule)
+{
+	return fire(c, op, f, fd, flags, rule);
+}
+
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags)
+{
+	if (__builtin_expect(c->cx_ops & (1u << op), 0))
+		return fl_cx_call(c, op, fd, flags);
+	return fl_call_fault_plain(c, op, fd, flags);
+}
+
+int fl_call_fault_plain(struct fl_conn *c, enum fl_op op, int fd, int flags)
 {
 	uint32_t bit = 1u << op;
 	uint32_t nfaults = __atomic_load_n(&c->match.nfaults, __ATOMIC_RELAXED);

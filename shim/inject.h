@@ -26,6 +26,27 @@
  * fault of the connection is for op (match.ops).
  */
 int fl_call_fault(struct fl_conn *c, enum fl_op op, int fd, int flags);
+/* The same for a connection whose op has no connection fault or shaping
+ * (c->cx_ops clear for op): fl_io_before tests that itself. */
+int fl_call_fault_plain(struct fl_conn *c, enum fl_op op, int fd, int flags);
+
+/*
+ * Connection faults and shaping (shim/connfault.c). FL_PLANNED: the call
+ * goes on with a plan (a shorter length, corruption, a shaping debit, an
+ * end of file) that the wrapper carries out through fl_cx_io; fl_io_before
+ * then returns 1. fl_cx_ripe: a deferred shaping wait (or delay) has
+ * passed on a connection with such statements: the plan without deciding
+ * faults again; returns as fl_io_before does.
+ */
+#define FL_PLANNED (-3)
+int fl_cx_call(struct fl_conn *c, enum fl_op op, int fd, int flags);
+int fl_cx_ripe(struct fl_conn *c, enum fl_op op, int fd, int flags);
+
+/* A fault statement fired (its decision in *f): counts, logs, applies its
+ * delay and error as any fault does. Returns as fl_call_fault. */
+struct fl_fault_decision;
+int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decision *f, int fd, int flags,
+		  uint32_t rule);
 
 /* Fails the call with an injected error: sets errno, tells the breaker
  * (as a real error would), returns -1. */
@@ -66,14 +87,21 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 		if (r == -2)
 			return fl_call_fail(c, errno);
 		if (r <= 0)
-			return r;
+			return r == 0 && (c->cx_ops & (1u << op)) ? fl_cx_ripe(c, op, fd, flags) : r;
 	}
 	/* Layers changed since c was matched (one shared load): match again. */
 	if (__builtin_expect(__atomic_load_n(fl_layer_gen, __ATOMIC_RELAXED) != c->layer_gen, 0))
 		fl_layers_refresh(c);
 	if (__builtin_expect(!(c->match.ops & (1u << op)), 1))
 		return 0;
-	int err = fl_call_fault(c, op, fd, flags);
+	int err;
+	if (c->cx_ops & (1u << op)) {
+		err = fl_cx_call(c, op, fd, flags);
+		if (err == FL_PLANNED)
+			return 1; /* connection faults or shaping: the wrapper calls connfault.c */
+	} else {
+		err = fl_call_fault_plain(c, op, fd, flags);
+	}
 	if (__builtin_expect(err == 0, 1))
 		return 0;
 	if (err == FL_DEFERRED) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "connfault.h"
 #include "domain.h"
 #include "events.h"
 #include "log.h"
@@ -303,6 +304,7 @@ static bool rematch(struct fl_conn *c)
 			__atomic_store_n(&c->match.faults[i], m.faults[i], __ATOMIC_RELAXED);
 		__atomic_store_n(&c->match.nfaults, m.nfaults, __ATOMIC_RELAXED);
 		__atomic_store_n(&c->match.ops, m.ops, __ATOMIC_RELAXED);
+		fl_cx_setup(c); /* connection faults of the new statements (connfault.c) */
 		if (m.nfaults && !__atomic_load_n(&c->stats, __ATOMIC_ACQUIRE))
 			__atomic_store_n(&c->stats, fl_domain_dest_entry(&c->dest), __ATOMIC_RELEASE);
 		__atomic_store_n(&c->layer_gen, g, __ATOMIC_RELEASE);

@@ -6,6 +6,7 @@
  * exported function only tests the descriptor and tail-jumps to the real
  * function; a watched descriptor goes to the *_watched companion.
  */
+#include "connfault.h"
 #include "fdtab.h"
 #include "inject.h"
 #include "real.h"
@@ -15,8 +16,10 @@
 static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_WRITE, fd, 0) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_WRITE, fd, 0)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.write(fd, buf, fl_cx_len(n)), (void *)buf, n);
 	ssize_t r = fl_real.write(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -31,8 +34,9 @@ FL_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iovec *iov, int n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_WRITE, fd, 0) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_WRITE, fd, 0)) != 0)
+		return b < 0 ? fl_io_refused(fd) : fl_cx_vec(c, fd, iov, n, FL_CX_WRITEV);
 	ssize_t r = fl_real.writev(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -47,8 +51,10 @@ FL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_READ, fd, 0)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.read(fd, buf, fl_cx_len(n)), buf, n);
 	ssize_t r = fl_real.read(fd, buf, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -63,8 +69,9 @@ FL_EXPORT ssize_t read(int fd, void *buf, size_t n)
 static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int n)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_READ, fd, 0)) != 0)
+		return b < 0 ? fl_io_refused(fd) : fl_cx_vec(c, fd, iov, n, FL_CX_READV);
 	ssize_t r = fl_real.readv(fd, iov, n);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -79,8 +86,11 @@ FL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 static __attribute__((noinline)) ssize_t read_chk_watched(int fd, void *buf, size_t n, size_t buflen)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_READ, fd, 0) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_READ, fd, 0)) != 0)
+		return b < 0	    ? fl_io_refused(fd)
+		       : n > buflen ? fl_real.read_chk(fd, buf, n, buflen)
+				    : fl_cx_after(c, fl_real.read(fd, buf, fl_cx_len(n)), buf, n);
 	ssize_t r = fl_real.read_chk(fd, buf, n, buflen);
 	return c ? fl_io_after(c, r) : r;
 }

@@ -6,6 +6,7 @@
  * through (SPEC: only sockets connected to a matched destination are
  * watched).
  */
+#include "connfault.h"
 #include "fdtab.h"
 #include "inject.h"
 #include "real.h"
@@ -15,8 +16,10 @@
 static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.send(fd, buf, fl_cx_len(n), flags), (void *)buf, n);
 	ssize_t r = fl_real.send(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -32,8 +35,11 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 							const struct sockaddr *sa, socklen_t len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.sendto(fd, buf, fl_cx_len(n), flags, sa, len),
+					   (void *)buf, n);
 	ssize_t r = fl_real.sendto(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -49,8 +55,10 @@ FL_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
 static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct msghdr *msg, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_io(c, fd, (struct msghdr *)msg, flags, FL_CX_SENDMSG);
 	ssize_t r = fl_real.sendmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -65,8 +73,9 @@ FL_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 static __attribute__((noinline)) int sendmmsg_watched(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_SEND, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_SEND, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd) : fl_cx_mmsg(c, fd, vec, n, flags, FL_CX_SENDMSG);
 	int r = fl_real.sendmmsg(fd, vec, n, flags);
 	return c ? (int)fl_io_after(c, r) : r;
 }
@@ -81,8 +90,10 @@ FL_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t n, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+			     : fl_cx_after(c, fl_real.recv(fd, buf, fl_cx_len(n), flags), buf, n);
 	ssize_t r = fl_real.recv(fd, buf, n, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -98,8 +109,11 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 							  struct sockaddr *sa, socklen_t *len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0
+			   ? fl_io_refused(fd)
+			   : fl_cx_after(c, fl_real.recvfrom(fd, buf, fl_cx_len(n), flags, sa, len), buf, n);
 	ssize_t r = fl_real.recvfrom(fd, buf, n, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -114,8 +128,9 @@ FL_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *msg, int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd) : fl_cx_io(c, fd, msg, flags, FL_CX_RECVMSG);
 	ssize_t r = fl_real.recvmsg(fd, msg, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -131,8 +146,9 @@ static __attribute__((noinline)) int recvmmsg_watched(int fd, struct mmsghdr *ve
 						      struct timespec *timeout)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd) : fl_cx_mmsg(c, fd, vec, n, flags, FL_CX_RECVMSG);
 	int r = fl_real.recvmmsg(fd, vec, n, flags, timeout);
 	return c ? (int)fl_io_after(c, r) : r;
 }
@@ -148,8 +164,11 @@ static __attribute__((noinline)) ssize_t recv_chk_watched(int fd, void *buf, siz
 							  int flags)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0	    ? fl_io_refused(fd)
+		       : n > buflen ? fl_real.recv_chk(fd, buf, n, buflen, flags)
+				    : fl_cx_after(c, fl_real.recv(fd, buf, fl_cx_len(n), flags), buf, n);
 	ssize_t r = fl_real.recv_chk(fd, buf, n, buflen, flags);
 	return c ? fl_io_after(c, r) : r;
 }
@@ -165,8 +184,12 @@ static __attribute__((noinline)) ssize_t recvfrom_chk_watched(int fd, void *buf,
 							      int flags, struct sockaddr *sa, socklen_t *len)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
-	if (c && fl_io_before(c, FL_OP_RECV, fd, flags) < 0)
-		return fl_io_refused(fd);
+	int b;
+	if (c && (b = fl_io_before(c, FL_OP_RECV, fd, flags)) != 0)
+		return b < 0 ? fl_io_refused(fd)
+		       : n > buflen
+			   ? fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len)
+			   : fl_cx_after(c, fl_real.recvfrom(fd, buf, fl_cx_len(n), flags, sa, len), buf, n);
 	ssize_t r = fl_real.recvfrom_chk(fd, buf, n, buflen, flags, sa, len);
 	return c ? fl_io_after(c, r) : r;
 }

@@ -44,6 +44,7 @@ int main(void)
 	OFF(fl_seg_layers, gen);
 	OFF(fl_seg_layers, layers);
 	OFF(fl_seg_layers, stmts);
+	SIZE(fl_seg_conn_stats);
 	OFF(fl_seg_header, magic);
 	OFF(fl_seg_header, version);
 	OFF(fl_seg_header, header_size);
@@ -63,6 +64,8 @@ int main(void)
 	OFF(fl_seg_entry, breaker);
 	OFF(fl_seg_entry, bulkhead);
 	OFF(fl_seg_entry, ops);
+	OFF(fl_seg_entry, conn);
+	OFF(fl_seg_entry, shape_due_ns);
 	OFF(fl_seg_key, kind);
 	OFF(fl_seg_key, family);
 	OFF(fl_seg_key, port);

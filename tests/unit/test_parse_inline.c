@@ -356,7 +356,7 @@ START_TEST(control_bytes_in_quoted_tokens_are_escaped)
 {
 	ck_assert_str_eq(error_of("127.0.0.1 fault on=conn\x1b[2Ject"),
 			 "FAULTLINE_RULES:1:17: unknown op 'conn\\x1b[2Ject' in 'on' (ops: connect, send, "
-			 "recv, write, read, io, all, resolve)");
+			 "recv, write, read, io, all, resolve, close)");
 	struct fl_ruleset rs;
 	struct fl_diag d;
 	fl_ruleset_init(&rs);

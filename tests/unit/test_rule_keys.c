@@ -45,9 +45,12 @@ START_TEST(kind_keys_list_every_key_in_table_order)
 					       "scope",
 					       "enabled",
 					       NULL};
-	static const char *const fault[] = {"on",	   "error",	  "delay_ms", "jitter_ms",
-					    "probability", "after",	  "every",    "times",
-					    "start_ms",	   "duration_ms", NULL};
+	static const char *const fault[] = {
+	    "on",      "error",	   "delay_ms",	  "jitter_ms", "probability", "after",	 "every",
+	    "times",   "start_ms", "duration_ms", "max_bytes", "eof",	      "hang_ms", "close_after_bytes",
+	    "corrupt", NULL};
+	static const char *const shape[] = {"on", "rate_kbps", "burst_kb", "scope", NULL};
+	assert_keys(FL_KIND_SHAPE, shape);
 	assert_keys(FL_KIND_BREAKER, breaker);
 	assert_keys(FL_KIND_BULKHEAD, bulkhead);
 	assert_keys(FL_KIND_FAULT, fault);
@@ -254,7 +257,7 @@ START_TEST(on_list_rejects_empty_unknown_and_repeated_items)
 			 "T:1:5: unknown op 'conect' in 'on' (did you mean 'connect'?)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=sendmsg_and_more"),
 			 "T:1:5: unknown op 'sendmsg_and_more' in 'on' (ops: connect, send, recv, "
-			 "write, read, io, all, resolve)");
+			 "write, read, io, all, resolve, close)");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=send,send"),
 			 "T:1:5: 'send' repeats an op already in 'on' list 'send,send'");
 	ck_assert_str_eq(error_of(FL_KIND_FAULT, "on=io,recv"),
