@@ -31,8 +31,8 @@
 #define CONFIG_FILE_MAX (16u << 20)
 
 static const char *const top_settings[] = {"seed", "destinations", NULL};
-static const char *const destination_settings[] = {"match",    "circuit_breaker", "breaker",
-						   "bulkhead", "faults",	  NULL};
+static const char *const destination_settings[] = {"match",  "circuit_breaker", "breaker", "bulkhead",
+						   "faults", "rate_limit",	NULL};
 
 struct config_ctx {
 	const char *source;	    /* name in messages and rule locations; outlives the rule set */
@@ -271,7 +271,7 @@ static int type_error(const struct config_ctx *cx, const config_setting_t *s, co
 
 /* The parts of one destination group, checked before any statement is made. */
 struct destination {
-	const config_setting_t *group, *match, *breaker, *bulkhead, *faults;
+	const config_setting_t *group, *match, *breaker, *bulkhead, *faults, *rate_limit;
 };
 
 static int check_faults(const struct config_ctx *cx, const config_setting_t *faults)
@@ -306,6 +306,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 			dst->bulkhead = s;
 		else if (strcmp(name, "faults") == 0)
 			dst->faults = s;
+		else if (strcmp(name, "rate_limit") == 0)
+			dst->rate_limit = s;
 		else
 			dst->breaker = s;
 	}
@@ -317,6 +319,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 		return type_error(cx, dst->breaker, "a group { failure_threshold = ...; }");
 	if (dst->bulkhead && config_setting_type(dst->bulkhead) != CONFIG_TYPE_GROUP)
 		return type_error(cx, dst->bulkhead, "a group { max_concurrent_requests = ...; }");
+	if (dst->rate_limit && config_setting_type(dst->rate_limit) != CONFIG_TYPE_GROUP)
+		return type_error(cx, dst->rate_limit, "a group { rate = ...; }");
 	return dst->faults ? check_faults(cx, dst->faults) : 0;
 }
 
@@ -333,6 +337,8 @@ static int add_destination_statements(const struct config_ctx *cx, const struct 
 	if (dst->breaker && add_statement(cx, &target, FL_KIND_BREAKER, dst->breaker) < 0)
 		return -1;
 	if (dst->bulkhead && add_statement(cx, &target, FL_KIND_BULKHEAD, dst->bulkhead) < 0)
+		return -1;
+	if (dst->rate_limit && add_statement(cx, &target, FL_KIND_RATE_LIMIT, dst->rate_limit) < 0)
 		return -1;
 	for (int i = 0; dst->faults && i < config_setting_length(dst->faults); i++)
 		if (add_statement(cx, &target, FL_KIND_FAULT,

@@ -48,6 +48,15 @@ struct fl_snap_breaker {
 	uint64_t window_calls, window_failures; /* fl_breaker_window at the snapshot's now_ms */
 	struct fl_breaker_params p;
 	char rule[FL_SEG_RULE_TEXT]; /* the statement, as the creator wrote it */
+	/* SPEC 11 */
+	uint64_t slow_calls, would_reject, fallbacks;
+	uint64_t window_slow; /* fl_breaker_window_slow at now_ms */
+	uint32_t open_ms;     /* the open time now (fl_breaker_open_ms) */
+};
+
+struct fl_snap_ratelimit {
+	uint64_t admitted, rejected, delayed;
+	struct fl_ratelimit_params p;
 };
 
 struct fl_snap_bulkhead {
@@ -68,6 +77,8 @@ struct fl_snap_entry {
 	struct fl_snap_breaker breaker;	  /* valid when has_breaker */
 	struct fl_snap_bulkhead bulkhead; /* valid when has_bulkhead */
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
+	bool has_ratelimit;
+	struct fl_snap_ratelimit ratelimit; /* valid when has_ratelimit */
 };
 
 struct fl_snap_proc {

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ready.h"
 #include "real.h"
+#include "resil.h"
 #include "shim.h"
 
 /* Replaces whatever fd referred to with c (which may be NULL). */
@@ -82,8 +83,9 @@ static int admit(struct fl_conn *c, int fd, struct fl_bulkhead_place *place)
 		return 0;
 	enum fl_bulkhead_result got =
 	    fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
-	if (got == FL_BULKHEAD_REJECTED) {
-		/* Full: only now does it matter whether the socket may wait. */
+	if (got == FL_BULKHEAD_REJECTED && !fl_resil_has_fallback(c)) {
+		/* Full: only now does it matter whether the socket may wait
+		 * (with a fallback it does not: it fails over at once). */
 		int flags = fl_real.fcntl(fd, F_GETFL);
 		if (flags >= 0 && !(flags & O_NONBLOCK))
 			got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, true,
@@ -188,8 +190,24 @@ static int connect_queued(struct fl_conn *c, int fd, const struct sockaddr *sa, 
  * object while we wait: after the call, c is touched only if fd still
  * refers to it.
  */
+static int connect_to(int fd, const struct sockaddr *sa, socklen_t len, bool fell_over);
+
+/* Rejected by the breaker or a full bulkhead: the breaker's fallback
+ * instead, if it has one and this connect is not already its fallback. */
+static int refuse_or_fail_over(struct fl_conn *c, int fd, const struct sockaddr *sa, int err, bool fell_over)
+{
+	struct sockaddr_storage to;
+	socklen_t to_len;
+	if (fell_over || err == EINTR || !fl_resil_fallback(c, sa, &to, &to_len))
+		return refuse(c, err);
+	if (c->breaker)
+		fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+	fl_conn_unref(c);
+	return connect_to(fd, (const struct sockaddr *)&to, to_len, true);
+}
+
 static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, const struct fl_dest *d,
-			   const struct fl_match *m)
+			   const struct fl_match *m, bool fell_over)
 {
 	struct fl_conn *c = fl_conn_new(d, m);
 	if (!c) {
@@ -208,11 +226,19 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	if (err == QUEUED)
 		return connect_queued(c, fd, sa, len, &place);
 	if (err)
-		return refuse(c, err);
+		return refuse_or_fail_over(c, fd, sa, err, fell_over);
+	uint32_t rate_delay = 0;
+	if (plan.ratelimit && (err = fl_resil_rate(plan.ratelimit, c, &rate_delay)) != 0)
+		return refuse(c, err); /* SPEC 11: after the bulkhead, before any fault */
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
-	if (c->match.ops & (1u << FL_OP_CONNECT)) {
+	if (FL_UNLIKELY(rate_delay)) {
+		fl_ready_connect_addr(sa, len);
+		err = fl_delay_connect(c, fd, rate_delay);
+		fl_ready_connect_addr(NULL, 0);
+	}
+	if (err == 0 && (c->match.ops & (1u << FL_OP_CONNECT))) {
 		fl_ready_connect_addr(sa, len); /* a delay on a non-blocking socket defers the real call */
 		err = fl_call_fault(c, FL_OP_CONNECT, fd, 0);
 		fl_ready_connect_addr(NULL, 0);
@@ -368,6 +394,12 @@ static bool reconnect(struct fl_conn *prev, int fd, const struct fl_dest *d, con
 
 FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	return connect_to(fd, sa, len, false);
+}
+
+/* fell_over: this is the fallback of a rejected connect (it fails over no further). */
+static int connect_to(int fd, const struct sockaddr *sa, socklen_t len, bool fell_over)
+{
 	struct fl_dest d;
 	struct fl_match m;
 	if (FL_LIKELY(!fl_state.active) || !fl_dest_from_sockaddr(sa, len, &d) ||
@@ -386,5 +418,5 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	drop_dead_faults(&m);
 	if (FL_UNLIKELY(m.truncated))
 		warn_truncated(&d);
-	return connect_watched(fd, sa, len, &d, &m);
+	return connect_watched(fd, sa, len, &d, &m, fell_over);
 }
