@@ -83,9 +83,12 @@ static int admit(struct fl_conn *c, int fd, struct fl_bulkhead_place *place)
 		return 0;
 	enum fl_bulkhead_result got =
 	    fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
-	if (got == FL_BULKHEAD_REJECTED && !fl_resil_has_fallback(c)) {
-		/* Full: only now does it matter whether the socket may wait
-		 * (with a fallback it does not: it fails over at once). */
+	if (got == FL_BULKHEAD_REJECTED && fl_resil_has_fallback(c)) {
+		/* Full, with a fallback: no waiting, fail over at once (counted
+		 * as the bulkhead's rejection). */
+		got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, false, &c->holder);
+	} else if (got == FL_BULKHEAD_REJECTED) {
+		/* Full: only now does it matter whether the socket may wait. */
 		int flags = fl_real.fcntl(fd, F_GETFL);
 		if (flags >= 0 && !(flags & O_NONBLOCK))
 			got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, true,

@@ -147,6 +147,37 @@ assert_eq "fallbacks, rejected" "(4, 4)" \
 	"$(json_get "(d('127.0.0.1:$PRIMARY2')['breaker']['fallbacks'], d('127.0.0.1:$PRIMARY2')['breaker']['rejected'])")"
 unset FAULTLINE_RULES
 
+check "failover when the bulkhead has no slot: a second connection (blocking, then non-blocking) goes to the standby at once, no queueing"
+use_domain resil-bhfull
+start_server busy http tcp4
+BUSY=$SERVER_PORT
+export FAULTLINE_RULES="127.0.0.1:$BUSY breaker fallback=127.0.0.1:$STANDBY;
+127.0.0.1:$BUSY bulkhead max_concurrent_requests=1 max_queue_size=5 queue_timeout_ms=5000"
+OUT=$(shim "$PY" - "$BUSY" <<'PY'
+import asyncio, socket, sys, time
+port = int(sys.argv[1])
+held = socket.create_connection(("127.0.0.1", port))  # the only slot, held
+def peer(s):
+    return s.getpeername()[1]
+t0 = time.monotonic()
+b = socket.create_connection(("127.0.0.1", port), timeout=5)  # blocking: would queue 5 s
+blocking = peer(b)
+b.close()
+async def nb():
+    r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    p = w.get_extra_info("peername")[1]
+    w.close()
+    return p
+nonblocking = asyncio.run(nb())
+print(blocking, nonblocking, int((time.monotonic() - t0) * 1000) < 2000)
+held.close()
+PY
+)
+assert_eq "peers of the 2nd and 3rd connections, and no queue wait" "$STANDBY $STANDBY True" "$OUT"
+assert_eq "fallbacks, bulkhead rejected" "(2, 2)" \
+	"$(json_get "(d('127.0.0.1:$BUSY')['breaker']['fallbacks'], d('127.0.0.1:$BUSY')['bulkhead']['rejected'])")"
+unset FAULTLINE_RULES
+
 # ---------------------------------------------------------------------------
 check "rate_limit rate=20 shared by 4 parallel shell loops of curl admits 20/s +/- 5%"
 use_domain resil-rate
