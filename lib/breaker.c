@@ -14,6 +14,7 @@
 #include "breaker.h"
 
 #include <errno.h>
+#include <stddef.h>
 
 #include "atomics.h"
 #include "events.h"
@@ -58,6 +59,64 @@ void fl_breaker_params_get(struct fl_breaker_params *out, const struct fl_seg_br
 	out->enabled = LOAD(&in->enabled) != 0;
 }
 
+void fl_breaker_x_params_set(struct fl_seg_breaker_x *out, const struct fl_breaker_params *in)
+{
+	STORE(&out->slow_call_duration_ms, in->slow_call_duration_ms);
+	STORE(&out->slow_rate_centi, (uint32_t)(in->slow_call_rate_threshold * 100.0 + 0.5));
+	STORE(&out->timeout_max_ms, in->timeout_max_ms);
+	STORE(&out->multiplier_centi, (uint32_t)(in->timeout_multiplier * 100.0 + 0.5));
+	STORE(&out->mode, in->mode);
+	/* The address before the family that publishes it: a reader seeing
+	 * the family sees its address (a change of address with the same
+	 * family may be seen half-way for an instant: set says so). */
+	STORE(&out->fallback_port, in->fallback.port);
+	for (unsigned i = 0; i < 16; i++)
+		STORE(&out->fallback_addr[i], in->fallback.addr[i]);
+	STORE(&out->fallback_family, in->fallback.family);
+}
+
+void fl_breaker_x_params_get(struct fl_breaker_params *out, const struct fl_seg_breaker_x *in)
+{
+	out->slow_call_duration_ms = LOAD(&in->slow_call_duration_ms);
+	out->slow_call_rate_threshold = LOAD(&in->slow_rate_centi) / 100.0;
+	out->timeout_max_ms = LOAD(&in->timeout_max_ms);
+	out->timeout_multiplier = LOAD(&in->multiplier_centi) / 100.0;
+	out->mode = LOAD(&in->mode);
+	out->fallback.family = LOAD(&in->fallback_family);
+	out->fallback.port = LOAD(&in->fallback_port);
+	for (unsigned i = 0; i < 16; i++)
+		out->fallback.addr[i] = LOAD(&in->fallback_addr[i]);
+}
+
+struct fl_seg_breaker_x *fl_breaker_x(struct fl_seg_breaker *b)
+{
+	struct fl_seg_entry *e = (struct fl_seg_entry *)((char *)b - offsetof(struct fl_seg_entry, breaker));
+	return &e->breaker_x;
+}
+
+const struct fl_seg_breaker_x *fl_breaker_x_const(const struct fl_seg_breaker *b)
+{
+	return fl_breaker_x((struct fl_seg_breaker *)b);
+}
+
+uint32_t fl_breaker_open_ms(const struct fl_seg_breaker *b)
+{
+	uint32_t t = LOAD(&fl_breaker_x_const(b)->open_ms);
+	return t ? t : LOAD(&b->p.timeout_ms);
+}
+
+/* The open time after one more re-opening from HALF_OPEN. */
+static uint32_t grown_open_ms(const struct fl_seg_breaker *b)
+{
+	const struct fl_seg_breaker_x *x = fl_breaker_x_const(b);
+	uint32_t base = LOAD(&b->p.timeout_ms);
+	uint32_t cap = LOAD(&x->timeout_max_ms);
+	if (cap < base)
+		cap = base; /* 0: no growth; a live `set` may lower timeout_ms below it */
+	uint64_t next = (uint64_t)fl_breaker_open_ms(b) * LOAD(&x->multiplier_centi) / 100u;
+	return next > cap ? cap : (uint32_t)next;
+}
+
 static uint64_t make_word(uint32_t state, uint32_t permits, uint32_t generation)
 {
 	return ((uint64_t)generation << 32) | ((uint64_t)(permits & 0xffffff) << 8) | state;
@@ -66,6 +125,7 @@ static uint64_t make_word(uint32_t state, uint32_t permits, uint32_t generation)
 void fl_breaker_init(struct fl_seg_breaker *b, const struct fl_breaker_params *p, uint64_t now_ms)
 {
 	fl_breaker_params_set(&b->p, p);
+	fl_breaker_x_params_set(fl_breaker_x(b), p);
 	STORE(&b->since_ms, now_ms);
 	STORE(&b->word, make_word(p->enabled ? FL_BREAKER_CLOSED : FL_BREAKER_DISABLED, 0, 1));
 }
@@ -83,6 +143,8 @@ static bool transition(struct fl_seg_breaker *b, uint64_t *w, uint32_t to, uint3
 	STORE(&b->consecutive_successes, 0);
 	STORE(&b->since_ms, now_ms);
 	ADD(&b->transitions, 1);
+	if (to == FL_BREAKER_CLOSED)
+		STORE(&fl_breaker_x(b)->open_ms, 0); /* a close resets the backoff */
 	*w = next;
 	fl_events_breaker_moved(b, from, to, why, now_ms);
 	return true;
@@ -114,12 +176,16 @@ static uint64_t now_epoch(const struct fl_seg_breaker *b, uint64_t now_ms)
 }
 
 /* A call (and maybe its failure) in the bucket of now_ms. */
-static void window_add(struct fl_seg_breaker *b, uint64_t now_ms, bool failure)
+static void window_add(struct fl_seg_breaker *b, uint64_t now_ms, bool failure, bool slow)
 {
 	uint64_t epoch = now_epoch(b, now_ms);
 	unsigned i = (unsigned)(epoch % FL_WINDOW_BUCKETS);
-	if (bucket_add(&b->window_calls[i], epoch) && failure)
+	if (!bucket_add(&b->window_calls[i], epoch))
+		return;
+	if (failure)
 		bucket_add(&b->window_failures[i], epoch);
+	if (slow)
+		bucket_add(&fl_breaker_x(b)->window_slow[i], epoch);
 }
 
 /* A failure of a call counted earlier (a broken peer). */
@@ -151,29 +217,57 @@ void fl_breaker_window(const struct fl_seg_breaker *b, uint64_t now_ms, uint64_t
 		*failures = *calls;
 }
 
+uint64_t fl_breaker_window_slow(const struct fl_seg_breaker *b, uint64_t now_ms)
+{
+	uint64_t calls, failures;
+	fl_breaker_window(b, now_ms, &calls, &failures);
+	uint64_t slow = window_sum(fl_breaker_x_const(b)->window_slow, now_epoch(b, now_ms));
+	return slow > calls ? calls : slow;
+}
+
 static void window_clear(struct fl_seg_breaker *b)
 {
+	struct fl_seg_breaker_x *x = fl_breaker_x(b);
 	for (unsigned i = 0; i < FL_WINDOW_BUCKETS; i++) {
 		STORE(&b->window_calls[i], 0);
 		STORE(&b->window_failures[i], 0);
+		STORE(&x->window_slow[i], 0);
 	}
 }
 
-static bool rate_tripped(const struct fl_seg_breaker *b, uint64_t now_ms)
+/* Whether the window's failure or slow-call rate is over its threshold:
+ * FL_REASON_FAILURE_RATE or FL_REASON_SLOW_CALL_RATE, else 0 (false). */
+static int rate_tripped(const struct fl_seg_breaker *b, uint64_t now_ms)
 {
+	const struct fl_seg_breaker_x *x = fl_breaker_x_const(b);
 	uint32_t centi = LOAD(&b->p.failure_rate_centi);
-	if (centi == 0)
+	/* Slow calls, over the same window with the same minimum (SPEC 11). */
+	uint32_t slow_centi = LOAD(&x->slow_call_duration_ms) ? LOAD(&x->slow_rate_centi) : 0;
+	if (centi == 0 && slow_centi == 0)
 		return false;
 	uint64_t calls, failures;
 	fl_breaker_window(b, now_ms, &calls, &failures);
-	return calls > 0 && calls >= LOAD(&b->p.min_requests_for_rate) && failures * 10000 >= centi * calls;
+	if (calls == 0 || calls < LOAD(&b->p.min_requests_for_rate))
+		return false;
+	if (centi != 0 && failures * 10000 >= centi * calls)
+		return FL_REASON_FAILURE_RATE;
+	if (slow_centi != 0 && fl_breaker_window_slow(b, now_ms) * 10000 >= slow_centi * calls)
+		return FL_REASON_SLOW_CALL_RATE;
+	return 0;
 }
 
 static bool open_breaker(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_ns, uint64_t now_ms,
 			 enum fl_breaker_reason why)
 {
+	/* A re-opening from HALF_OPEN: the trials failed, wait longer (backoff). */
+	bool again = fl_breaker_word_state(*w) == FL_BREAKER_HALF_OPEN;
+	uint32_t next = again ? grown_open_ms(b) : 0;
 	STORE(&b->opened_ns, now_ns);
-	return transition(b, w, FL_BREAKER_OPEN, 0, now_ms, why);
+	if (!transition(b, w, FL_BREAKER_OPEN, 0, now_ms, why))
+		return false;
+	if (again)
+		STORE(&fl_breaker_x(b)->open_ms, next);
+	return true;
 }
 
 /* Time from `then` to `now`. Another thread or process may have stamped
@@ -184,8 +278,17 @@ static uint64_t elapsed_ns(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
-static bool reject(struct fl_seg_breaker *b)
+/* mode=observe: what would be rejected passes, counted apart, without a
+ * trial permit (so it cannot close a HALF_OPEN breaker). */
+static bool reject(struct fl_seg_breaker *b, struct fl_permit *permit)
 {
+	struct fl_seg_breaker_x *x = fl_breaker_x(b);
+	if (LOAD(&x->mode) == FL_MODE_OBSERVE) {
+		ADD(&x->would_reject, 1);
+		permit->trial = false;
+		permit->active = true;
+		return true;
+	}
 	ADD(&b->rejected, 1);
 	return false;
 }
@@ -194,6 +297,7 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 {
 	uint64_t timeout_ns = (uint64_t)LOAD(&b->p.timeout_ms) * 1000000ULL;
 	uint64_t w = LOAD(&b->word);
+	permit->start_ns = now_ns;
 	for (;;) {
 		permit->generation = fl_breaker_word_generation(w);
 		permit->trial = false;
@@ -202,10 +306,11 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 		if (state == FL_BREAKER_CLOSED || state == FL_BREAKER_DISABLED || !LOAD(&b->p.enabled))
 			return true;
 		if (state == FL_BREAKER_FORCED_OPEN)
-			return reject(b);
+			return reject(b, permit);
 		if (state == FL_BREAKER_OPEN) {
-			if (elapsed_ns(now_ns, LOAD(&b->opened_ns)) < timeout_ns)
-				return reject(b);
+			if (elapsed_ns(now_ns, LOAD(&b->opened_ns)) <
+			    (uint64_t)fl_breaker_open_ms(b) * 1000000ULL)
+				return reject(b, permit);
 			STORE(&b->last_permit_ns, now_ns);
 			if (!transition(b, &w, FL_BREAKER_HALF_OPEN, 1, now_ms, FL_REASON_TIMEOUT))
 				continue;
@@ -235,7 +340,7 @@ bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms
 			ADD(&b->calls, permits);
 			ADD(&b->failures, permits);
 		}
-		return reject(b);
+		return reject(b, permit);
 	}
 }
 
@@ -265,10 +370,13 @@ static void closed_failure(struct fl_seg_breaker *b, uint64_t *w, uint64_t now_n
 {
 	STORE(&b->consecutive_successes, 0);
 	if (__atomic_add_fetch(&b->consecutive_failures, 1, __ATOMIC_ACQ_REL) >=
-	    LOAD(&b->p.failure_threshold))
+	    LOAD(&b->p.failure_threshold)) {
 		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_THRESHOLD);
-	else if (rate_tripped(b, now_ms))
-		open_breaker(b, w, now_ns, now_ms, FL_REASON_FAILURE_RATE);
+		return;
+	}
+	int why = rate_tripped(b, now_ms);
+	if (why)
+		open_breaker(b, w, now_ns, now_ms, (enum fl_breaker_reason)why);
 }
 
 void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool failure, uint64_t now_ns,
@@ -282,10 +390,15 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 	if (permit->trial && fl_breaker_word_generation(w) != permit->generation &&
 	    LOAD(&b->reclaimed_generation) == permit->generation)
 		return;
+	struct fl_seg_breaker_x *x = fl_breaker_x(b);
+	uint64_t slow_ns = (uint64_t)LOAD(&x->slow_call_duration_ms) * 1000000ULL;
+	bool slow = slow_ns != 0 && permit->start_ns != 0 && elapsed_ns(now_ns, permit->start_ns) > slow_ns;
 	ADD(&b->calls, 1);
 	if (failure)
 		ADD(&b->failures, 1);
-	window_add(b, now_ms, failure);
+	if (slow)
+		ADD(&x->slow_calls, 1);
+	window_add(b, now_ms, failure, slow);
 	if (fl_breaker_word_generation(w) != permit->generation || !LOAD(&b->p.enabled))
 		return;
 	switch (fl_breaker_word_state(w)) {
@@ -295,8 +408,9 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 			ADD(&b->consecutive_successes, 1);
 			/* A success can be the call that brings the window to
 			 * min_requests_for_rate with the rate already over. */
-			if (rate_tripped(b, now_ms))
-				open_breaker(b, &w, now_ns, now_ms, FL_REASON_FAILURE_RATE);
+			int why = rate_tripped(b, now_ms);
+			if (why)
+				open_breaker(b, &w, now_ns, now_ms, (enum fl_breaker_reason)why);
 			return;
 		}
 		closed_failure(b, &w, now_ns, now_ms);
@@ -304,8 +418,9 @@ void fl_breaker_record(struct fl_seg_breaker *b, struct fl_permit *permit, bool 
 	case FL_BREAKER_HALF_OPEN:
 		if (!permit->trial)
 			return;
-		if (failure) {
-			open_breaker(b, &w, now_ns, now_ms, FL_REASON_TRIAL_FAILED);
+		if (failure || slow) { /* a slow trial is no sign of recovery */
+			open_breaker(b, &w, now_ns, now_ms,
+				     failure ? FL_REASON_TRIAL_FAILED : FL_REASON_TRIAL_SLOW);
 			return;
 		}
 		if (__atomic_add_fetch(&b->consecutive_successes, 1, __ATOMIC_ACQ_REL) >=
@@ -353,6 +468,11 @@ void fl_breaker_reset(struct fl_seg_breaker *b, uint64_t now_ms)
 	STORE(&b->failures, 0);
 	STORE(&b->rejected, 0);
 	STORE(&b->transitions, 0);
+	struct fl_seg_breaker_x *x = fl_breaker_x(b);
+	STORE(&x->slow_calls, 0);
+	STORE(&x->would_reject, 0);
+	STORE(&x->fallbacks, 0);
+	STORE(&x->open_ms, 0);
 	window_clear(b);
 }
 

@@ -21,6 +21,8 @@
 #include "segment.h"
 
 struct fl_permit {
+	uint64_t start_ns; /* when it was admitted: a call slower than slow_call_duration_ms is slow; 0 =
+			      unknown */
 	uint32_t generation;
 	bool trial;  /* holds a half-open permit */
 	bool active; /* an outcome is owed (false: breaker off, or already reported) */
@@ -44,15 +46,38 @@ const char *fl_breaker_state_name(uint32_t state); /* "closed", "half_open", ...
 void fl_breaker_params_set(struct fl_seg_breaker_params *out, const struct fl_breaker_params *in);
 void fl_breaker_params_get(struct fl_breaker_params *out, const struct fl_seg_breaker_params *in);
 
+/* SPEC 11's keys (slow calls, mode, backoff, fallback), kept in the
+ * entry's breaker_x (segment.h). */
+void fl_breaker_x_params_set(struct fl_seg_breaker_x *out, const struct fl_breaker_params *in);
+void fl_breaker_x_params_get(struct fl_breaker_params *out, const struct fl_seg_breaker_x *in);
+
+/*
+ * The additions of a breaker that lives in a segment entry (every breaker
+ * does: the breaker is a field of struct fl_seg_entry, so they are found
+ * from its address without a pointer in shared memory).
+ */
+struct fl_seg_breaker_x *fl_breaker_x(struct fl_seg_breaker *b);
+const struct fl_seg_breaker_x *fl_breaker_x_const(const struct fl_seg_breaker *b);
+
+/* The time an OPEN breaker stays open now: timeout_ms, grown by
+ * timeout_multiplier at each re-opening from HALF_OPEN up to timeout_max_ms. */
+uint32_t fl_breaker_open_ms(const struct fl_seg_breaker *b);
+
+/* Slow calls in the rolling window ending now. */
+uint64_t fl_breaker_window_slow(const struct fl_seg_breaker *b, uint64_t now_ms);
+
 /* A fresh breaker: CLOSED, generation 1. */
 void fl_breaker_init(struct fl_seg_breaker *b, const struct fl_breaker_params *p, uint64_t now_ms);
 
 /*
- * May a connection attempt go ahead? OPEN past timeout_ms moves to
+ * May a connection attempt go ahead? OPEN past its open time moves to
  * HALF_OPEN and gives this caller the first trial permit; a HALF_OPEN
  * breaker whose permits are all taken and whose newest permit is older
  * than timeout_ms counts that trial as failed and opens again. Returns
- * false to reject (counted in `rejected`).
+ * false to reject (counted in `rejected`). With mode=observe it never
+ * returns false: what it would have rejected is counted in would_reject
+ * and passes without a trial permit (its outcome counts, but cannot move
+ * the breaker).
  */
 bool fl_breaker_admit(struct fl_seg_breaker *b, uint64_t now_ns, uint64_t now_ms, struct fl_permit *permit);
 

@@ -41,4 +41,19 @@ void fl_entry_reset(struct fl_seg_entry *e, uint64_t now_ms);
 bool fl_entry_set_breaker(struct fl_seg_entry *e, const struct fl_breaker_params *p, uint64_t now_ms);
 bool fl_entry_set_bulkhead(struct fl_seg_entry *e, const struct fl_bulkhead_params *p);
 
+/* SPEC 11: the rate_limit part (set: new rate, burst, ... at once). */
+bool fl_entry_has_ratelimit(const struct fl_seg_entry *e);
+bool fl_entry_set_ratelimit(struct fl_seg_entry *e, const struct fl_ratelimit_params *p);
+
+/*
+ * `faultline trip` of a destination no process has contacted yet: fills
+ * the breaker part of a fresh entry from p (the rule that matches it, or
+ * the defaults) and forces it open, so the first process to connect finds
+ * it forced_open. rule_text is kept as the entry's breaker statement.
+ * false when another writer claimed the part first (then it is tripped
+ * as it is).
+ */
+bool fl_entry_trip_new(struct fl_seg_entry *e, const struct fl_breaker_params *p, const char *rule_text,
+		       uint64_t now_ms);
+
 #endif

@@ -23,9 +23,10 @@
 #define WORDS (sizeof(struct fl_seg_event) / sizeof(uint64_t))
 
 static const char *const kind_names[] = {NULL, "breaker", "bulkhead", "layer", "process", "fault"};
-static const char *const reason_names[] = {"failure_threshold", "failure_rate",	 "timeout", "trial_succeeded",
-					   "trial_failed",	"trial_timeout", "forced",  "reset",
-					   "disabled",		"enabled"};
+static const char *const reason_names[] = {
+    "failure_threshold", "failure_rate",  "timeout",	    "trial_succeeded",
+    "trial_failed",	 "trial_timeout", "forced",	    "reset",
+    "disabled",		 "enabled",	  "slow_call_rate", "trial_slow"};
 static const char *const bulkhead_names[] = {"rejected", "timeout"};
 static const char *const layer_names[] = {"applied", "removed", "expired"};
 static const char *const process_names[] = {"attached", "exited", "gone"};

@@ -66,7 +66,9 @@ enum fl_breaker_reason {
 	FL_REASON_RESET = 7,		 /* faultline reset */
 	FL_REASON_DISABLED = 8,		 /* faultline set enabled=false */
 	FL_REASON_ENABLED = 9,		 /* faultline set enabled=true */
-	FL_REASON_MAX = 9,
+	FL_REASON_SLOW_CALL_RATE = 10,	 /* closed -> open: slow calls over the window (SPEC 11) */
+	FL_REASON_TRIAL_SLOW = 11,	 /* half_open -> open: a trial slower than slow_call_duration_ms */
+	FL_REASON_MAX = 11,
 };
 
 enum fl_bulkhead_event { FL_BULKHEAD_EV_REJECTED = 0, FL_BULKHEAD_EV_TIMEOUT = 1, FL_BULKHEAD_EV_MAX = 1 };

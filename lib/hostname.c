@@ -282,7 +282,13 @@ bool fl_match_add_name(const struct fl_ruleset *rs, const uint32_t *rules, uint3
 				m->bulkhead = idx;
 			any = true;
 			break;
+		case FL_KIND_RATE_LIMIT:
+			if (m->rate_limit < 0 || idx < m->rate_limit)
+				m->rate_limit = idx;
+			any = true;
+			break;
 		case FL_KIND_FAULT:
+		case FL_KIND_SHAPE: /* matched like a fault (SPEC 10) */
 			insert_fault(m, rules[k]);
 			m->ops |= r->u.fault.ops;
 			any = true;

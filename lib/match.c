@@ -11,6 +11,7 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 {
 	m->breaker = -1;
 	m->bulkhead = -1;
+	m->rate_limit = -1;
 	m->ops = 0;
 	m->nfaults = 0;
 	m->truncated = false;
@@ -27,6 +28,10 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 			if (m->bulkhead < 0)
 				m->bulkhead = (int32_t)i;
 			break;
+		case FL_KIND_RATE_LIMIT:
+			if (m->rate_limit < 0)
+				m->rate_limit = (int32_t)i;
+			break;
 		case FL_KIND_FAULT:
 		case FL_KIND_SHAPE: /* kept with the faults: shim/connfault.c picks it out */
 			if (m->nfaults == FL_MATCH_MAX_FAULTS) {
@@ -38,5 +43,5 @@ bool fl_match(const struct fl_ruleset *rs, const struct fl_dest *d, struct fl_ma
 			break;
 		}
 	}
-	return m->breaker >= 0 || m->bulkhead >= 0 || m->nfaults > 0;
+	return m->breaker >= 0 || m->bulkhead >= 0 || m->rate_limit >= 0 || m->nfaults > 0;
 }

@@ -26,9 +26,10 @@
 #define FL_MATCH_MAX_FAULTS 32 /* fault statements kept per destination */
 
 struct fl_match {
-	int32_t breaker;  /* rule index, -1 = none */
-	int32_t bulkhead; /* rule index, -1 = none */
-	uint32_t ops;	  /* union of the `on` masks of the matched faults */
+	int32_t breaker;    /* rule index, -1 = none */
+	int32_t bulkhead;   /* rule index, -1 = none */
+	int32_t rate_limit; /* rule index, -1 = none (SPEC 11) */
+	uint32_t ops;	    /* union of the `on` masks of the matched faults */
 	uint32_t nfaults;
 	bool truncated; /* more than FL_MATCH_MAX_FAULTS faults matched */
 	uint32_t faults[FL_MATCH_MAX_FAULTS];

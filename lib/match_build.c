@@ -9,9 +9,11 @@
 #include "array.h"
 #include "match_index.h"
 
+#define KINDS (FL_KIND_RATE_LIMIT + 1) /* one "next open segment" map per kind */
+
 /* A candidate list being collected, in rule order. */
 struct acc {
-	int32_t breaker, bulkhead;
+	int32_t breaker, bulkhead, rate_limit;
 	uint32_t nfaults;
 	uint32_t faults[KEEP_FAULTS];
 };
@@ -40,6 +42,7 @@ static void acc_init(struct acc *a)
 {
 	a->breaker = -1;
 	a->bulkhead = -1;
+	a->rate_limit = -1;
 	a->nfaults = 0;
 }
 
@@ -56,6 +59,10 @@ static bool acc_add(struct acc *a, uint32_t rule, uint8_t kind)
 		if (a->bulkhead < 0)
 			a->bulkhead = (int32_t)rule;
 		return true;
+	case FL_KIND_RATE_LIMIT:
+		if (a->rate_limit < 0)
+			a->rate_limit = (int32_t)rule;
+		return true;
 	default:
 		if (a->nfaults < KEEP_FAULTS)
 			a->faults[a->nfaults++] = rule;
@@ -65,8 +72,8 @@ static bool acc_add(struct acc *a, uint32_t rule, uint8_t kind)
 
 static bool acc_equal(const struct acc *a, const struct acc *b)
 {
-	return a->breaker == b->breaker && a->bulkhead == b->bulkhead && a->nfaults == b->nfaults &&
-	       memcmp(a->faults, b->faults, a->nfaults * sizeof *a->faults) == 0;
+	return a->breaker == b->breaker && a->bulkhead == b->bulkhead && a->rate_limit == b->rate_limit &&
+	       a->nfaults == b->nfaults && memcmp(a->faults, b->faults, a->nfaults * sizeof *a->faults) == 0;
 }
 
 /* Appends a candidate list; returns its index, or -1 when out of memory. */
@@ -78,6 +85,7 @@ static int64_t emit_cand(struct builder *b, const struct acc *a)
 		return -1;
 	ix->cands[b->ncands] = (struct fl_match_cand){.breaker = a->breaker,
 						      .bulkhead = a->bulkhead,
+						      .rate_limit = a->rate_limit,
 						      .fault_off = (uint32_t)b->nfaults,
 						      .nfaults = a->nfaults};
 	for (uint32_t i = 0; i < a->nfaults; i++) /* no memcpy: faults is NULL until one is kept */
@@ -128,7 +136,7 @@ static void place_ip(struct builder *b, uint32_t rule, unsigned family, const st
 static int placements(const struct fl_rule *r, size_t i, struct fl_diag *d)
 {
 	const struct fl_target *t = &r->target;
-	if (r->kind > FL_KIND_FAULT && r->kind != FL_KIND_SHAPE)
+	if (r->kind == FL_KIND_RESOLVE || r->kind > FL_KIND_RATE_LIMIT)
 		return 0; /* fl_match ignores it too */
 	switch (t->family) {
 	case FL_AF_UNIX:
@@ -207,13 +215,13 @@ static int build_ranges(struct builder *b, struct fl_match_slot *slot, const str
 	for (size_t i = 0; i < ncut; i++)
 		if (nseg == 0 || cut[i] != cut[nseg - 1])
 			cut[nseg++] = cut[i];
-	next = malloc(3 * (nseg + 1) * sizeof *next);
+	next = malloc(KINDS * (nseg + 1) * sizeof *next);
 	acc = malloc(nseg * sizeof *acc);
 	if (next == NULL || acc == NULL)
 		goto out;
 	for (size_t s = 0; s < nseg; s++)
 		acc_init(&acc[s]);
-	for (size_t i = 0; i < 3 * (nseg + 1); i++)
+	for (size_t i = 0; i < KINDS * (nseg + 1); i++)
 		next[i] = (uint32_t)(i % (nseg + 1));
 	for (size_t i = 0; i < n; i++) {
 		const struct fl_rule *r = &b->rs->rules[e[i].rule];

@@ -72,11 +72,14 @@ static inline __attribute__((always_inline)) void merge_cand(const struct fl_mat
 		m->breaker = c->breaker;
 	if ((uint32_t)c->bulkhead < (uint32_t)m->bulkhead)
 		m->bulkhead = c->bulkhead;
+	if ((uint32_t)c->rate_limit < (uint32_t)m->rate_limit)
+		m->rate_limit = c->rate_limit;
 	if (c->nfaults > 0)
 		merge_faults(m, ix->faults + c->fault_off, c->nfaults);
 	if (cost) {
 		cost->lists++;
-		cost->candidates += (c->breaker >= 0) + (c->bulkhead >= 0) + c->nfaults;
+		cost->candidates +=
+		    (c->breaker >= 0) + (c->bulkhead >= 0) + (c->rate_limit >= 0) + c->nfaults;
 	}
 }
 
@@ -113,6 +116,7 @@ static inline __attribute__((always_inline)) bool lookup(const struct fl_match_i
 	}
 	m->breaker = -1;
 	m->bulkhead = -1;
+	m->rate_limit = -1;
 	m->ops = 0;
 	m->nfaults = 0;
 	m->truncated = false;
@@ -125,7 +129,7 @@ static inline __attribute__((always_inline)) bool lookup(const struct fl_match_i
 	}
 	for (uint32_t i = 0; i < m->nfaults; i++)
 		m->ops |= rs->rules[m->faults[i]].u.fault.ops;
-	return m->breaker >= 0 || m->bulkhead >= 0 || m->nfaults > 0;
+	return m->breaker >= 0 || m->bulkhead >= 0 || m->rate_limit >= 0 || m->nfaults > 0;
 }
 
 bool fl_match_indexed(const struct fl_match_index *ix, const struct fl_ruleset *rs, const struct fl_dest *d,

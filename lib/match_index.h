@@ -65,6 +65,7 @@ struct fl_match_prefix {
 struct fl_match_cand {
 	int32_t breaker; /* first breaker, -1 = none */
 	int32_t bulkhead;
+	int32_t rate_limit;
 	uint32_t fault_off; /* into ix->faults, ascending */
 	uint32_t nfaults;   /* <= KEEP_FAULTS */
 };

@@ -31,8 +31,8 @@
 #define CONFIG_FILE_MAX (16u << 20)
 
 static const char *const top_settings[] = {"seed", "destinations", NULL};
-static const char *const destination_settings[] = {"match",  "circuit_breaker", "breaker", "bulkhead",
-						   "faults", "resolve",		"shape",   NULL};
+static const char *const destination_settings[] = {
+    "match", "circuit_breaker", "breaker", "bulkhead", "faults", "resolve", "shape", "rate_limit", NULL};
 
 struct config_ctx {
 	const char *source;	    /* name in messages and rule locations; outlives the rule set */
@@ -274,6 +274,7 @@ struct destination {
 	const config_setting_t *group, *match, *breaker, *bulkhead, *faults;
 	const config_setting_t *resolve; /* { address = [...]; }: SPEC 9 */
 	const config_setting_t *shape;	 /* SPEC 10 */
+	const config_setting_t *rate_limit;
 };
 
 static int check_faults(const struct config_ctx *cx, const config_setting_t *faults)
@@ -312,6 +313,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 			dst->resolve = s;
 		else if (strcmp(name, "shape") == 0)
 			dst->shape = s;
+		else if (strcmp(name, "rate_limit") == 0)
+			dst->rate_limit = s;
 		else
 			dst->breaker = s;
 	}
@@ -327,6 +330,8 @@ static int collect_destination(const struct config_ctx *cx, struct destination *
 		return type_error(cx, dst->resolve, "a group { address = [\"127.0.0.1\"]; }");
 	if (dst->shape && config_setting_type(dst->shape) != CONFIG_TYPE_GROUP)
 		return type_error(cx, dst->shape, "a group { rate_kbps = ...; }");
+	if (dst->rate_limit && config_setting_type(dst->rate_limit) != CONFIG_TYPE_GROUP)
+		return type_error(cx, dst->rate_limit, "a group { rate = ...; }");
 	return dst->faults ? check_faults(cx, dst->faults) : 0;
 }
 
@@ -343,6 +348,8 @@ static int add_destination_statements(const struct config_ctx *cx, const struct 
 	if (dst->breaker && add_statement(cx, &target, FL_KIND_BREAKER, dst->breaker) < 0)
 		return -1;
 	if (dst->bulkhead && add_statement(cx, &target, FL_KIND_BULKHEAD, dst->bulkhead) < 0)
+		return -1;
+	if (dst->rate_limit && add_statement(cx, &target, FL_KIND_RATE_LIMIT, dst->rate_limit) < 0)
 		return -1;
 	for (int i = 0; dst->faults && i < config_setting_length(dst->faults); i++)
 		if (add_statement(cx, &target, FL_KIND_FAULT,

@@ -16,6 +16,7 @@
 #include "atomics.h"
 #include "breaker.h"
 #include "bulkhead.h"
+#include "ratelimit.h"
 
 #define BREAKER_TRIES 16   /* re-reads while the state word keeps moving */
 #define ERRNO_MAX     4095 /* the kernel's errno range */
@@ -122,6 +123,39 @@ static int check_flags(uint8_t scope, uint8_t enabled, const char *part, uint32_
 	return 0;
 }
 
+/* SPEC 11's part of a breaker (segment.h, breaker_x). */
+static int copy_breaker_x(const struct fl_seg_breaker *b, uint64_t now_ms, uint32_t i,
+			  const struct reading *rd, struct fl_snap_breaker *out)
+{
+	const struct fl_seg_breaker_x *x = fl_breaker_x_const(b);
+	fl_breaker_x_params_get(&out->p, x);
+	out->slow_calls = LOAD(&x->slow_calls);
+	out->would_reject = LOAD(&x->would_reject);
+	out->fallbacks = LOAD(&x->fallbacks);
+	out->window_slow = fl_breaker_window_slow(b, now_ms);
+	out->open_ms = fl_breaker_open_ms(b);
+	if (out->p.mode > FL_MODE_OBSERVE)
+		return CORRUPT(rd, "entry %u: breaker mode %u is not enforce or observe", i, out->p.mode);
+	uint8_t fam = out->p.fallback.family;
+	if (fam != 0 && fam != FL_AF_INET4 && fam != FL_AF_INET6)
+		return CORRUPT(rd, "entry %u: breaker fallback family %u is not IPv4 or IPv6", i, fam);
+	return 0;
+}
+
+static int copy_ratelimit(const struct fl_seg_ratelimit *r, uint32_t i, const struct reading *rd,
+			  struct fl_snap_ratelimit *out)
+{
+	out->admitted = LOAD(&r->admitted);
+	out->rejected = LOAD(&r->rejected);
+	out->delayed = LOAD(&r->delayed);
+	fl_ratelimit_params_get(&out->p, &r->p);
+	if (out->p.action > FL_RATE_DELAY)
+		return CORRUPT(rd, "entry %u: rate_limit action %u is not reject or delay", i, out->p.action);
+	if (check_flags(out->p.scope, 1, "rate_limit", i, rd) < 0)
+		return -1;
+	return check_errno(out->p.reject_errno, "rate_limit", i, rd);
+}
+
 static int copy_breaker(const struct fl_seg_breaker *b, uint64_t now_ms, const char *rule, uint32_t i,
 			const struct reading *rd, struct fl_snap_breaker *out)
 {
@@ -144,6 +178,8 @@ static int copy_breaker(const struct fl_seg_breaker *b, uint64_t now_ms, const c
 	fl_breaker_window(b, now_ms, &out->window_calls, &out->window_failures);
 	fl_breaker_params_get(&out->p, &b->p);
 	copy_text(out->rule, rule, sizeof(out->rule));
+	if (copy_breaker_x(b, now_ms, i, rd, out) < 0)
+		return -1;
 	if (out->state > FL_BREAKER_DISABLED)
 		return CORRUPT(rd, "entry %u: breaker state %u is not a state", i, out->state);
 	if (!fl_text_terminated(out->rule, sizeof(out->rule)))
@@ -202,6 +238,9 @@ static int copy_entry(const struct fl_seg_entry *e, uint32_t i, uint64_t now_ms,
 	if (out->has_breaker && copy_breaker(&e->breaker, now_ms, e->breaker_rule, i, rd, &out->breaker) < 0)
 		return -1;
 	if (out->has_bulkhead && copy_bulkhead(&e->bulkhead, e->bulkhead_rule, i, rd, &out->bulkhead) < 0)
+		return -1;
+	if (part_ready(LOAD(&e->has_ratelimit), "rate_limit", i, rd, &out->has_ratelimit) < 0 ||
+	    (out->has_ratelimit && copy_ratelimit(&e->ratelimit, i, rd, &out->ratelimit) < 0))
 		return -1;
 	for (unsigned op = 0; op < FL_OP_COUNT; op++) {
 		out->ops[op].calls = LOAD(&e->ops[op].calls);

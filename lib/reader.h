@@ -48,6 +48,15 @@ struct fl_snap_breaker {
 	uint64_t window_calls, window_failures; /* fl_breaker_window at the snapshot's now_ms */
 	struct fl_breaker_params p;
 	char rule[FL_SEG_RULE_TEXT]; /* the statement, as the creator wrote it */
+	/* SPEC 11 */
+	uint64_t slow_calls, would_reject, fallbacks;
+	uint64_t window_slow; /* fl_breaker_window_slow at now_ms */
+	uint32_t open_ms;     /* the open time now (fl_breaker_open_ms) */
+};
+
+struct fl_snap_ratelimit {
+	uint64_t admitted, rejected, delayed;
+	struct fl_ratelimit_params p;
 };
 
 struct fl_snap_bulkhead {
@@ -70,6 +79,8 @@ struct fl_snap_entry {
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	struct fl_seg_conn_stats conn[FL_OP_COUNT]; /* connection faults and shaping (SPEC 10) */
 	uint64_t close_delays, close_delay_ms_total;
+	bool has_ratelimit;
+	struct fl_snap_ratelimit ratelimit; /* valid when has_ratelimit */
 };
 
 struct fl_snap_proc {

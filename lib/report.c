@@ -426,7 +426,7 @@ static void faults_cell(const struct fl_snap_entry *e, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
-static void stats_row(struct table *t, const struct fl_snap_entry *e)
+static void stats_row(struct table *t, const struct fl_snap_entry *e, bool resil)
 {
 	char text[256];
 	table_row(t, state_colour(e));
@@ -462,17 +462,35 @@ static void stats_row(struct table *t, const struct fl_snap_entry *e)
 	}
 	faults_cell(e, text, sizeof(text));
 	table_cell(t, text);
+	if (resil) {
+		fl_report_resil_cell(text, sizeof(text), e);
+		table_cell(t, text);
+	}
+}
+
+/* Does any entry use SPEC 11 (observe, slow calls, backoff, fallback, rate
+ * limit)? Only then has the table a RESIL column. */
+static bool any_resil(const struct fl_snapshot *s)
+{
+	char text[256];
+	for (size_t i = 0; i < s->nentries; i++) {
+		fl_report_resil_cell(text, sizeof(text), &s->entries[i]);
+		if (strcmp(text, "-") != 0)
+			return true;
+	}
+	return false;
 }
 
 void fl_report_table(struct fl_out *o, const struct fl_snapshot *s, const struct fl_table_style *style)
 {
-	static const char *const headers[] = {"DESTINATION", "KIND",	 "STATE",    "CALLS",  "FAILS",
-					      "FAIL%",	     "REJECTED", "BULKHEAD", "BH.REJ", "FAULTS"};
+	static const char *const headers[] = {"DESTINATION", "KIND",	 "STATE",  "CALLS",  "FAILS", "FAIL%",
+					      "REJECTED",    "BULKHEAD", "BH.REJ", "FAULTS", "RESIL"};
 	struct fl_table_style plain = {0};
 	struct table t;
-	table_init(&t, 10, headers, "lllrrrrrrl", 2);
+	bool resil = any_resil(s);
+	table_init(&t, resil ? 11 : 10, headers, "lllrrrrrrll", 2);
 	for (size_t i = 0; i < s->nentries; i++)
-		stats_row(&t, &s->entries[i]);
+		stats_row(&t, &s->entries[i], resil);
 	table_render(&t, o, style ? style : &plain);
 	table_free(&t);
 }

@@ -73,6 +73,16 @@ struct fl_table_style {
  */
 void fl_report_table(struct fl_out *o, const struct fl_snapshot *s, const struct fl_table_style *style);
 
+/* SPEC 11 in `stats --json` (report_x.c): the breaker's new keys and
+ * counters (appended inside its object), and ",\n   \"rate_limit\": {...}"
+ * (or null) of an entry. */
+void fl_report_json_breaker_x(struct fl_out *o, const struct fl_snap_breaker *b);
+void fl_report_json_ratelimit(struct fl_out *o, const struct fl_snap_entry *e);
+
+/* The table's RESIL column (report_x.c): "observe", "slow:3", "fb:2",
+ * "rl:12/3r" ... joined by spaces, "-" when none apply. */
+void fl_report_resil_cell(char *buf, size_t size, const struct fl_snap_entry *e);
+
 /* `stats --json`: SPEC section 6, plus "kind", "overflow", "created" per entry. */
 void fl_report_json(struct fl_out *o, const struct fl_snapshot *s);
 

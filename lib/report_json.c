@@ -86,6 +86,7 @@ static void json_breaker(struct fl_out *o, const struct fl_snap_breaker *b)
 	fl_out_printf(o, ", \"scope\": \"%s\", \"enabled\": %s, \"rule\": ", scope_name(p->scope),
 		      p->enabled ? "true" : "false");
 	fl_report_json_string(o, b->rule);
+	fl_report_json_breaker_x(o, b);
 	fl_out_puts(o, "}");
 }
 
@@ -161,6 +162,7 @@ static void json_entry(struct fl_out *o, const struct fl_snap_entry *e)
 		json_bulkhead(o, &e->bulkhead);
 	else
 		fl_out_puts(o, "null");
+	fl_report_json_ratelimit(o, e);
 	fl_out_puts(o, ",\n   \"ops\": ");
 	json_ops(o, e->ops);
 	fl_out_puts(o, ",\n   \"connection\": ");

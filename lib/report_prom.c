@@ -24,6 +24,7 @@ struct series {
 	struct fl_seg_op_stats ops[FL_OP_COUNT];
 	struct fl_seg_conn_stats conn[FL_OP_COUNT]; /* connection faults and shaping (SPEC 10) */
 	uint64_t close_delays, close_delay_ms_total;
+	const struct fl_snap_ratelimit *ratelimit;
 };
 
 static int compare_names(const void *pa, const void *pb)
@@ -71,6 +72,8 @@ static struct series *build_series(const struct fl_snapshot *s, size_t *n)
 			cur->breaker = &e->breaker;
 		if (e->has_bulkhead && !cur->bulkhead)
 			cur->bulkhead = &e->bulkhead;
+		if (e->has_ratelimit && !cur->ratelimit)
+			cur->ratelimit = &e->ratelimit;
 		add_ops(cur->ops, e->ops);
 		for (unsigned op = 0; op < FL_OP_COUNT; op++) {
 			uint64_t *to = (uint64_t *)&cur->conn[op];
@@ -160,6 +163,28 @@ static uint64_t breaker_transitions(const struct fl_snap_breaker *b)
 	return b->transitions;
 }
 
+/* SPEC 11 */
+static uint64_t breaker_observe(const struct fl_snap_breaker *b)
+{
+	return b->p.mode == FL_MODE_OBSERVE;
+}
+static uint64_t breaker_slow_calls(const struct fl_snap_breaker *b)
+{
+	return b->slow_calls;
+}
+static uint64_t breaker_would_reject(const struct fl_snap_breaker *b)
+{
+	return b->would_reject;
+}
+static uint64_t breaker_fallbacks(const struct fl_snap_breaker *b)
+{
+	return b->fallbacks;
+}
+static uint64_t breaker_open_ms(const struct fl_snap_breaker *b)
+{
+	return b->open_ms;
+}
+
 static const struct breaker_metric breaker_metrics[] = {
     {"faultline_breaker_state", "gauge",
      "Circuit breaker state (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled).", breaker_state},
@@ -170,6 +195,55 @@ static const struct breaker_metric breaker_metrics[] = {
     {"faultline_breaker_rejected_total", "counter",
      "Connection attempts the breaker rejected without a system call.", breaker_rejected},
     {"faultline_breaker_transitions_total", "counter", "Breaker state changes.", breaker_transitions},
+    {"faultline_breaker_observe", "gauge", "1 for a breaker in mode=observe (counts, never rejects).",
+     breaker_observe},
+    {"faultline_breaker_slow_calls_total", "counter",
+     "Connection attempts slower than slow_call_duration_ms (failed or not).", breaker_slow_calls},
+    {"faultline_breaker_would_reject_total", "counter",
+     "Connection attempts a breaker in mode=observe let through that enforce would have rejected.",
+     breaker_would_reject},
+    {"faultline_breaker_fallbacks_total", "counter",
+     "Rejected connection attempts sent to the breaker's fallback instead.", breaker_fallbacks},
+    {"faultline_breaker_open_ms", "gauge",
+     "How long the breaker stays open now (timeout_ms, grown by timeout_multiplier on re-opening).",
+     breaker_open_ms},
+};
+
+struct ratelimit_metric {
+	const char *name, *type, *help;
+	uint64_t (*value)(const struct fl_snap_ratelimit *);
+};
+
+static uint64_t ratelimit_rate(const struct fl_snap_ratelimit *r)
+{
+	return r->p.rate;
+}
+static uint64_t ratelimit_burst(const struct fl_snap_ratelimit *r)
+{
+	return r->p.burst;
+}
+static uint64_t ratelimit_admitted(const struct fl_snap_ratelimit *r)
+{
+	return r->admitted;
+}
+static uint64_t ratelimit_rejected(const struct fl_snap_ratelimit *r)
+{
+	return r->rejected;
+}
+static uint64_t ratelimit_delayed(const struct fl_snap_ratelimit *r)
+{
+	return r->delayed;
+}
+
+static const struct ratelimit_metric ratelimit_metrics[] = {
+    {"faultline_rate_limit_rate", "gauge", "Connections per second the rate limit admits.", ratelimit_rate},
+    {"faultline_rate_limit_burst", "gauge", "Connections the rate limit admits at once.", ratelimit_burst},
+    {"faultline_rate_limit_admitted_total", "counter", "Connection attempts the rate limit admitted.",
+     ratelimit_admitted},
+    {"faultline_rate_limit_rejected_total", "counter", "Connection attempts the rate limit rejected.",
+     ratelimit_rejected},
+    {"faultline_rate_limit_delayed_total", "counter",
+     "Connection attempts the rate limit admitted after a delay (action=delay).", ratelimit_delayed},
 };
 
 struct bulkhead_metric {
@@ -299,6 +373,13 @@ void fl_report_prometheus(struct fl_out *o, const struct fl_snapshot *s)
 		for (size_t i = 0; i < n; i++)
 			if (series[i].bulkhead)
 				sample(o, hm->name, &series[i], NULL, NULL, hm->value(series[i].bulkhead));
+	}
+	for (size_t m = 0; m < sizeof(ratelimit_metrics) / sizeof(ratelimit_metrics[0]); m++) {
+		const struct ratelimit_metric *rm = &ratelimit_metrics[m];
+		family(o, rm->name, rm->type, rm->help);
+		for (size_t i = 0; i < n; i++)
+			if (series[i].ratelimit)
+				sample(o, rm->name, &series[i], NULL, NULL, rm->value(series[i].ratelimit));
 	}
 	op_metrics(o, series, n);
 	conn_metrics_out(o, series, n);

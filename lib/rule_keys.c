@@ -32,6 +32,9 @@ enum key_type {
 	KEY_ADDRS,	 /* comma list of IPv4/IPv6 addresses into struct fl_resolve_params */
 	KEY_HANG,	 /* like KEY_U32, but FL_HANG_UNSET when not given (0 is a value) */
 	KEY_SHAPE_SCOPE, /* connection | destination | rule into uint8_t */
+	KEY_MODE,	 /* enforce | observe into uint8_t (SPEC 11) */
+	KEY_ACTION,	 /* reject | delay into uint8_t (SPEC 11) */
+	KEY_ADDR,	 /* ADDR:PORT into struct fl_fallback (SPEC 11) */
 };
 
 struct key_def {
@@ -46,6 +49,12 @@ struct key_def {
 #define I32	    INT32_MAX /* milliseconds and counts stay clear of int overflow */
 #define WINDOW_NOTE "the window is kept in buckets, so it must be at least 100 ms"
 
+/* SPEC 11's breaker keys are written out only when in use, so a rule set
+ * without them prints as it always did. */
+#define SLOW	 "slow_call_duration_ms"
+#define BACKOFF	 "timeout_max_ms"
+#define MAX_NOTE "0 = timeout_ms, no growth"
+
 /* name, type, field in the union, min, max, note, shown_if */
 #define BREAKER_KEYS(X)                                                                                      \
 	X("failure_threshold", KEY_U32, breaker.failure_threshold, 1, I32, NULL, NULL)                       \
@@ -57,7 +66,21 @@ struct key_def {
 	X("rolling_window_ms", KEY_U32, breaker.rolling_window_ms, 100, I32, WINDOW_NOTE, NULL)              \
 	X("reject_errno", KEY_ERRNO, breaker.reject_errno, 0, 0, NULL, NULL)                                 \
 	X("scope", KEY_SCOPE, breaker.scope, 0, 0, NULL, NULL)                                               \
-	X("enabled", KEY_BOOL, breaker.enabled, 0, 0, NULL, NULL)
+	X("enabled", KEY_BOOL, breaker.enabled, 0, 0, NULL, NULL)                                            \
+	X("slow_call_duration_ms", KEY_U32, breaker.slow_call_duration_ms, 0, I32, NULL, SLOW)               \
+	X("slow_call_rate_threshold", KEY_REAL, breaker.slow_call_rate_threshold, 0, 100, NULL, SLOW)        \
+	X("mode", KEY_MODE, breaker.mode, 0, 0, NULL, "mode")                                                \
+	X("timeout_max_ms", KEY_U32, breaker.timeout_max_ms, 0, I32, MAX_NOTE, BACKOFF)                      \
+	X("timeout_multiplier", KEY_REAL, breaker.timeout_multiplier, 1, 1000, NULL, BACKOFF)                \
+	X("fallback", KEY_ADDR, breaker.fallback, 0, 0, NULL, "fallback")
+
+#define RATE_LIMIT_KEYS(X)                                                                                   \
+	X("rate", KEY_U32, ratelimit.rate, 1, 1000000, NULL, NULL)                                           \
+	X("burst", KEY_U32, ratelimit.burst, 1, 1000000, NULL, NULL)                                         \
+	X("action", KEY_ACTION, ratelimit.action, 0, 0, NULL, NULL)                                          \
+	X("max_delay_ms", KEY_U32, ratelimit.max_delay_ms, 0, I32, NULL, NULL)                               \
+	X("reject_errno", KEY_ERRNO, ratelimit.reject_errno, 0, 0, NULL, NULL)                               \
+	X("scope", KEY_SCOPE, ratelimit.scope, 0, 0, NULL, NULL)
 
 #define BULKHEAD_KEYS(X)                                                                                     \
 	X("max_concurrent_requests", KEY_U32, bulkhead.max_concurrent_requests, 1, I32, NULL, NULL)          \
@@ -113,6 +136,8 @@ static const struct key_def resolve_keys[] = {RESOLVE_KEYS(KEY_DEF)};
 static const char *const resolve_key_names[] = {RESOLVE_KEYS(KEY_NAME) NULL};
 static const struct key_def shape_keys[] = {SHAPE_KEYS(KEY_DEF)};
 static const char *const shape_key_names[] = {SHAPE_KEYS(KEY_NAME) NULL};
+static const struct key_def ratelimit_keys[] = {RATE_LIMIT_KEYS(KEY_DEF)};
+static const char *const ratelimit_key_names[] = {RATE_LIMIT_KEYS(KEY_NAME) NULL};
 
 struct kind_table {
 	const struct key_def *keys;
@@ -127,6 +152,7 @@ static const struct kind_table kind_tables[] = {
     [FL_KIND_FAULT] = {fault_keys, ARRAY_LEN(fault_keys), fault_key_names},
     [FL_KIND_RESOLVE] = {resolve_keys, ARRAY_LEN(resolve_keys), resolve_key_names},
     [FL_KIND_SHAPE] = {shape_keys, ARRAY_LEN(shape_keys), shape_key_names},
+    [FL_KIND_RATE_LIMIT] = {ratelimit_keys, ARRAY_LEN(ratelimit_keys), ratelimit_key_names},
 };
 #define KIND_COUNT ARRAY_LEN(kind_tables)
 
@@ -394,12 +420,59 @@ static int parse_shape_scope(const struct value_ctx *cx)
 	return 0;
 }
 
+static int parse_mode(const struct value_ctx *cx)
+{
+	if (text_is(cx, "enforce"))
+		*(uint8_t *)cx->field = FL_MODE_ENFORCE;
+	else if (text_is(cx, "observe"))
+		*(uint8_t *)cx->field = FL_MODE_OBSERVE;
+	else
+		return fl_diag_error(cx->d, cx->loc, "value '%.*s' of '%s' must be enforce or observe",
+				     cx->len, cx->text, cx->key->name);
+	return 0;
+}
+
+static int parse_action(const struct value_ctx *cx)
+{
+	if (text_is(cx, "reject"))
+		*(uint8_t *)cx->field = FL_RATE_REJECT;
+	else if (text_is(cx, "delay"))
+		*(uint8_t *)cx->field = FL_RATE_DELAY;
+	else
+		return fl_diag_error(cx->d, cx->loc, "value '%.*s' of '%s' must be reject or delay", cx->len,
+				     cx->text, cx->key->name);
+	return 0;
+}
+
+/* One IPv4 or IPv6 address with one port; names wait for SPEC 9's resolver. */
+static int parse_addr(const struct value_ctx *cx)
+{
+	struct fl_target t;
+	const char *why = NULL;
+	if (fl_target_parse(cx->text, (size_t)cx->len, &t, &why) < 0 ||
+	    (t.family != FL_AF_INET4 && t.family != FL_AF_INET6) ||
+	    t.prefix != (t.family == FL_AF_INET4 ? 32 : 128) || t.port_lo != t.port_hi || t.port_lo == 0)
+		return fl_diag_error(
+		    cx->d, cx->loc,
+		    "value '%.*s' of '%s' must be one address and port, such as 127.0.0.1:8081 "
+		    "or [::1]:8081 (host names are not accepted yet)",
+		    cx->len, cx->text, cx->key->name);
+	struct fl_fallback *f = cx->field;
+	memset(f, 0, sizeof *f);
+	f->family = t.family;
+	f->port = t.port_lo;
+	memcpy(f->addr, t.addr, sizeof f->addr);
+	return 0;
+}
+
 static int (*const parsers[])(const struct value_ctx *) = {
     [KEY_U32] = parse_u32,     [KEY_U64] = parse_u64,
     [KEY_REAL] = parse_real,   [KEY_ERRNO] = parse_errno,
     [KEY_SCOPE] = parse_scope, [KEY_BOOL] = parse_bool,
     [KEY_OPS] = parse_ops,     [KEY_ADDRS] = parse_addrs,
     [KEY_HANG] = parse_u32,    [KEY_SHAPE_SCOPE] = parse_shape_scope,
+    [KEY_MODE] = parse_mode,   [KEY_ACTION] = parse_action,
+    [KEY_ADDR] = parse_addr,
 };
 
 /* A key this kind does not have: maybe another kind's, maybe a typo. */
@@ -496,6 +569,18 @@ static void put_errno(struct fl_textbuf *b, int err)
 		fl_tb_putu(b, (uint64_t)(unsigned)err);
 }
 
+static void put_addr(struct fl_textbuf *b, const struct fl_fallback *f)
+{
+	struct fl_dest d;
+	char text[FL_DEST_STR_MAX];
+	memset(&d, 0, sizeof d);
+	d.family = f->family;
+	d.port = f->port;
+	memcpy(d.addr, f->addr, sizeof d.addr);
+	fl_dest_format(&d, text, sizeof text);
+	fl_tb_puts(b, text);
+}
+
 static void put_value(struct fl_textbuf *b, const struct key_def *k, const void *field)
 {
 	char real[32];
@@ -534,6 +619,15 @@ static void put_value(struct fl_textbuf *b, const struct key_def *k, const void 
 		fl_tb_puts(b, v < 3 ? words[v] : "?");
 		break;
 	}
+	case KEY_MODE:
+		fl_tb_puts(b, *(const uint8_t *)field == FL_MODE_OBSERVE ? "observe" : "enforce");
+		break;
+	case KEY_ACTION:
+		fl_tb_puts(b, *(const uint8_t *)field == FL_RATE_DELAY ? "delay" : "reject");
+		break;
+	case KEY_ADDR:
+		put_addr(b, field);
+		break;
 	}
 }
 
@@ -555,6 +649,10 @@ static bool key_is_set(const struct fl_rule *r, const struct kind_table *t, cons
 		return *(const bool *)field;
 	case KEY_HANG:
 		return *(const uint32_t *)field != FL_HANG_UNSET;
+	case KEY_ADDR:
+		return ((const struct fl_fallback *)field)->family != 0;
+	case KEY_MODE:
+		return *(const uint8_t *)field != 0;
 	default:
 		return true;
 	}
@@ -572,6 +670,11 @@ static size_t type_size(int type)
 		return 1;
 	case KEY_ADDRS:
 		return sizeof(struct fl_resolve_params);
+	case KEY_MODE:
+	case KEY_ACTION:
+		return 1;
+	case KEY_ADDR:
+		return sizeof(struct fl_fallback);
 	default:
 		return 4; /* KEY_U32, KEY_ERRNO (int), KEY_OPS */
 	}

@@ -38,6 +38,20 @@ static const struct fl_breaker_params breaker_defaults = {
     .reject_errno = ECONNREFUSED,
     .scope = FL_SCOPE_DESTINATION,
     .enabled = true,
+    .slow_call_duration_ms = 0,
+    .slow_call_rate_threshold = 100.0,
+    .mode = FL_MODE_ENFORCE,
+    .timeout_max_ms = 0,
+    .timeout_multiplier = 2.0,
+};
+
+static const struct fl_ratelimit_params ratelimit_defaults = {
+    .rate = 0,
+    .burst = 0,
+    .action = FL_RATE_REJECT,
+    .max_delay_ms = 1000,
+    .reject_errno = ECONNREFUSED,
+    .scope = FL_SCOPE_DESTINATION,
 };
 
 static const struct fl_bulkhead_params bulkhead_defaults = {
@@ -73,10 +87,10 @@ static const struct fl_fault_params shape_defaults = {
     .burst_kb = 64,
 };
 
-const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead", "fault",
-				     "resolve", "shape",	   NULL};
-static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD,
-				     FL_KIND_FAULT,   FL_KIND_RESOLVE, FL_KIND_SHAPE};
+const char *const fl_kind_words[] = {"breaker", "circuit_breaker", "bulkhead",	 "fault",
+				     "resolve", "shape",	   "rate_limit", NULL};
+static const uint8_t word_kinds[] = {FL_KIND_BREAKER, FL_KIND_BREAKER, FL_KIND_BULKHEAD,  FL_KIND_FAULT,
+				     FL_KIND_RESOLVE, FL_KIND_SHAPE,   FL_KIND_RATE_LIMIT};
 _Static_assert(sizeof word_kinds / sizeof word_kinds[0] + 1 == sizeof fl_kind_words / sizeof fl_kind_words[0],
 	       "one kind per word");
 
@@ -110,6 +124,8 @@ void fl_rule_defaults(struct fl_rule *r, enum fl_kind kind)
 		r->u.breaker = breaker_defaults;
 	else if (kind == FL_KIND_BULKHEAD)
 		r->u.bulkhead = bulkhead_defaults;
+	else if (kind == FL_KIND_RATE_LIMIT)
+		r->u.ratelimit = ratelimit_defaults;
 	else if (kind == FL_KIND_SHAPE)
 		r->u.fault = shape_defaults;
 	else if (kind == FL_KIND_FAULT)
@@ -137,6 +153,8 @@ const char *fl_kind_name(enum fl_kind kind)
 		return "resolve";
 	case FL_KIND_SHAPE:
 		return "shape";
+	case FL_KIND_RATE_LIMIT:
+		return "rate_limit";
 	}
 	return "unknown";
 }
@@ -189,7 +207,11 @@ int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *
 	switch (r->kind) {
 	case FL_KIND_BREAKER:
 		warn_errno_for_op("breaker rejects with", r->u.breaker.reject_errno, FL_OP_CONNECT, loc, d);
-		return 0;
+		return fl_breaker_x_finish(r, loc, d);
+	case FL_KIND_RATE_LIMIT:
+		warn_errno_for_op("rate_limit rejects with", r->u.ratelimit.reject_errno, FL_OP_CONNECT, loc,
+				  d);
+		return fl_ratelimit_finish(r, loc, d);
 	case FL_KIND_BULKHEAD:
 		warn_errno_for_op("bulkhead rejects with", r->u.bulkhead.reject_errno, FL_OP_CONNECT, loc, d);
 		return 0;

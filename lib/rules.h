@@ -21,8 +21,9 @@ enum fl_kind {
 	FL_KIND_BREAKER = 0,
 	FL_KIND_BULKHEAD = 1,
 	FL_KIND_FAULT = 2,
-	FL_KIND_RESOLVE = 3, /* a name resolves to the given addresses (SPEC 9) */
-	FL_KIND_SHAPE = 4,   /* bandwidth (SPEC 10): its parameters are u.fault's, matched like a fault */
+	FL_KIND_RESOLVE = 3,	/* a name resolves to the given addresses (SPEC 9) */
+	FL_KIND_SHAPE = 4,	/* bandwidth (SPEC 10): its parameters are u.fault's, matched like a fault */
+	FL_KIND_RATE_LIMIT = 5, /* SPEC 11 (lib/ratelimit.h) */
 };
 
 /* Operations a fault can apply to; bit i of an ops mask is op i. */
@@ -57,6 +58,19 @@ enum fl_scope {
 	FL_SCOPE_RULE = 1,
 };
 
+enum fl_breaker_mode {
+	FL_MODE_ENFORCE = 0,
+	FL_MODE_OBSERVE = 1, /* counts and transitions, never rejects */
+};
+
+/* Where a breaker's rejected connects go instead: one address (family
+ * FL_AF_INET4 / FL_AF_INET6), no name yet. */
+struct fl_fallback {
+	uint8_t family; /* 0 = none */
+	uint16_t port;
+	uint8_t addr[16];
+};
+
 struct fl_breaker_params {
 	uint32_t failure_threshold;	 /* 5 */
 	uint32_t success_threshold;	 /* 2 */
@@ -68,6 +82,13 @@ struct fl_breaker_params {
 	int reject_errno;		 /* ECONNREFUSED */
 	uint8_t scope;			 /* enum fl_scope */
 	bool enabled;			 /* true */
+	/* SPEC 11 (lib/breaker_x.c) */
+	uint32_t slow_call_duration_ms;	 /* 0 = no call is slow */
+	double slow_call_rate_threshold; /* 100.0 percent */
+	uint8_t mode;			 /* enum fl_breaker_mode */
+	uint32_t timeout_max_ms;	 /* 0 = timeout_ms (no growth) */
+	double timeout_multiplier;	 /* 2.0 */
+	struct fl_fallback fallback;	 /* family 0 = none */
 };
 
 struct fl_bulkhead_params {
@@ -122,6 +143,20 @@ struct fl_resolve_params {
 	} addrs[FL_RESOLVE_MAX];
 };
 
+enum fl_rate_action {
+	FL_RATE_REJECT = 0,
+	FL_RATE_DELAY = 1,
+};
+
+struct fl_ratelimit_params {
+	uint32_t rate;	       /* connections per second, required */
+	uint32_t burst;	       /* 0 until fl_rule_finish makes it = rate */
+	uint8_t action;	       /* enum fl_rate_action, reject */
+	uint32_t max_delay_ms; /* 1000 */
+	int reject_errno;      /* ECONNREFUSED */
+	uint8_t scope;	       /* enum fl_scope */
+};
+
 struct fl_rule {
 	struct fl_target target;
 	uint8_t kind; /* enum fl_kind */
@@ -130,6 +165,7 @@ struct fl_rule {
 		struct fl_bulkhead_params bulkhead;
 		struct fl_fault_params fault;
 		struct fl_resolve_params resolve;
+		struct fl_ratelimit_params ratelimit;
 	} u;
 	struct fl_loc loc; /* where the statement starts (loc.source is not owned) */
 };
@@ -185,6 +221,11 @@ int fl_rule_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *
 bool fl_connfault_any(const struct fl_fault_params *p);
 int fl_connfault_finish(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d);
 int fl_shape_finish(struct fl_fault_params *p, const struct fl_loc *loc, struct fl_diag *d);
+/* The checks of SPEC 11's keys (lib/rule_keys_x.c): timeout_max_ms below
+ * timeout_ms, a fallback equal to the statement's one destination; a
+ * rate_limit without rate=, its burst defaulting to rate. */
+int fl_breaker_x_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d);
+int fl_ratelimit_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_diag *d);
 
 /* One statement in canonical inline form, every key written out. */
 size_t fl_rule_format(const struct fl_rule *r, char *buf, size_t size);

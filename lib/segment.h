@@ -170,6 +170,46 @@ struct fl_seg_conn_stats {
 	uint64_t corrupted_bytes; /* bytes flipped by corrupt= */
 };				  /* 64 bytes */
 
+/*
+ * SPEC 11's breaker keys and counters, kept beside the breaker (at the end
+ * of the entry, so the older fields keep their places). Parameters are
+ * live-settable like fl_seg_breaker_params.
+ */
+struct fl_seg_breaker_x {
+	uint32_t slow_call_duration_ms; /* 0 = no call is slow */
+	uint32_t slow_rate_centi;	/* slow_call_rate_threshold * 100 */
+	uint32_t timeout_max_ms;	/* 0 = timeout_ms */
+	uint32_t multiplier_centi;	/* timeout_multiplier * 100 */
+	uint8_t mode;			/* enum fl_breaker_mode */
+	uint8_t fallback_family;	/* 0 = no fallback */
+	uint16_t fallback_port;
+	uint32_t open_ms; /* the open time now: grows on each re-opening, timeout_ms after a close; 0 =
+			     timeout_ms */
+	uint8_t fallback_addr[16];
+	uint64_t slow_calls;   /* attempts slower than slow_call_duration_ms (failed or not) */
+	uint64_t would_reject; /* mode=observe: rejections an enforcing breaker would have made */
+	uint64_t fallbacks;    /* connects sent to the fallback instead */
+	/* epoch (22 bits) | slow calls (42), as window_calls */
+	uint64_t window_slow[FL_WINDOW_BUCKETS];
+}; /* 40 + 24 + 80 = 144 bytes */
+
+struct fl_seg_ratelimit_params {
+	uint32_t rate; /* connections per second */
+	uint32_t burst;
+	uint32_t max_delay_ms;
+	int32_t reject_errno;
+	uint8_t action; /* enum fl_rate_action */
+	uint8_t scope;
+	uint8_t reserved[6];
+}; /* 24 bytes */
+
+/* A token bucket as one word (lib/ratelimit.h). */
+struct fl_seg_ratelimit {
+	uint64_t tat_ns; /* theoretical arrival time, CLOCK_MONOTONIC ns (atomic) */
+	uint64_t admitted, rejected, delayed;
+	struct fl_seg_ratelimit_params p;
+}; /* 32 + 24 = 56 bytes */
+
 struct fl_seg_entry {
 	uint32_t status; /* enum fl_entry_status */
 	uint32_t hash;
@@ -191,6 +231,11 @@ struct fl_seg_entry {
 	uint64_t close_delays;	       /* on=close delays */
 	uint64_t close_delay_ms_total; /* their length */
 	uint64_t reserved_v4[5];
+	/* version 4 (SPEC 11) */
+	struct fl_seg_breaker_x breaker_x; /* read only while has_breaker is READY */
+	uint8_t has_ratelimit;		   /* enum fl_part_state */
+	uint8_t reserved_x[7];
+	struct fl_seg_ratelimit ratelimit;
 } __attribute__((aligned(64)));
 
 enum fl_proc_status {
@@ -301,7 +346,10 @@ _Static_assert(sizeof(struct fl_seg_breaker) == 280, "breaker layout");
 _Static_assert(sizeof(struct fl_seg_bulkhead) == 64, "bulkhead layout");
 _Static_assert(sizeof(struct fl_seg_op_stats) == 32, "per-call counters layout");
 _Static_assert(sizeof(struct fl_seg_conn_stats) == 64, "connection-fault counters layout");
-_Static_assert(sizeof(struct fl_seg_entry) == 1280, "entry layout");
+_Static_assert(sizeof(struct fl_seg_entry) == 1536, "entry layout");
+_Static_assert(sizeof(struct fl_seg_breaker_x) == 144, "breaker additions layout");
+_Static_assert(sizeof(struct fl_seg_ratelimit_params) == 24, "rate limit parameters layout");
+_Static_assert(sizeof(struct fl_seg_ratelimit) == 56, "rate limit layout");
 _Static_assert(sizeof(struct fl_seg_entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(FL_SEG_HEADER_SIZE + FL_SEG_CAPACITY_DEFAULT * sizeof(struct fl_seg_entry) +
 		       FL_SEG_PROCS * sizeof(struct fl_seg_proc) +

@@ -27,6 +27,7 @@
 #include "ready.h"
 #include "real.h"
 #include "resolve.h"
+#include "resil.h"
 #include "shim.h"
 
 /* Replaces whatever fd referred to with c (which may be NULL). */
@@ -85,7 +86,11 @@ static int admit(struct fl_conn *c, int fd, struct fl_bulkhead_place *place)
 		return 0;
 	enum fl_bulkhead_result got =
 	    fl_bulkhead_try(&fl_domain.seg, c->bulkhead, fl_domain.proc, &c->holder);
-	if (got == FL_BULKHEAD_REJECTED) {
+	if (got == FL_BULKHEAD_REJECTED && fl_resil_has_fallback(c)) {
+		/* Full, with a fallback: no waiting, fail over at once (counted
+		 * as the bulkhead's rejection). */
+		got = fl_bulkhead_acquire(&fl_domain.seg, c->bulkhead, fl_domain.proc, false, &c->holder);
+	} else if (got == FL_BULKHEAD_REJECTED) {
 		/* Full: only now does it matter whether the socket may wait. */
 		int flags = fl_real.fcntl(fd, F_GETFL);
 		if (flags >= 0 && !(flags & O_NONBLOCK))
@@ -191,8 +196,24 @@ static int connect_queued(struct fl_conn *c, int fd, const struct sockaddr *sa, 
  * object while we wait: after the call, c is touched only if fd still
  * refers to it.
  */
+static int connect_to(int fd, const struct sockaddr *sa, socklen_t len, bool fell_over);
+
+/* Rejected by the breaker or a full bulkhead: the breaker's fallback
+ * instead, if it has one and this connect is not already its fallback. */
+static int refuse_or_fail_over(struct fl_conn *c, int fd, const struct sockaddr *sa, int err, bool fell_over)
+{
+	struct sockaddr_storage to;
+	socklen_t to_len;
+	if (fell_over || err == EINTR || !fl_resil_fallback(c, sa, &to, &to_len))
+		return refuse(c, err);
+	if (c->breaker)
+		fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+	fl_conn_unref(c);
+	return connect_to(fd, (const struct sockaddr *)&to, to_len, true);
+}
+
 static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, const struct fl_dest *d,
-			   const struct fl_match *m, uint32_t layer_gen)
+			   const struct fl_match *m, uint32_t layer_gen, bool fell_over)
 {
 	struct fl_conn *c = fl_conn_new(d, m);
 	if (!c) {
@@ -201,9 +222,9 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 		return fl_real.connect(fd, sa, len);
 	}
 	c->layer_gen = layer_gen;
-	struct fl_plan plan = {NULL, NULL, NULL};
+	struct fl_plan plan = {.stats = NULL};
 	/* A socket followed only for layers that match nothing yet: no entry. */
-	if (m->breaker >= 0 || m->bulkhead >= 0 || m->nfaults > 0)
+	if (m->breaker >= 0 || m->bulkhead >= 0 || m->rate_limit >= 0 || m->nfaults > 0)
 		fl_domain_plan(d, m, &plan);
 	c->stats = plan.stats;
 	c->breaker = plan.breaker;
@@ -215,12 +236,20 @@ static int connect_watched(int fd, const struct sockaddr *sa, socklen_t len, con
 	if (err == QUEUED)
 		return connect_queued(c, fd, sa, len, &place);
 	if (err)
-		return refuse(c, err);
+		return refuse_or_fail_over(c, fd, sa, err, fell_over);
+	uint32_t rate_delay = 0;
+	if (plan.ratelimit && (err = fl_resil_rate(plan.ratelimit, c, &rate_delay)) != 0)
+		return refuse(c, err); /* SPEC 11: after the bulkhead, before any fault */
 	__atomic_store_n(&c->connecting, 1, __ATOMIC_RELEASE);
 	if (!install(fd, c))
 		return connect_untracked(c, fd, sa, len);
 	fl_layers_connected(c, layer_gen);
-	if (c->match.ops & (1u << FL_OP_CONNECT)) {
+	if (FL_UNLIKELY(rate_delay)) {
+		fl_ready_connect_addr(sa, len);
+		err = fl_delay_connect(c, fd, rate_delay);
+		fl_ready_connect_addr(NULL, 0);
+	}
+	if (err == 0 && (c->match.ops & (1u << FL_OP_CONNECT))) {
 		fl_ready_connect_addr(sa, len); /* a delay on a non-blocking socket defers the real call */
 		err = fl_call_fault(c, FL_OP_CONNECT, fd, 0);
 		fl_ready_connect_addr(NULL, 0);
@@ -389,7 +418,7 @@ static bool match_dest(struct fl_dest *d, struct fl_match *m, uint32_t *gen)
 		return own;
 	if (!own) {
 		memset(m, 0, sizeof(*m));
-		m->breaker = m->bulkhead = -1;
+		m->breaker = m->bulkhead = m->rate_limit = -1;
 	}
 	drop_dead_faults(m);
 	*gen = fl_layers_match(d, m);
@@ -397,6 +426,12 @@ static bool match_dest(struct fl_dest *d, struct fl_match *m, uint32_t *gen)
 }
 
 FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return connect_to(fd, sa, len, false);
+}
+
+/* fell_over: this is the fallback of a rejected connect (it fails over no further). */
+static int connect_to(int fd, const struct sockaddr *sa, socklen_t len, bool fell_over)
 {
 	struct fl_dest d;
 	struct fl_match m;
@@ -418,5 +453,5 @@ FL_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		drop_dead_faults(&m); /* joined: match_dest did, before the layers' */
 	if (FL_UNLIKELY(m.truncated))
 		warn_truncated(&d);
-	return connect_watched(fd, sa, len, &d, &m, gen);
+	return connect_watched(fd, sa, len, &d, &m, gen, fell_over);
 }

@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "layers.h"
 #include "procreg.h"
+#include "ratelimit.h"
 #include "shim.h"
 #include "sysio.h"
 
@@ -146,6 +147,14 @@ static void ensure_bulkhead(struct fl_seg_entry *e, uint32_t rule)
 	__atomic_store_n(&e->has_bulkhead, FL_PART_READY, __ATOMIC_RELEASE);
 }
 
+static void ensure_ratelimit(struct fl_seg_entry *e, uint32_t rule)
+{
+	if (!claim_part(&e->has_ratelimit))
+		return;
+	fl_ratelimit_init(&e->ratelimit, &fl_state.rules.rules[rule].u.ratelimit);
+	__atomic_store_n(&e->has_ratelimit, FL_PART_READY, __ATOMIC_RELEASE);
+}
+
 static void init_entry(struct fl_seg_entry *e, void *arg)
 {
 	(void)arg;
@@ -192,12 +201,14 @@ static uint32_t first_rule(const struct fl_match *m)
 		return (uint32_t)m->breaker;
 	if (m->bulkhead >= 0)
 		return (uint32_t)m->bulkhead;
+	if (m->rate_limit >= 0)
+		return (uint32_t)m->rate_limit;
 	return m->faults[0];
 }
 
 void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl_plan *plan)
 {
-	plan->stats = plan->breaker = plan->bulkhead = NULL;
+	plan->stats = plan->breaker = plan->bulkhead = plan->ratelimit = NULL;
 	if (!fl_domain.attached)
 		return;
 	struct fl_seg_key key;
@@ -224,6 +235,14 @@ void fl_domain_plan(const struct fl_dest *d, const struct fl_match *m, struct fl
 		plan->bulkhead = fl_bulkhead_of(r)->scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
 		if (plan->bulkhead)
 			ensure_bulkhead(plan->bulkhead, r);
+	}
+	if (m->rate_limit >= 0) {
+		uint32_t r = (uint32_t)m->rate_limit;
+		/* rate_limit is never a layer's (lib/layers.c keeps it out) */
+		plan->ratelimit =
+		    fl_state.rules.rules[r].u.ratelimit.scope == FL_SCOPE_RULE ? rule_entry(r) : dest;
+		if (plan->ratelimit)
+			ensure_ratelimit(plan->ratelimit, r);
 	}
 }
 

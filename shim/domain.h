@@ -40,6 +40,7 @@ struct fl_plan {
 	struct fl_seg_entry *stats;
 	struct fl_seg_entry *breaker;
 	struct fl_seg_entry *bulkhead;
+	struct fl_seg_entry *ratelimit; /* SPEC 11 */
 };
 
 int fl_domain_attach(const char *domain, uint32_t capacity, struct fl_diag *d);

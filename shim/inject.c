@@ -280,3 +280,11 @@ __attribute__((cold)) int fl_io_refused(int fd)
 	}
 	return -1;
 }
+
+/* A rate_limit's delay of a connect (connect.c): the same as a connect
+ * fault's delay, counted as the limit's, not as a fault. */
+int fl_delay_connect(struct fl_conn *c, int fd, uint32_t ms)
+{
+	struct fl_fault_decision f = {.error = 0, .delay_ms = ms};
+	return delay_call(c, FL_OP_CONNECT, &f, fd, 0);
+}

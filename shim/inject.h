@@ -52,6 +52,11 @@ int fl_fault_fire(struct fl_conn *c, enum fl_op op, const struct fl_fault_decisi
  * (as a real error would), returns -1. */
 int fl_call_fail(struct fl_conn *c, int err);
 
+/* Delays a connect by ms as a connect fault's delay would (sleep, or a
+ * pending deadline on a non-blocking socket: FL_DEFERRED). For rate_limit
+ * action=delay. Returns 0, EINTR or FL_DEFERRED. */
+int fl_delay_connect(struct fl_conn *c, int fd, uint32_t ms);
+
 /*
  * fl_io_before refused the call on fd with the injected errno: an error
  * that breaks a connection (ECONNRESET, EPIPE, ECONNABORTED, ETIMEDOUT)

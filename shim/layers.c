@@ -294,7 +294,7 @@ static bool rematch(struct fl_conn *c)
 	if (!fl_state.active ||
 	    !(fl_match_indexed(&fl_state.match_index, &fl_state.rules, &d, &m) | fl_resolve_match(&d, &m))) {
 		memset(&m, 0, sizeof(m));
-		m.breaker = m.bulkhead = -1;
+		m.breaker = m.bulkhead = m.rate_limit = -1;
 	}
 	fl_match_drop_dead(&m);
 	uint32_t g = fl_layers_match(&c->dest, &m);

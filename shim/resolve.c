@@ -151,7 +151,7 @@ void fl_resolve_setup(void)
 			k->len = r->target.name_len;
 			k->wild = r->target.name_wild;
 		}
-		if (on_name && r->kind <= FL_KIND_FAULT)
+		if (on_name && r->kind != FL_KIND_RESOLVE)
 			conn_rules[nconn_rules++] = i;
 	}
 }
@@ -354,7 +354,7 @@ static bool look_up(const char *node, const char *service, struct lookup *l)
 	l->port = numeric_port(service);
 	l->connect = false;
 	l->override = -1;
-	l->faults.breaker = l->faults.bulkhead = -1;
+	l->faults.breaker = l->faults.bulkhead = l->faults.rate_limit = -1;
 	l->faults.nfaults = 0;
 	l->faults.ops = 0;
 	l->faults.truncated = false;
@@ -375,7 +375,7 @@ static bool look_up(const char *node, const char *service, struct lookup *l)
 					l->faults.faults[l->faults.nfaults++] = i;
 			}
 		}
-		if (r->target.family == FL_AF_NAME && r->kind <= FL_KIND_FAULT)
+		if (r->target.family == FL_AF_NAME && r->kind != FL_KIND_RESOLVE)
 			l->connect = true;
 		any = true;
 	}

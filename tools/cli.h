@@ -58,6 +58,8 @@ int fl_cmd_check(const struct fl_cli *cli);
 int fl_cmd_stats(const struct fl_cli *cli);
 int fl_cmd_top(const struct fl_cli *cli);
 int fl_cmd_trip(const struct fl_cli *cli);
+/* trip of a destination not in the domain yet (cmd_trip_new.c). */
+int fl_cli_trip_new(const struct fl_cli *cli, const char *dest);
 int fl_cmd_reset(const struct fl_cli *cli);
 int fl_cmd_set(const struct fl_cli *cli);
 int fl_cmd_ps(const struct fl_cli *cli);

@@ -21,6 +21,7 @@
 #include "bulkhead.h"
 #include "cli.h"
 #include "entry.h"
+#include "entry_set.h"
 #include "reader.h"
 #include "segment.h"
 
@@ -68,10 +69,31 @@ static int open_dest_entries(const struct fl_cli *cli, const char *dest, struct 
 
 /* ---- trip ---- */
 
+/* Does the domain exist with an entry of that name that has a breaker?
+ * (Quietly: if not, trip creates one.) A corrupt segment counts as
+ * existing, so the usual path reports it. */
+static bool known_breaker(const struct fl_cli *cli, const char *dest)
+{
+	struct fl_seg seg;
+	struct fl_snapshot snap;
+	char msg[FL_DIAG_MSG_MAX];
+	int code = fl_cli_snapshot(fl_cli_domain(cli), &seg, &snap, msg, sizeof(msg), false);
+	if (code != FL_EXIT_OK)
+		return strstr(msg, "does not exist") == NULL;
+	bool found = false;
+	for (size_t i = 0; i < snap.nentries; i++)
+		found |= snap.entries[i].has_breaker && strcmp(snap.entries[i].name, dest) == 0;
+	fl_snapshot_free(&snap);
+	fl_seg_close(&seg);
+	return found;
+}
+
 int fl_cmd_trip(const struct fl_cli *cli)
 {
 	if (cli->noperands != 1)
 		return fl_cli_fail(FL_EXIT_USAGE, "trip needs one destination: faultline trip DEST");
+	if (!known_breaker(cli, cli->operands[0]))
+		return fl_cli_trip_new(cli, cli->operands[0]); /* before first use (SPEC 11) */
 	struct dest_entries t;
 	int code = open_dest_entries(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
@@ -134,24 +156,7 @@ int fl_cmd_reset(const struct fl_cli *cli)
 	return FL_EXIT_OK;
 }
 
-/* ---- set ---- */
-
-/* The new parameters, built from the first entry that has each part. */
-struct settings {
-	struct fl_rule rule[2];	 /* [FL_KIND_BREAKER], [FL_KIND_BULKHEAD] */
-	bool has[2], touched[2]; /* the destination has the part / a key changes it */
-	uint64_t seen[2];	 /* keys already given, per part (duplicates are errors) */
-	uint8_t scope[2];	 /* as it is now: scope cannot change live */
-	struct fl_diag d;
-};
-
-static bool kind_has_key(enum fl_kind kind, const char *key, size_t len)
-{
-	for (const char *const *k = fl_kind_keys(kind); *k; k++)
-		if (strlen(*k) == len && strncmp(*k, key, len) == 0)
-			return true;
-	return false;
-}
+/* ---- set ---- (the work is lib/entry_set.c's, shared with serve) */
 
 /* argv index of an operand, for "set:1:COL:" (0 if it cannot be found). */
 static unsigned arg_column(const struct fl_cli *cli, const char *word)
@@ -160,106 +165,6 @@ static unsigned arg_column(const struct fl_cli *cli, const char *word)
 		if (cli->argv[i] == word)
 			return (unsigned)i;
 	return 0;
-}
-
-/* A key with neither part: let the part with a close name explain it. */
-static enum fl_kind explaining_kind(const struct settings *s, const char *key, size_t len)
-{
-	if (s->has[FL_KIND_BULKHEAD] && fl_suggest(key, len, fl_kind_keys(FL_KIND_BULKHEAD)) &&
-	    !(s->has[FL_KIND_BREAKER] && fl_suggest(key, len, fl_kind_keys(FL_KIND_BREAKER))))
-		return FL_KIND_BULKHEAD;
-	return s->has[FL_KIND_BREAKER] ? FL_KIND_BREAKER : FL_KIND_BULKHEAD;
-}
-
-static int set_one(struct settings *s, enum fl_kind kind, const char *key, size_t key_len, const char *value,
-		   const struct fl_loc *loc)
-{
-	struct fl_rule *r = &s->rule[kind];
-	if (fl_rule_set_key(r, key, key_len, value, strlen(value), &s->seen[kind], loc, &s->d) < 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
-	uint8_t scope = kind == FL_KIND_BREAKER ? r->u.breaker.scope : r->u.bulkhead.scope;
-	if (scope != s->scope[kind]) {
-		fl_diag_error(&s->d, loc,
-			      "'scope' of a %s cannot be changed live (it decides which entry holds "
-			      "the state): change the rule and restart the program",
-			      fl_kind_name(kind));
-		return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
-	}
-	s->touched[kind] = true;
-	return 0;
-}
-
-/* One KEY=VALUE (or breaker.KEY=VALUE): into every part it applies to. */
-static int parse_pair(struct settings *s, const char *dest, const char *word, const struct fl_loc *loc)
-{
-	const char *eq = strchr(word, '=');
-	if (!eq || eq == word) {
-		fl_diag_error(&s->d, loc, "'%s' is not KEY=VALUE", word);
-		return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
-	}
-	const char *key = word, *dot = memchr(word, '.', (size_t)(eq - word));
-	int only = -1;
-	if (dot) {
-		only = fl_kind_from_name(word, (size_t)(dot - word));
-		if (only != FL_KIND_BREAKER && only != FL_KIND_BULKHEAD) {
-			fl_diag_error(&s->d, loc, "'%.*s' is not a part: write breaker.KEY or bulkhead.KEY",
-				      (int)(dot - word), word);
-			return fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
-		}
-		key = dot + 1;
-	}
-	size_t len = (size_t)(eq - key);
-	bool applies[2];
-	for (int k = FL_KIND_BREAKER; k <= FL_KIND_BULKHEAD; k++)
-		applies[k] = (only < 0 || only == k) && kind_has_key((enum fl_kind)k, key, len);
-	if (!applies[FL_KIND_BREAKER] && !applies[FL_KIND_BULKHEAD]) {
-		enum fl_kind k = only >= 0 ? (enum fl_kind)only : explaining_kind(s, key, len);
-		int code = set_one(s, k, key, len, eq + 1, loc); /* fails: the key is unknown */
-		return code ? code : FL_EXIT_USAGE;
-	}
-	bool done = false;
-	for (int k = FL_KIND_BREAKER; k <= FL_KIND_BULKHEAD; k++) {
-		if (!applies[k] || !s->has[k])
-			continue;
-		if (set_one(s, (enum fl_kind)k, key, len, eq + 1, loc) != 0)
-			return FL_EXIT_USAGE;
-		done = true;
-	}
-	if (!done)
-		return fl_cli_fail(FL_EXIT_RUNTIME, "destination '%s' has no %s ('%.*s' is a %s key)", dest,
-				   applies[FL_KIND_BREAKER] ? "breaker" : "bulkhead", (int)len, key,
-				   applies[FL_KIND_BREAKER] ? "breaker" : "bulkhead");
-	return FL_EXIT_OK;
-}
-
-static void load_settings(struct settings *s, const struct dest_entries *t)
-{
-	for (size_t i = t->n; i-- > 0;) {
-		const struct fl_seg_entry *e = t->entries[i];
-		if (fl_entry_has_breaker(e)) {
-			fl_rule_defaults(&s->rule[FL_KIND_BREAKER], FL_KIND_BREAKER);
-			fl_breaker_params_get(&s->rule[FL_KIND_BREAKER].u.breaker, &e->breaker.p);
-			s->scope[FL_KIND_BREAKER] = s->rule[FL_KIND_BREAKER].u.breaker.scope;
-			s->has[FL_KIND_BREAKER] = true;
-		}
-		if (fl_entry_has_bulkhead(e)) {
-			fl_rule_defaults(&s->rule[FL_KIND_BULKHEAD], FL_KIND_BULKHEAD);
-			fl_bulkhead_params_get(&s->rule[FL_KIND_BULKHEAD].u.bulkhead, &e->bulkhead.p);
-			s->scope[FL_KIND_BULKHEAD] = s->rule[FL_KIND_BULKHEAD].u.bulkhead.scope;
-			s->has[FL_KIND_BULKHEAD] = true;
-		}
-	}
-}
-
-static void write_settings(const struct settings *s, const struct dest_entries *t)
-{
-	uint64_t now = fl_cli_now_ms();
-	for (size_t i = 0; i < t->n; i++) {
-		if (s->touched[FL_KIND_BREAKER])
-			fl_entry_set_breaker(t->entries[i], &s->rule[FL_KIND_BREAKER].u.breaker, now);
-		if (s->touched[FL_KIND_BULKHEAD])
-			fl_entry_set_bulkhead(t->entries[i], &s->rule[FL_KIND_BULKHEAD].u.bulkhead);
-	}
 }
 
 int fl_cmd_set(const struct fl_cli *cli)
@@ -271,29 +176,26 @@ int fl_cmd_set(const struct fl_cli *cli)
 	int code = open_dest_entries(cli, cli->operands[0], &t);
 	if (code != FL_EXIT_OK)
 		return code;
-	struct settings *s = calloc(1, sizeof(*s));
-	if (!s) {
+	size_t npairs = (size_t)cli->noperands - 1;
+	unsigned *cols = calloc(npairs, sizeof(*cols));
+	struct fl_diag *d = calloc(1, sizeof(*d));
+	if (!cols || !d) {
+		free(cols);
+		free(d);
 		close_dest_entries(&t);
 		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 	}
-	load_settings(s, &t);
-	if (!s->has[FL_KIND_BREAKER] && !s->has[FL_KIND_BULKHEAD])
-		code = fl_cli_fail(FL_EXIT_RUNTIME,
-				   "destination '%s' in domain '%s' has no breaker or bulkhead to set",
-				   t.dest, t.domain);
-	for (int i = 1; code == FL_EXIT_OK && i < cli->noperands; i++) {
-		struct fl_loc loc = {.source = "set", .line = 1, .col = arg_column(cli, cli->operands[i])};
-		code = parse_pair(s, t.dest, cli->operands[i], &loc);
-	}
-	struct fl_loc start = {.source = "set", .line = 1, .col = arg_column(cli, cli->operands[0])};
-	for (int k = FL_KIND_BREAKER; code == FL_EXIT_OK && k <= FL_KIND_BULKHEAD; k++)
-		if (s->touched[k] && fl_rule_finish(&s->rule[k], &start, &s->d) < 0)
-			code = fl_cli_fail(FL_EXIT_USAGE, "%s", s->d.error);
-	if (code == FL_EXIT_OK) {
-		fl_cli_warnings(&s->d);
-		write_settings(s, &t);
-	}
-	free(s);
+	for (size_t i = 0; i < npairs; i++)
+		cols[i] = arg_column(cli, cli->operands[i + 1]);
+	enum fl_set_result r =
+	    fl_entry_set_pairs(t.entries, t.n, t.dest, (const char *const *)cli->operands + 1, cols, npairs,
+			       arg_column(cli, cli->operands[0]), fl_cli_now_ms(), d);
+	if (r == FL_SET_OK)
+		fl_cli_warnings(d);
+	else
+		code = fl_cli_fail(r == FL_SET_BAD_INPUT ? FL_EXIT_USAGE : FL_EXIT_RUNTIME, "%s", d->error);
+	free(cols);
+	free(d);
 	close_dest_entries(&t);
 	return code;
 }

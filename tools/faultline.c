@@ -57,7 +57,9 @@ static const struct command commands[] = {
      "faultline trip DEST [--domain D]\n"
      "  Forces the breaker of DEST open (forced_open) until `faultline reset`.\n"
      "  DEST as stats shows it: 127.0.0.1:6379, [::1]:6379, unix:/run/x.sock,\n"
-     "  or a scope=rule statement's target.",
+     "  or a scope=rule statement's target. A destination no process has\n"
+     "  contacted yet is created, forced_open (its breaker from the matching\n"
+     "  FAULTLINE_RULES statement, else the defaults).",
      "domain"},
     {"reset", fl_cmd_reset,
      "faultline reset [DEST | --all] [--domain D]\n"
@@ -67,11 +69,11 @@ static const struct command commands[] = {
      "domain all"},
     {"set", fl_cmd_set,
      "faultline set DEST KEY=VALUE ... [--domain D]\n"
-     "  Changes breaker or bulkhead keys of DEST live, for every process of the\n"
-     "  domain. Keys and values as in FAULTLINE_RULES; a key both have\n"
-     "  (reject_errno, enabled) changes both, breaker.KEY or bulkhead.KEY picks\n"
-     "  one. scope cannot change live. Nothing is written unless every pair is\n"
-     "  valid.",
+     "  Changes breaker, bulkhead or rate_limit keys of DEST live, for every\n"
+     "  process of the domain. Keys and values as in FAULTLINE_RULES; a key\n"
+     "  several have (reject_errno, enabled) changes each, breaker.KEY,\n"
+     "  bulkhead.KEY or rate_limit.KEY picks one. scope cannot change live.\n"
+     "  Nothing is written unless every pair is valid.",
      "domain"},
     {"ps", fl_cmd_ps,
      "faultline ps [--domain D] [--json]\n"

@@ -72,23 +72,26 @@ assert_eq "STATE" forced_open "$(FAULTLINE_DOMAIN=$DOMAIN stats_field "$DEST" ST
 assert_eq "STATE" closed "$(FAULTLINE_DOMAIN=$DOMAIN stats_field "$DEST" STATE)"
 export FAULTLINE_DOMAIN
 
-check "an unknown destination: exit 1, 'destination ... not found in domain ...'"
-for cmd in trip reset; do
-	cli "$cmd" 10.9.9.9:1
-	assert_eq "$cmd exit status" 1 "$RC"
-	assert_eq "$cmd stderr" "faultline: destination '10.9.9.9:1' not found in domain '$DOMAIN'" "$ERR"
-done
+check "an unknown destination: reset and set exit 1, 'destination ... not found in domain ...'"
+cli reset 10.9.9.9:1
+assert_eq "reset exit status" 1 "$RC"
+assert_eq "reset stderr" "faultline: destination '10.9.9.9:1' not found in domain '$DOMAIN'" "$ERR"
 cli set 10.9.9.9:1 failure_threshold=2
 assert_eq "set exit status" 1 "$RC"
+check "trip of a destination not contacted yet creates it forced_open (SPEC 11); a target that is no one destination is not found"
+cli trip 10.9.9.9:1
+assert_eq "trip exit status" 0 "$RC"
+assert_eq "STATE" forced_open "$(stats_field 10.9.9.9:1 STATE)"
+cli trip 10.9.9.0/24:1
+assert_eq "trip of a CIDR exit status" 1 "$RC"
+assert_contains "trip of a CIDR stderr" "$ERR" "not found in domain"
 
-check "a destination without a breaker: trip exits 1 and says so"
+check "a destination without a breaker: trip gives it one, forced_open (SPEC 11); reset of the fault counters works"
 FAULT_ONLY=$(free_port)
 FAULTLINE_RULES="127.0.0.1:$FAULT_ONLY fault on=connect error=ECONNREFUSED" shim curl -s "http://127.0.0.1:$FAULT_ONLY/" >/dev/null
 cli trip "127.0.0.1:$FAULT_ONLY"
-assert_eq "exit status" 1 "$RC"
-assert_contains "stderr" "$ERR" "has no breaker"
-cli reset "127.0.0.1:$FAULT_ONLY"
-assert_eq "reset exit status" 1 "$RC"
+assert_eq "exit status" 0 "$RC"
+assert_eq "STATE" forced_open "$(stats_field "127.0.0.1:$FAULT_ONLY" STATE)"
 
 check "a scope=rule breaker is named by its statement's target: trip it, every destination it matches fails"
 SHARED=$(free_port)
@@ -203,9 +206,9 @@ assert_eq "BULKHEAD shows the new limit" 0/0/7 "$(stats_field "$BDEST" BULKHEAD)
 check "reset --all: every destination back to closed, counters cleared"
 cli reset --all
 assert_eq "exit status" 0 "$RC"
-assert_eq "states and calls" "[('closed', 0), ('closed', 0), ('closed', 0), ('closed', 0)]" \
+assert_eq "states and calls" "[('closed', 0), ('closed', 0), ('closed', 0), ('closed', 0), ('closed', 0), ('closed', 0)]" \
 	"$(json_get "[(x['breaker']['state'], x['breaker']['calls']) for x in s['destinations'] if x['breaker']]")"
-assert_eq "connect calls" "[0, 0, 0, 0, 0, 0, 0]" "$(json_get "[x['ops']['connect']['calls'] for x in s['destinations']]")"
+assert_eq "connect calls" "[0, 0, 0, 0, 0, 0, 0, 0]" "$(json_get "[x['ops']['connect']['calls'] for x in s['destinations']]")"
 
 check "clear: refused while a process is attached, done with --force"
 start_bg sleeper env FAULTLINE_RULES="$RULES" LD_PRELOAD="$SHIM" sleep 60

@@ -27,7 +27,11 @@ static struct {
 	uint64_t ms;
 } clk;
 
-static struct fl_seg_breaker brk;
+/* The breaker inside an entry, as every breaker is: its SPEC 11 additions
+ * live at the end of the entry (fl_breaker_x). */
+static struct fl_seg_entry fx_entry;
+#define brk   (fx_entry.breaker)
+#define brk_x (fx_entry.breaker_x)
 
 static inline void advance(uint64_t ms)
 {
@@ -44,7 +48,7 @@ static inline struct fl_breaker_params defaults(void)
 
 static inline void start(const struct fl_breaker_params *p)
 {
-	memset(&brk, 0, sizeof brk);
+	memset(&fx_entry, 0, sizeof fx_entry);
 	fl_breaker_init(&brk, p, clk.ms);
 }
 

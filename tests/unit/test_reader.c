@@ -341,6 +341,34 @@ START_TEST(bad_part_flags_and_values_are_refused)
 }
 END_TEST
 
+/* SPEC 11's fields (segment version 4): checked like the rest. */
+START_TEST(bad_resilience_values_are_refused)
+{
+	struct fl_seg_entry *e = add_inet("127.0.0.1", 1, true, false);
+	e->breaker_x.mode = 2;
+	assert_refused("breaker mode 2");
+	e->breaker_x.mode = 1;
+	e->breaker_x.fallback_family = 9;
+	assert_refused("breaker fallback family 9");
+	e->breaker_x.fallback_family = 0;
+	e->has_ratelimit = 7;
+	assert_refused("rate_limit flag 7");
+	e->has_ratelimit = FL_PART_READY;
+	e->ratelimit.p.rate = 20;
+	e->ratelimit.p.reject_errno = ECONNREFUSED;
+	e->ratelimit.p.action = 3;
+	assert_refused("rate_limit action 3");
+	e->ratelimit.p.action = 1;
+	e->ratelimit.p.scope = 2;
+	assert_refused("rate_limit scope 2");
+	e->ratelimit.p.scope = 0;
+	ck_assert_int_eq(take(), 0);
+	ck_assert(snap.entries[0].has_ratelimit);
+	ck_assert_uint_eq(snap.entries[0].ratelimit.p.rate, 20);
+	ck_assert_uint_eq(snap.entries[0].breaker.p.mode, FL_MODE_OBSERVE);
+}
+END_TEST
+
 START_TEST(header_out_of_range_is_refused)
 {
 	seg.hdr->entries_used = CAP + 1;
@@ -430,6 +458,7 @@ Suite *reader_suite(void)
 	tcase_add_test(tc, rule_text_with_nul_is_refused);
 	tcase_add_test(tc, unterminated_rule_text_is_refused);
 	tcase_add_test(tc, bad_part_flags_and_values_are_refused);
+	tcase_add_test(tc, bad_resilience_values_are_refused);
 	tcase_add_test(tc, header_out_of_range_is_refused);
 	tcase_add_test(tc, processes_are_copied_and_checked);
 	tcase_add_test(tc, holder_indexes_out_of_range_are_refused);

@@ -37,6 +37,12 @@ START_TEST(kind_keys_list_every_key_in_table_order)
 					      "reject_errno",
 					      "scope",
 					      "enabled",
+					      "slow_call_duration_ms",
+					      "slow_call_rate_threshold",
+					      "mode",
+					      "timeout_max_ms",
+					      "timeout_multiplier",
+					      "fallback",
 					      NULL};
 	static const char *const bulkhead[] = {"max_concurrent_requests",
 					       "max_queue_size",

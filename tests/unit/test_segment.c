@@ -170,9 +170,10 @@ static void count_init(struct fl_seg_entry *e, void *arg)
 
 /* ---- layout and validation ------------------------------------------- */
 
-START_TEST(seg_size_of_default_capacity_fits_in_4_mib)
+START_TEST(seg_size_of_default_capacity_fits_in_6_mib)
 {
-	/* 6 MiB since version 4 (connection-fault counters and a token bucket per entry) */
+	/* 8 MiB since version 4 (connection-fault counters, SPEC 11 breaker
+	 * additions and a token bucket per entry; events and layers regions) */
 	ck_assert_uint_le(fl_seg_size(FL_SEG_CAPACITY_DEFAULT), 8u << 20);
 	ck_assert_uint_eq(fl_seg_size(4096) % 64, 0);
 	ck_assert_uint_lt(fl_seg_size(1), fl_seg_size(2));
@@ -913,7 +914,7 @@ Suite *segment_suite(void)
 	Suite *s = suite_create("segment");
 
 	TCase *layout = tcase_create("layout");
-	tcase_add_test(layout, seg_size_of_default_capacity_fits_in_4_mib);
+	tcase_add_test(layout, seg_size_of_default_capacity_fits_in_6_mib);
 	tcase_add_test(layout, seg_format_then_validate_round_trips);
 	tcase_add_test(layout, seg_tables_lie_back_to_back_and_fill_the_segment);
 	tcase_add_test(layout, seg_validate_refuses_truncated_segment);
