@@ -16,7 +16,8 @@ struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
 	bool json, prometheus, all, force, help;
-	char **operands; /* non-option words after the command */
+	bool supervise, no_supervise; /* run: SPEC 13 */
+	char **operands;	      /* non-option words after the command */
 	int noperands;
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */
