@@ -1,0 +1,70 @@
+/*
+ * flstatic.c - a static C client for the supervisor's tests and benchmark
+ * (tests/integration/test_supervise.sh, tests/bench/supervise.sh). Built at
+ * test time with `gcc -static`: LD_PRELOAD never reaches it, so only
+ * `faultline run`'s supervisor can inject anything.
+ *
+ *   flstatic connect PORT       one blocking connect to 127.0.0.1:PORT:
+ *                               "ok MS" or "err MS ERRNO_TEXT"
+ *   flstatic bench PORT N       N x (socket, connect, close): "NS ns per connect+close"
+ *   flstatic getpid N           N x getpid (an untrapped call): "NS ns per call"
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int dial(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -errno;
+	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
+	int err = r == 0 ? 0 : errno;
+	close(s);
+	return -err;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	int port = atoi(argv[2]);
+	if (strcmp(argv[1], "connect") == 0) {
+		double t0 = now_ns();
+		int r = dial(port);
+		long ms = (long)((now_ns() - t0) / 1e6);
+		if (r == 0)
+			printf("ok %ld\n", ms);
+		else
+			printf("err %ld %s\n", ms, strerror(-r));
+		return r != 0;
+	}
+	long n = argc > 3 ? atol(argv[3]) : 1000;
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		if (strcmp(argv[1], "getpid") == 0) {
+			syscall(SYS_getpid);
+		} else if (dial(port) != 0) {
+			fprintf(stderr, "flstatic: connect failed\n");
+			return 1;
+		}
+	}
+	printf("%.0f ns per %s\n", (now_ns() - t0) / n, strcmp(argv[1], "getpid") == 0 ? "call" : "connect+close");
+	return 0;
+}

@@ -1,0 +1,172 @@
+#!/bin/bash
+# test_supervise.sh - `faultline run` supervises Go and static programs
+# (SPEC 13): LD_PRELOAD never reaches them, so the rules apply through
+# seccomp user notifications on connect. Real programs: a Go client built
+# here with Debian's golang-go (tests/integration/go/flgo.go) and a static
+# C client (tests/integration/static/flstatic.c, gcc -static).
+. "$(dirname "$0")/lib.sh"
+
+need_cmd go gcc
+trap 'cleanup; remove_domains' EXIT
+
+check "the kernel lets us install a seccomp listener"
+"$PY" - <<'PYEOF' || skip "no seccomp user notifications here (kernel < 5.0 or a seccomp profile)"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+# prctl(PR_GET_SECCOMP) works everywhere; the real probe is faultline itself below.
+os._exit(0 if libc.prctl(21, 0, 0, 0, 0) == 0 else 1)
+PYEOF
+
+export GOCACHE="$FL_TMP/gocache" GOPATH="$FL_TMP/gopath" GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=auto
+(cd "$FL_TOP/tests/integration/go" && go build -o "$FL_TMP/flgo" flgo.go) >"$FL_TMP/gobuild.log" 2>&1 ||
+	skip "go build failed: $(tail -n 3 "$FL_TMP/gobuild.log")"
+gcc -static -O2 -o "$FL_TMP/flstatic" "$FL_TOP/tests/integration/static/flstatic.c" 2>"$FL_TMP/gcc.log" ||
+	skip "no static libc (gcc -static failed: $(tail -n 1 "$FL_TMP/gcc.log"))"
+GO="$FL_TMP/flgo"
+ST="$FL_TMP/flstatic"
+
+run_sv() { # RULES CMD... : supervised run in $DOMAIN; output in $OUT, status in $RC
+	local rules=$1
+	shift
+	OUT=$("$CLI" run --rules "$rules" --domain "$DOMAIN" -- "$@" 2>"$FL_TMP/err.log")
+	RC=$?
+	ERR=$(cat "$FL_TMP/err.log")
+}
+
+ms() { # "ok 123" / "err 123: ..." -> 123
+	printf '%s\n' "$1" | sed -n 's/^[a-z]* \([0-9]*\).*/\1/p'
+}
+
+# --- errors ----------------------------------------------------------------
+new_domain sv-err
+start_server srv sink tcp4
+SRV_PORT=$SERVER_PORT
+check "a refused connect gives Go's own 'connection refused'; nothing reaches the server"
+run_sv "127.0.0.1:$SERVER_PORT fault error=ECONNREFUSED on=connect" "$GO" dial "127.0.0.1:$SERVER_PORT" 2000
+assert_eq "exit status" 1 "$RC"
+assert_contains "Go's error" "$OUT" "connect: connection refused"
+assert_not_contains "stderr (no 'cannot see' warning)" "$ERR" "warning"
+assert_no_connection srv 0 "$SERVER_PORT"
+
+check "--no-supervise keeps the warning and injects nothing"
+OUT=$("$CLI" run --no-supervise --rules "127.0.0.1:$SERVER_PORT fault error=ECONNREFUSED on=connect" \
+	--domain "$DOMAIN" -- "$GO" dial "127.0.0.1:$SERVER_PORT" 2000 2>"$FL_TMP/err.log")
+assert_contains "Go's dial" "$OUT" "ok "
+assert_contains "the warning" "$(cat "$FL_TMP/err.log")" "is a Go program"
+
+check "the same rule on another port lets a Go connect through to the server"
+run_sv "127.0.0.1:1 fault error=ECONNREFUSED on=connect" "$GO" dial "127.0.0.1:$SERVER_PORT" 2000
+assert_eq "exit status" 0 "$RC"
+wait_events srv "accept " 2
+
+check "a static C client gets the injected errno from a blocking connect"
+run_sv "127.0.0.1:$SERVER_PORT fault error=ENETUNREACH on=connect" "$ST" connect "$SERVER_PORT"
+assert_contains "static client" "$OUT" "Network is unreachable"
+
+check "I/O faults cannot apply to a supervised program: refused at start, naming the statement"
+run_sv "127.0.0.1:$SERVER_PORT fault error=ECONNRESET on=recv" "$GO" dial "127.0.0.1:$SERVER_PORT" 2000
+assert_eq "exit status" 2 "$RC"
+assert_contains "message" "$ERR" "--rules:1:1:"
+assert_contains "message" "$ERR" "cannot apply to a supervised program"
+
+# --- delays ----------------------------------------------------------------
+check "a 1 s connect delay shows in the Go client's timing"
+run_sv "127.0.0.1:$SERVER_PORT fault delay_ms=1000 on=connect" "$GO" dial "127.0.0.1:$SERVER_PORT" 5000
+assert_contains "dial" "$OUT" "ok "
+t=$(ms "$OUT")
+[ "$t" -ge 950 ] || fail "the dial took $t ms, under the 1000 ms delay"
+assert_took "delayed dial" 3000 "$t"
+
+check "...and the client's own shorter dial timeout fires first (Go's i/o timeout)"
+before=$(accepted srv)
+run_sv "127.0.0.1:$SERVER_PORT fault delay_ms=1000 on=connect" "$GO" dial "127.0.0.1:$SERVER_PORT" 300
+assert_contains "dial" "$OUT" "i/o timeout"
+t=$(ms "$OUT")
+[ "$t" -ge 280 ] || fail "timed out after $t ms, before its 300 ms"
+assert_took "dial timeout" 900 "$t"
+assert_no_connection srv "$before" "$SERVER_PORT"
+
+check "a static client's blocking connect waits out the delay"
+run_sv "127.0.0.1:$SERVER_PORT fault delay_ms=500 on=connect" "$ST" connect "$SERVER_PORT"
+assert_contains "static client" "$OUT" "ok "
+t=$(ms "$OUT")
+[ "$t" -ge 480 ] || fail "the connect took $t ms, under the 500 ms delay"
+assert_took "delayed connect" 2500 "$t"
+
+# --- breaker ---------------------------------------------------------------
+new_domain sv-breaker
+PORT=$(free_port)
+RULE="127.0.0.1:$PORT breaker failure_threshold=3 timeout_ms=60000"
+check "a breaker counts three separate supervised runs' refused connects and opens"
+for i in 1 2 3; do
+	run_sv "$RULE" "$GO" dial "127.0.0.1:$PORT" 2000
+	assert_contains "run $i" "$OUT" "connection refused"
+done
+state=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["destinations"][0]
+print(d["breaker"]["state"], d["breaker"]["calls"], d["breaker"]["failures"])')
+assert_eq "breaker state calls failures" "open 3 3" "$state"
+
+check "the fourth run fails at once and no connect reaches the server"
+start_server late sink tcp4 --port "$PORT"
+run_sv "$RULE" "$GO" dial "127.0.0.1:$PORT" 2000
+assert_contains "run 4" "$OUT" "connection refused"
+assert_no_connection late 0 "$PORT"
+rej=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys; print(json.load(sys.stdin)["destinations"][0]["breaker"]["rejected"])')
+assert_eq "rejected" 1 "$rej"
+
+check "a Go dial given up on (its timeout fired during a delay) counts as a failure"
+new_domain sv-giveup
+RULE2="127.0.0.1:$SERVER_PORT breaker failure_threshold=5
+127.0.0.1:$SERVER_PORT fault delay_ms=1000 on=connect"
+run_sv "$RULE2" "$GO" dial "127.0.0.1:$SERVER_PORT" 200
+assert_contains "dial" "$OUT" "i/o timeout"
+f=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys; b = json.load(sys.stdin)["destinations"][0]["breaker"]; print(b["calls"], b["failures"])')
+assert_eq "calls failures" "1 1" "$f"
+
+# --- bulkhead --------------------------------------------------------------
+new_domain sv-bulkhead
+start_conc conc
+RULE="127.0.0.1:$CONC_PORT bulkhead max_concurrent_requests=1 max_queue_size=0"
+check "a bulkhead of 1 refuses a second concurrent Go client"
+start_bg holder "$CLI" run --rules "$RULE" --domain "$DOMAIN" -- "$GO" dial "127.0.0.1:$CONC_PORT" 2000 3000
+wait_conc conc current 1
+run_sv "$RULE" "$GO" dial "127.0.0.1:$CONC_PORT" 2000
+assert_contains "second client" "$OUT" "connection refused"
+assert_eq "server's accepted count" 1 "$(conc_stat conc accepted)"
+
+check "faultline stats shows the supervised clients' slot and rejection"
+js=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["destinations"][0]
+print(d["destination"], d["bulkhead"]["active"], d["bulkhead"]["limit"], d["bulkhead"]["rejected"], d["ops"]["connect"]["calls"])')
+assert_eq "destination active limit rejected calls" "127.0.0.1:$CONC_PORT 1 1 1 2" "$js"
+
+check "the slot comes back when the holding program exits"
+wait_for "the holder to exit" 10 sh -c "grep -q '^ok' '$FL_TMP/holder.log' && ! kill -0 ${BG_PIDS[-1]} 2>/dev/null"
+active=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys; print(json.load(sys.stdin)["destinations"][0]["bulkhead"]["active"])')
+assert_eq "active" 0 "$active"
+run_sv "$RULE" "$GO" dial "127.0.0.1:$CONC_PORT" 2000
+assert_contains "third client" "$OUT" "ok "
+
+check "a slot comes back when its socket is closed: 5 dials in a row in one process all pass"
+run_sv "$RULE" "$GO" loop "127.0.0.1:$CONC_PORT" 5
+assert_eq "loop output" "done" "$OUT"
+
+# --- the supervisor dies ----------------------------------------------------
+new_domain sv-kill
+check "supervisor SIGKILLed mid-run: the program's connects fail with ENOSYS, it finishes, no hang"
+start_bg victim "$CLI" run --rules "127.0.0.1:$SRV_PORT fault delay_ms=1 on=connect" --domain "$DOMAIN" \
+	-- "$GO" loop "127.0.0.1:$SRV_PORT" 100
+SV=${BG_PIDS[-1]}
+wait_for "the first supervised dials" 10 sh -c "[ \$(grep -c 'accept ' '$FL_TMP/srv.events') -ge 12 ]"
+kill -9 "$SV"
+{ wait "$SV"; } 2>/dev/null || true
+wait_for "the Go program to finish its loop" 20 grep -q '^done' "$FL_TMP/victim.log"
+assert_contains "its dials after the kill" "$(cat "$FL_TMP/victim.log")" "function not implemented"
+
+done_ok
