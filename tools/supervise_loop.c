@@ -515,19 +515,14 @@ static void connect_done(struct sv *s, struct sv_conn *c)
 			err = errno;
 		answer(s, c->notif, err);
 	} else {
-		/* Non-blocking: leave SO_ERROR to the program, ask the peer. */
+		/* Non-blocking: leave SO_ERROR to the program, ask the peer. A
+		 * program that was quicker than us (connected, talked and closed
+		 * before we looked) still finds the socket connected here: our
+		 * duplicate keeps it. */
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 		if (getpeername(c->dup, (struct sockaddr *)&peer, &len) != 0)
 			err = ECONNREFUSED;
-		if (c->breaker && c->permit.active) {
-			/* Did the program give up meanwhile? Then it failed. */
-			uint64_t ino = c->ino;
-			drop_dup(s, c);
-			sweep(s);
-			if (conn_find(s, ino) != c)
-				return;
-		}
 	}
 	c->held = false;
 	if (err) {

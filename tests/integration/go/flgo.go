@@ -5,6 +5,7 @@
 //	flgo dial ADDR TIMEOUT_MS [HOLD_MS]  one dial: "ok MS" or "err MS: ERROR"
 //	flgo loop ADDR N                     N dials, one line per failure, then "done"
 //	flgo http URL N keepalive|new        N GETs; prints requests per second
+//	flgo serve ADDR -                    an HTTP server answering "ok" (benchmark peer)
 package main
 
 import (
@@ -57,6 +58,10 @@ func main() {
 			time.Sleep(20 * time.Millisecond)
 		}
 		fmt.Println("done")
+	case "serve":
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+		fmt.Fprintln(os.Stderr, http.ListenAndServe(os.Args[2], nil))
+		os.Exit(1)
 	case "http":
 		n := atoi(os.Args[3])
 		tr := &http.Transport{DisableKeepAlives: len(os.Args) > 4 && os.Args[4] == "new"}

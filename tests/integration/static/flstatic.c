@@ -6,7 +6,9 @@
  *
  *   flstatic connect PORT       one blocking connect to 127.0.0.1:PORT:
  *                               "ok MS" or "err MS ERRNO_TEXT"
- *   flstatic bench PORT N       N x (socket, connect, close): "NS ns per connect+close"
+ *   flstatic bench PORT N       N x (socket, connect, close) to a listener of its
+ *                               own (PORT 0; accepted and closed in turn):
+ *                               "NS ns per connect+close"
  *   flstatic getpid N           N x getpid (an untrapped call): "NS ns per call"
  */
 #include <arpa/inet.h>
@@ -56,6 +58,17 @@ int main(int argc, char **argv)
 		return r != 0;
 	}
 	long n = argc > 3 ? atol(argv[3]) : 1000;
+	int l = -1;
+	if (strcmp(argv[1], "bench") == 0 && port == 0) {
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		socklen_t len = sizeof(a);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l = socket(AF_INET, SOCK_STREAM, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, len) != 0 || listen(l, 64) != 0 ||
+		    getsockname(l, (struct sockaddr *)&a, &len) != 0)
+			return 1;
+		port = ntohs(a.sin_port);
+	}
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		if (strcmp(argv[1], "getpid") == 0) {
@@ -64,6 +77,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "flstatic: connect failed\n");
 			return 1;
 		}
+		if (l >= 0)
+			close(accept(l, NULL, NULL));
 	}
 	printf("%.0f ns per %s\n", (now_ns() - t0) / n, strcmp(argv[1], "getpid") == 0 ? "call" : "connect+close");
 	return 0;

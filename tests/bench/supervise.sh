@@ -1,0 +1,48 @@
+#!/bin/bash
+# tests/bench/supervise.sh BUILD - what supervision (SPEC 13) costs.
+#
+# A static C client (tests/integration/static/flstatic.c) times, in ns per
+# iteration: getpid (never trapped: should cost nothing), and a blocking
+# connect+close to a loopback listener, plain, supervised with the
+# destination matched by a rule (trapped, decided, connected by the
+# supervisor), supervised with no rule for it (trapped, let through), and
+# under strace (every call stopped; and with --seccomp-bpf, connect only).
+# Then a Go HTTP client's requests/s, keep-alive and a new connection per
+# request, plain and supervised with a breaker on the server's address.
+# Wall-clock figures on a shared machine: run it a few times.
+set -u
+BUILD=${1:-build}
+CLI="$BUILD/faultline"
+T=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T" /dev/shm/faultline.$(id -u).bench-sv' EXIT
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+N=${N:-2000}
+gcc -static -O2 -o "$T/flstatic" "$TOP/tests/integration/static/flstatic.c" || exit 77
+export GOCACHE="$T/gocache" GOPATH="$T/gopath" GOFLAGS=-mod=mod GOPROXY=off
+(cd "$TOP/tests/integration/go" && go build -o "$T/flgo" flgo.go) || exit 77
+
+P=0 # flstatic listens itself: connect, accept, close
+sv() { "$CLI" run --supervise --domain bench-sv --rules "$1" -- "${@:2}" 2>/dev/null; }
+
+echo "== untrapped call (getpid x $N), static client"
+printf 'plain       %s\n' "$("$T/flstatic" getpid 0 "$N")"
+printf 'supervised  %s\n' "$(sv "127.0.0.1 breaker" "$T/flstatic" getpid 0 "$N")"
+echo "== connect+close x $N on loopback (a listener of its own), static client"
+printf 'plain                       %s\n' "$("$T/flstatic" bench "$P" "$N")"
+printf 'supervised, rule matches    %s\n' "$(sv "127.0.0.1 breaker" "$T/flstatic" bench "$P" "$N")"
+printf 'supervised, no rule matches %s\n' "$(sv "127.0.0.2:1 breaker" "$T/flstatic" bench "$P" "$N")"
+if command -v strace >/dev/null; then
+	printf 'strace -f                   %s\n' "$(strace -f -qq -o /dev/null "$T/flstatic" bench "$P" "$N")"
+	printf 'strace -f --seccomp-bpf -e trace=connect %s\n' \
+		"$(strace -f -qq -o /dev/null --seccomp-bpf -e trace=connect "$T/flstatic" bench "$P" "$N")"
+fi
+
+HP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$T/flgo" serve "127.0.0.1:$HP" - >/dev/null 2>&1 &
+for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$HP)).close()" 2>/dev/null && break; sleep 0.05; done
+HN=${HN:-3000}
+echo "== Go HTTP client, $HN GETs"
+for mode in keepalive new; do
+	printf '%-9s plain       %s\n' "$mode" "$("$T/flgo" http "http://127.0.0.1:$HP/" "$HN" "$mode")"
+	printf '%-9s supervised  %s\n' "$mode" "$(sv "127.0.0.1:$HP breaker" "$T/flgo" http "http://127.0.0.1:$HP/" "$HN" "$mode")"
+done
