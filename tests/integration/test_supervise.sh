@@ -157,6 +157,41 @@ check "a slot comes back when its socket is closed: 5 dials in a row in one proc
 run_sv "$RULE" "$GO" loop "127.0.0.1:$CONC_PORT" 5
 assert_eq "loop output" "done" "$OUT"
 
+check "a Go HTTP client, a new connection per request: every connect succeeds, the breaker counts them all"
+new_domain sv-http
+HP=$(free_port)
+start_bg gohttp "$GO" serve "127.0.0.1:$HP" -
+wait_port "$HP"
+run_sv "127.0.0.1:$HP breaker failure_threshold=1" "$GO" http "http://127.0.0.1:$HP/" 30 new
+assert_contains "client" "$OUT" "requests/s"
+b=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys; b = json.load(sys.stdin)["destinations"][0]["breaker"]; print(b["state"], b["calls"], b["failures"])')
+assert_eq "breaker state calls failures" "closed 30 0" "$b"
+
+check "children are supervised too: a Go client started by a shell (--supervise on the dynamic shell)"
+new_domain sv-child
+OUT=$("$CLI" run --supervise --rules "127.0.0.1:$SRV_PORT fault error=EHOSTUNREACH on=connect" --domain "$DOMAIN" \
+	-- sh -c "\"$GO\" dial 127.0.0.1:$SRV_PORT 2000; echo status=\$?" 2>&1)
+assert_contains "grandchild's dial" "$OUT" "no route to host"
+assert_contains "shell went on" "$OUT" "status=1"
+
+check "--supervise on a dynamic program: python's connect is answered by the supervisor (no shim preloaded)"
+OUT=$("$CLI" run --supervise --rules "127.0.0.1:$SRV_PORT fault error=ECONNABORTED on=connect" --domain "$DOMAIN" \
+	-- "$PY" -c "
+import socket
+try:
+    socket.create_connection(('127.0.0.1', $SRV_PORT), timeout=2); print('connected')
+except OSError as e:
+    print('error', e.errno == __import__('errno').ECONNABORTED)" 2>&1)
+assert_eq "python" "error True" "$OUT"
+
+check "where seccomp is refused (a profile forbidding seccomp(2)): one line, the program runs unsupervised"
+OUT=$("$HELPERS/helper_noseccomp" "$CLI" run --rules "127.0.0.1:$SRV_PORT fault error=ECONNREFUSED on=connect" \
+	--domain "$DOMAIN" -- "$GO" dial "127.0.0.1:$SRV_PORT" 2000 2>"$FL_TMP/err.log")
+assert_contains "program ran" "$OUT" "ok "
+assert_eq "lines on stderr" 1 "$(wc -l <"$FL_TMP/err.log")"
+assert_contains "the line" "$(cat "$FL_TMP/err.log")" "cannot supervise"
+
 # --- the supervisor dies ----------------------------------------------------
 new_domain sv-kill
 check "supervisor SIGKILLed mid-run: the program's connects fail with ENOSYS, it finishes, no hang"
