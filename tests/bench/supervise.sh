@@ -39,6 +39,16 @@ G=${G:-200000}
 echo "== untrapped call (getpid x $G), static client: ns per call, best of $R"
 printf 'plain       %s\n' "$(best "$T/flstatic" getpid 0 "$G")"
 printf 'supervised  %s\n' "$(best sv "127.0.0.1 breaker" "$T/flstatic" getpid 0 "$G")"
+U=${U:-20000}
+echo "== UDP socket+connect+close x $U to 127.0.0.1:9 (no handshake: the calls alone), static client: ns each, best of $R"
+printf 'plain                        %s\n' "$(best "$T/flstatic" udp 9 "$U")"
+printf 'supervised, rule matches     %s\n' "$(best sv "127.0.0.1 breaker" "$T/flstatic" udp 9 "$U")"
+printf 'supervised, no rule matches  %s\n' "$(best sv "127.0.0.2:1 breaker" "$T/flstatic" udp 9 "$U")"
+if command -v strace >/dev/null; then
+	printf 'strace -f (every call)       %s\n' "$(best strace -f -qq -o /dev/null "$T/flstatic" udp 9 "$U")"
+	printf 'strace -f --seccomp-bpf -e trace=connect %s\n' \
+		"$(best strace -f -qq -o /dev/null --seccomp-bpf -e trace=connect "$T/flstatic" udp 9 "$U")"
+fi
 echo "== connect+close x $N on loopback (a listener of its own), static client: ns each, best of $R"
 printf 'plain                        %s\n' "$(best "$T/flstatic" bench 0 "$N")"
 printf 'supervised, rule matches     %s\n' "$(best sv "127.0.0.1 breaker" "$T/flstatic" bench 0 "$N")"

@@ -9,6 +9,8 @@
  *   flstatic bench PORT N       N x (socket, connect, close) to a listener of its
  *                               own (PORT 0; accepted and closed in turn):
  *                               "NS ns per connect+close"
+ *   flstatic udp PORT N         N x (UDP socket, connect, close): the cost of the
+ *                               calls alone, no handshake: "NS ns per connect+close"
  *   flstatic getpid N           N x getpid (an untrapped call): "NS ns per call"
  */
 #include <arpa/inet.h>
@@ -29,17 +31,22 @@ static double now_ns(void)
 	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
-static int dial(int port)
+static int dial_type(int port, int type)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	int s = socket(AF_INET, type, 0);
 	if (s < 0)
 		return -errno;
 	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
 	int err = r == 0 ? 0 : errno;
 	close(s);
 	return -err;
+}
+
+static int dial(int port)
+{
+	return dial_type(port, SOCK_STREAM);
 }
 
 int main(int argc, char **argv)
@@ -73,6 +80,9 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		if (strcmp(argv[1], "getpid") == 0) {
 			syscall(SYS_getpid);
+		} else if (strcmp(argv[1], "udp") == 0) {
+			if (dial_type(port, SOCK_DGRAM) != 0)
+				return 1;
 		} else if (dial(port) != 0) {
 			fprintf(stderr, "flstatic: connect failed\n");
 			return 1;
