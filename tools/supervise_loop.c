@@ -59,7 +59,8 @@
 #include "segment.h"
 #include "supervise.h"
 
-#define SWEEP_MS 100u
+#define SWEEP_MS      100u
+#define QUEUE_POLL_MS 5u /* how often a queued connect looks for its turn */
 
 #define TAG_LISTENER UINT64_MAX
 #define TAG_PIDFD    (UINT64_MAX - 1)
@@ -67,6 +68,7 @@
 
 enum sv_state {
 	SV_FREE = 0,
+	SV_QUEUED,     /* a blocking connect waits in a full bulkhead's queue: place, deadline */
 	SV_DELAYED,    /* a fault's delay runs: deadline_ns */
 	SV_CONNECTING, /* our duplicate's connect is under way: dup in the epoll set */
 	SV_OPEN,       /* connected: only the slot (if any) is left to give back */
@@ -74,13 +76,16 @@ enum sv_state {
 
 struct sv_conn {
 	enum sv_state state;
-	uint64_t ino;	   /* the socket */
-	int dup;	   /* our duplicate while one is needed, else -1 */
-	bool held;	   /* the program waits for our answer to notif */
-	bool blocking;	   /* the program's socket is blocking */
-	uint64_t notif;	   /* its notification id while held */
-	int error_after;   /* a fault's error, due when its delay ends */
-	uint64_t deadline; /* SV_DELAYED: monotonic ns */
+	uint64_t ino;			/* the socket */
+	int dup;			/* our duplicate while one is needed, else -1 */
+	bool held;			/* the program waits for our answer to notif */
+	bool blocking;			/* the program's socket is blocking */
+	uint64_t notif;			/* its notification id while held */
+	int error_after;		/* a fault's error, due when its delay ends */
+	uint64_t deadline;		/* SV_DELAYED, SV_QUEUED: monotonic ns */
+	struct fl_bulkhead_place place; /* SV_QUEUED */
+	struct fl_match match;		/* for the faults, decided once a queued connect has its slot */
+	uint8_t family;			/* FL_AF_* of the destination */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
@@ -269,6 +274,8 @@ static void settle(struct sv_conn *c, int err)
 /* Done with the socket: slot back, record free. */
 static void conn_end(struct sv *s, struct sv_conn *c)
 {
+	if (c->state == SV_QUEUED)
+		fl_bulkhead_leave(&s->seg, c->bulkhead, &c->place, false);
 	if (c->breaker && c->permit.active)
 		fl_breaker_cancel(&c->breaker->breaker, &c->permit);
 	if (c->has_slot)
@@ -371,7 +378,7 @@ static void sweep(struct sv *s)
 		struct sv_conn *c = &s->conns[i];
 		if (c->state == SV_FREE || set_has(&socks, c->ino))
 			continue;
-		if (c->state != SV_OPEN)
+		if (c->state == SV_CONNECTING || c->state == SV_DELAYED)
 			settle(c, ETIMEDOUT);
 		conn_end(s, c);
 	}
@@ -381,6 +388,7 @@ static void sweep(struct sv *s)
 /* --- deciding ---------------------------------------------------------- */
 
 struct sv_verdict {
+	bool queued;	   /* waits in the bulkhead's queue (c->place): faults come after */
 	int reject;	   /* breaker or bulkhead refused: no attempt at all */
 	int error;	   /* a fault's errno */
 	uint32_t delay_ms; /* a fault's delay */
@@ -391,6 +399,8 @@ struct sv_verdict {
  * the connect faults in statement order (the first that fires wins), as
  * the shim decides (shim/connect.c). Rate limits and layers go here.
  */
+static void decide_faults(struct sv *s, struct sv_conn *c, const struct fl_match *m, struct sv_verdict *v);
+
 static void decide(struct sv *s, struct sv_conn *c, const struct fl_match *m, struct sv_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -404,7 +414,17 @@ static void decide(struct sv *s, struct sv_conn *c, const struct fl_match *m, st
 		if (got == FL_BULKHEAD_REJECTED) {
 			sweep(s); /* a slot whose socket is closed already comes back first */
 			fl_bulkhead_reclaim_dead(&s->seg);
-			got = fl_bulkhead_acquire(&s->seg, c->bulkhead, s->proc, false, &c->holder);
+			/* A blocking socket may wait in the queue (non-blocking ones,
+			 * Go's among them, never do: SPEC 5). */
+			if (c->blocking)
+				got = fl_bulkhead_enqueue(&s->seg, c->bulkhead, s->proc, fl_clock_mono_ms(),
+							  &c->place, &c->holder);
+			else
+				got = fl_bulkhead_acquire(&s->seg, c->bulkhead, s->proc, false, &c->holder);
+		}
+		if (got == FL_BULKHEAD_QUEUED) {
+			v->queued = true;
+			return;
 		}
 		if (got == FL_BULKHEAD_ACQUIRED) {
 			c->has_slot = true;
@@ -416,6 +436,12 @@ static void decide(struct sv *s, struct sv_conn *c, const struct fl_match *m, st
 			return;
 		}
 	}
+	decide_faults(s, c, m, v);
+}
+
+/* The connect faults, in statement order: the first that fires wins. */
+static void decide_faults(struct sv *s, struct sv_conn *c, const struct fl_match *m, struct sv_verdict *v)
+{
 	if (!(m->ops & (1u << FL_OP_CONNECT)))
 		return;
 	const struct fl_rule *rules = s->cfg->rules->rules;
@@ -427,6 +453,7 @@ static void decide(struct sv *s, struct sv_conn *c, const struct fl_match *m, st
 			continue;
 		v->error = f.error;
 		v->delay_ms = f.delay_ms;
+
 		if (c->stats) {
 			struct fl_seg_op_stats *st = &c->stats->ops[FL_OP_CONNECT];
 			if (f.error)
@@ -583,6 +610,71 @@ static int grab_socket(pid_t tid, int fd, uint64_t *ino)
 	return dup;
 }
 
+/* Carries out a verdict on a held connect. */
+static void act(struct sv *s, struct sv_conn *c, const struct sv_verdict *v)
+{
+	if (v->queued) {
+		c->state = SV_QUEUED;
+		c->deadline = now_ns() + (uint64_t)__atomic_load_n(&c->bulkhead->bulkhead.p.queue_timeout_ms,
+								   __ATOMIC_RELAXED) *
+					     1000000ull;
+		return;
+	}
+	if (v->reject) {
+		answer(s, c->notif, v->reject);
+		c->held = false;
+		conn_end(s, c);
+		return;
+	}
+	if (v->delay_ms) {
+		c->state = SV_DELAYED;
+		c->deadline = now_ns() + (uint64_t)v->delay_ms * 1000000ull;
+		c->error_after = v->error;
+		/* Go: answer EINPROGRESS now and connect at the deadline, as the
+		 * shim defers it, so the program's own dial timeout can fire.
+		 * TCP only: its outcome arrives later through SO_ERROR anyway. */
+		if (!c->blocking && !v->error && s->cfg->defer_delays &&
+		    (c->family == FL_AF_INET4 || c->family == FL_AF_INET6)) {
+			answer(s, c->notif, EINPROGRESS);
+			c->held = false;
+		}
+		return;
+	}
+	if (v->error) {
+		fail(s, c, v->error);
+		return;
+	}
+	start_connect(s, c);
+}
+
+/* A blocking connect in the bulkhead's queue: its turn, or its timeout. */
+static void queue_check(struct sv *s, struct sv_conn *c)
+{
+	if (!id_valid(s, c->notif)) {
+		/* Ended by a signal (no restart) or by the thread's death. */
+		c->held = false;
+		conn_end(s, c);
+		return;
+	}
+	enum fl_bulkhead_result got =
+	    fl_bulkhead_turn(&s->seg, c->bulkhead, s->proc, fl_clock_mono_ms(), &c->place, &c->holder);
+	struct sv_verdict v;
+	memset(&v, 0, sizeof(v));
+	if (got == FL_BULKHEAD_ACQUIRED || got == FL_BULKHEAD_BYPASSED) {
+		c->has_slot = got == FL_BULKHEAD_ACQUIRED;
+		c->state = SV_CONNECTING;
+		decide_faults(s, c, &c->match, &v);
+		act(s, c, &v);
+		return;
+	}
+	if (now_ns() < c->deadline)
+		return;
+	fl_bulkhead_leave(&s->seg, c->bulkhead, &c->place, true);
+	c->state = SV_CONNECTING;
+	v.reject = (int)__atomic_load_n(&c->bulkhead->bulkhead.p.reject_errno, __ATOMIC_RELAXED);
+	act(s, c, &v);
+}
+
 static void on_connect(struct sv *s, const struct seccomp_notif *req)
 {
 	uint64_t id = req->id;
@@ -637,36 +729,14 @@ static void on_connect(struct sv *s, const struct seccomp_notif *req)
 		plan(s, c, &d, &m);
 	if (c->stats)
 		__atomic_fetch_add(&c->stats->ops[FL_OP_CONNECT].calls, 1, __ATOMIC_RELAXED);
-	struct sv_verdict v;
-	decide(s, c, &m, &v);
+	c->match = m;
+	c->family = d.family;
 	c->state = SV_CONNECTING; /* not free from here on */
 	c->held = true;
 	c->notif = id;
-	if (v.reject) {
-		answer(s, id, v.reject);
-		c->held = false;
-		conn_end(s, c);
-		return;
-	}
-	if (v.delay_ms) {
-		c->state = SV_DELAYED;
-		c->deadline = now_ns() + (uint64_t)v.delay_ms * 1000000ull;
-		c->error_after = v.error;
-		/* Go: answer EINPROGRESS now and connect at the deadline, as the
-		 * shim defers it, so the program's own dial timeout can fire.
-		 * TCP only: its outcome arrives later through SO_ERROR anyway. */
-		if (!c->blocking && !v.error && s->cfg->defer_delays &&
-		    (d.family == FL_AF_INET4 || d.family == FL_AF_INET6)) {
-			answer(s, id, EINPROGRESS);
-			c->held = false;
-		}
-		return;
-	}
-	if (v.error) {
-		fail(s, c, v.error);
-		return;
-	}
-	start_connect(s, c);
+	struct sv_verdict v;
+	decide(s, c, &m, &v);
+	act(s, c, &v);
 }
 
 /* --- the loop ---------------------------------------------------------- */
@@ -676,9 +746,12 @@ static int next_timeout(struct sv *s)
 	if (!tracking(s))
 		return -1;
 	uint64_t t = now_ns(), next = s->next_sweep;
-	for (size_t i = 0; i < s->nconns; i++)
-		if (s->conns[i].state == SV_DELAYED && s->conns[i].deadline < next)
-			next = s->conns[i].deadline;
+	for (size_t i = 0; i < s->nconns; i++) {
+		const struct sv_conn *c = &s->conns[i];
+		uint64_t at = c->state == SV_QUEUED ? t + QUEUE_POLL_MS * 1000000ull : c->deadline;
+		if ((c->state == SV_DELAYED || c->state == SV_QUEUED) && at < next)
+			next = at;
+	}
 	return next <= t ? 0 : (int)((next - t + 999999) / 1000000);
 }
 
@@ -688,6 +761,8 @@ static void timers(struct sv *s)
 	for (size_t i = 0; i < s->nconns; i++)
 		if (s->conns[i].state == SV_DELAYED && s->conns[i].deadline <= t)
 			delay_done(s, &s->conns[i]);
+		else if (s->conns[i].state == SV_QUEUED)
+			queue_check(s, &s->conns[i]);
 	if (t >= s->next_sweep)
 		sweep(s);
 }

@@ -157,6 +157,32 @@ check "a slot comes back when its socket is closed: 5 dials in a row in one proc
 run_sv "$RULE" "$GO" loop "127.0.0.1:$CONC_PORT" 5
 assert_eq "loop output" "done" "$OUT"
 
+check "a static client's blocking connect waits in a full bulkhead's queue for the slot"
+new_domain sv-queue
+RULE="127.0.0.1:$CONC_PORT bulkhead max_concurrent_requests=1 max_queue_size=1 queue_timeout_ms=5000"
+start_bg qholder "$CLI" run --rules "$RULE" --domain "$DOMAIN" -- "$GO" dial "127.0.0.1:$CONC_PORT" 2000 1000
+wait_conc conc current 1
+run_sv "$RULE" "$ST" connect "$CONC_PORT"
+assert_contains "queued client" "$OUT" "ok "
+t=$(ms "$OUT")
+[ "$t" -ge 300 ] || fail "the queued connect took $t ms: it did not wait for the holder (1000 ms)"
+assert_took "queued connect" 4000 "$t"
+
+check "...and fails with reject_errno when queue_timeout_ms passes first"
+new_domain sv-queue2
+RULE="127.0.0.1:$CONC_PORT bulkhead max_concurrent_requests=1 max_queue_size=1 queue_timeout_ms=300"
+wait_conc conc current 0
+start_bg qholder2 "$CLI" run --rules "$RULE" --domain "$DOMAIN" -- "$GO" dial "127.0.0.1:$CONC_PORT" 2000 3000
+wait_conc conc current 1
+run_sv "$RULE" "$ST" connect "$CONC_PORT"
+assert_contains "queued client" "$OUT" "Connection refused"
+t=$(ms "$OUT")
+[ "$t" -ge 280 ] || fail "refused after $t ms, before queue_timeout_ms=300"
+assert_took "queue timeout" 1500 "$t"
+timeouts=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
+import json, sys; print(json.load(sys.stdin)["destinations"][0]["bulkhead"]["timeouts"])')
+assert_eq "bulkhead timeouts" 1 "$timeouts"
+
 check "a Go HTTP client, a new connection per request: every connect succeeds, the breaker counts them all"
 new_domain sv-http
 HP=$(free_port)

@@ -4,8 +4,10 @@
  * test time with `gcc -static`: LD_PRELOAD never reaches it, so only
  * `faultline run`'s supervisor can inject anything.
  *
- *   flstatic connect PORT       one blocking connect to 127.0.0.1:PORT:
- *                               "ok MS" or "err MS ERRNO_TEXT"
+ *   flstatic connect PORT [HOLD_MS]
+ *                               one blocking connect to 127.0.0.1:PORT:
+ *                               "ok MS" or "err MS ERRNO_TEXT"; the connection
+ *                               is kept HOLD_MS before it is closed
  *   flstatic bench PORT N       N x (socket, connect, close) to a listener of its
  *                               own (PORT 0; accepted and closed in turn):
  *                               "NS ns per connect+close"
@@ -31,6 +33,8 @@ static double now_ns(void)
 	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
+static int hold_ms;
+
 static int dial_type(int port, int type)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
@@ -40,6 +44,8 @@ static int dial_type(int port, int type)
 		return -errno;
 	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
 	int err = r == 0 ? 0 : errno;
+	if (r == 0 && hold_ms)
+		usleep((useconds_t)hold_ms * 1000u);
 	close(s);
 	return -err;
 }
@@ -55,6 +61,7 @@ int main(int argc, char **argv)
 		return 2;
 	int port = atoi(argv[2]);
 	if (strcmp(argv[1], "connect") == 0) {
+		hold_ms = argc > 3 ? atoi(argv[3]) : 0;
 		double t0 = now_ns();
 		int r = dial(port);
 		long ms = (long)((now_ns() - t0) / 1e6);
