@@ -21,18 +21,17 @@ gcc -static -O2 -o "$T/flstatic" "$TOP/tests/integration/static/flstatic.c" || e
 export GOCACHE="$T/gocache" GOPATH="$T/gopath" GOFLAGS=-mod=mod GOPROXY=off
 (cd "$TOP/tests/integration/go" && go build -o "$T/flgo" flgo.go) || exit 77
 
-P=0 # flstatic listens itself: connect, accept, close
 sv() { "$CLI" run --supervise --domain bench-sv --rules "$1" -- "${@:2}" 2>/dev/null; }
 R=${R:-5}
 # best CMD...: the lowest of R runs' first number (the machine is shared:
 # the minimum is the least disturbed run); "best" of requests/s is the highest.
 best() {
-	local i
-	for i in $(seq "$R"); do "$@" | awk '{ print $1 }'; done | sort -n | head -n1
+	local _
+	for _ in $(seq "$R"); do "$@" | awk '{ print $1 }'; done | sort -n | head -n1
 }
 most() {
-	local i
-	for i in $(seq "$R"); do "$@" | awk '{ print $1 }'; done | sort -n | tail -n1
+	local _
+	for _ in $(seq "$R"); do "$@" | awk '{ print $1 }'; done | sort -n | tail -n1
 }
 
 G=${G:-200000}

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 		if (l >= 0)
 			close(accept(l, NULL, NULL));
 	}
-	printf("%.0f ns per %s\n", (now_ns() - t0) / n, strcmp(argv[1], "getpid") == 0 ? "call" : "connect+close");
+	printf("%.0f ns per %s\n", (now_ns() - t0) / n,
+	       strcmp(argv[1], "getpid") == 0 ? "call" : "connect+close");
 	return 0;
 }
