@@ -366,6 +366,14 @@ static void tree_sockets(struct u64set *socks)
 	free(pids.v);
 }
 
+/* Is our duplicate of c's socket connected? Leaves SO_ERROR alone. */
+static bool dup_connected(const struct sv_conn *c)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	return c->dup >= 0 && getpeername(c->dup, (struct sockaddr *)&peer, &len) == 0;
+}
+
 /* Is the connect of c still wanted? Gone: the program gave up (SPEC 5). */
 static void sweep(struct sv *s)
 {
@@ -376,10 +384,15 @@ static void sweep(struct sv *s)
 	tree_sockets(&socks);
 	for (size_t i = 0; i < s->nconns; i++) {
 		struct sv_conn *c = &s->conns[i];
-		if (c->state == SV_FREE || set_has(&socks, c->ino))
+		/* A held call is the program inside connect on that socket: it ends
+		 * through its answer (ID_VALID tells if the caller went away), and
+		 * must not end under decide(), which may call us. */
+		if (c->state == SV_FREE || c->held || set_has(&socks, c->ino))
 			continue;
+		/* Gone. Connected all the same (the program was quicker than our
+		 * epoll: connected, talked, closed): a success. Else given up. */
 		if (c->state == SV_CONNECTING || c->state == SV_DELAYED)
-			settle(c, ETIMEDOUT);
+			settle(c, c->state == SV_CONNECTING && dup_connected(c) ? 0 : ETIMEDOUT);
 		conn_end(s, c);
 	}
 	free(socks.v);
@@ -506,8 +519,10 @@ static void start_connect(struct sv *s, struct sv_conn *c)
 		fcntl(c->dup, F_SETFL, fl);
 	if (err == EINPROGRESS || err == EAGAIN) {
 		c->state = SV_CONNECTING;
+		/* The record's index and the descriptor: an event still queued for
+		 * a record that ended (and was reused) in the same batch is ignored. */
 		struct epoll_event ev = {.events = EPOLLOUT | EPOLLONESHOT,
-					 .data.u64 = (uint64_t)(c - s->conns)};
+					 .data.u64 = (uint64_t)(c - s->conns) | (uint64_t)c->dup << 32};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->dup, &ev) != 0) {
 			settle(c, 0); /* cannot follow it: no outcome, no harm */
 			c->state = SV_OPEN;
@@ -546,9 +561,7 @@ static void connect_done(struct sv *s, struct sv_conn *c)
 		 * program that was quicker than us (connected, talked and closed
 		 * before we looked) still finds the socket connected here: our
 		 * duplicate keeps it. */
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		if (getpeername(c->dup, (struct sockaddr *)&peer, &len) != 0)
+		if (!dup_connected(c))
 			err = ECONNREFUSED;
 	}
 	c->held = false;
@@ -784,9 +797,7 @@ static void finish(struct sv *s)
 	for (size_t i = 0; i < s->nconns; i++) {
 		struct sv_conn *c = &s->conns[i];
 		if (c->state == SV_CONNECTING && c->dup >= 0) {
-			struct sockaddr_storage peer;
-			socklen_t len = sizeof(peer);
-			settle(c, getpeername(c->dup, (struct sockaddr *)&peer, &len) == 0 ? 0 : ETIMEDOUT);
+			settle(c, dup_connected(c) ? 0 : ETIMEDOUT);
 		} else if (c->state == SV_DELAYED) {
 			settle(c, ETIMEDOUT);
 		}
@@ -864,9 +875,12 @@ int fl_sv_serve(const struct fl_sv_config *cfg, int listener, pid_t pid, int pid
 				struct signalfd_siginfo si;
 				while (read(sfd, &si, sizeof(si)) > 0)
 					;
-			} else if (tag != TAG_PIDFD && tag < s.nconns &&
-				   s.conns[tag].state == SV_CONNECTING) {
-				connect_done(&s, &s.conns[tag]);
+			} else if (tag != TAG_PIDFD) {
+				uint32_t at = (uint32_t)tag;
+				int fd = (int)(tag >> 32);
+				if (at < s.nconns && s.conns[at].state == SV_CONNECTING &&
+				    s.conns[at].dup == fd)
+					connect_done(&s, &s.conns[at]);
 			}
 		}
 		timers(&s);

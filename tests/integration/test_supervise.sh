@@ -182,16 +182,16 @@ timeouts=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
 import json, sys; print(json.load(sys.stdin)["destinations"][0]["bulkhead"]["timeouts"])')
 assert_eq "bulkhead timeouts" 1 "$timeouts"
 
-check "a Go HTTP client, a new connection per request: every connect succeeds, the breaker counts them all"
+check "a Go HTTP client, a new connection per request: 100 requests, every connect a success for the breaker"
 new_domain sv-http
 HP=$(free_port)
 start_bg gohttp "$GO" serve "127.0.0.1:$HP" -
 wait_port "$HP"
-run_sv "127.0.0.1:$HP breaker failure_threshold=1" "$GO" http "http://127.0.0.1:$HP/" 30 new
+run_sv "127.0.0.1:$HP breaker failure_threshold=1" "$GO" http "http://127.0.0.1:$HP/" 100 new
 assert_contains "client" "$OUT" "requests/s"
 b=$("$CLI" stats --domain "$DOMAIN" --json | "$PY" -c '
 import json, sys; b = json.load(sys.stdin)["destinations"][0]["breaker"]; print(b["state"], b["calls"], b["failures"])')
-assert_eq "breaker state calls failures" "closed 30 0" "$b"
+assert_eq "breaker state calls failures" "closed 100 0" "$b"
 
 check "children are supervised too: a Go client started by a shell (--supervise on the dynamic shell)"
 new_domain sv-child
