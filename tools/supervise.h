@@ -39,10 +39,12 @@ struct fl_sv_config {
 int fl_sv_check_rules(const struct fl_ruleset *rs);
 
 /*
- * Runs argv supervised. Returns the exit status to exit with (the
- * program's, or 128+signal), or -1 when supervision is unavailable (the
- * kernel or a seccomp profile refused it; one line said so): the caller
- * then runs the program unsupervised, as before.
+ * Runs argv supervised and returns the exit status to exit with (the
+ * program's, or 128+signal). Where the kernel or a seccomp profile refuses
+ * the filter, one line says so and the program runs unsupervised (without
+ * the shim too: no rule applies), still under this process, which waits
+ * for it. -1 only when nothing was started (no socketpair): the caller
+ * then runs the program as before.
  */
 int fl_supervise_run(const struct fl_sv_config *cfg, char **argv);
 
