@@ -590,36 +590,81 @@ static void delay_done(struct sv *s, struct sv_conn *c)
 	start_connect(s, c);
 }
 
-/* The socket of a notification: our duplicate of it (or -1) and its inode. */
+/* A pidfd for a calling thread: of the thread itself (PIDFD_THREAD, Linux
+ * 6.9), else of its process (the thread group's leader, from /proc). */
+static int open_pidfd(pid_t tid, bool *thread)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, 0x80 /* PIDFD_THREAD */);
+	*thread = pidfd >= 0;
+	if (pidfd >= 0)
+		return pidfd;
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	FILE *f = fopen(path, "re");
+	pid_t tgid = tid;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (int)syscall(SYS_pidfd_open, tgid, 0);
+}
+
+/*
+ * Threads that connect again and again (a Go program's few Ms) keep their
+ * pidfd here: two system calls fewer per connect. A thread's pidfd names
+ * that task, never a later one with the same number: a stale entry fails
+ * (ESRCH) and is opened again. A process's pidfd (older kernels) would
+ * still work for another thread that got the number later, in another
+ * process: those are used once and closed.
+ */
+#define PIDFD_CACHE 32
+static struct {
+	pid_t tid;
+	int fd;
+} pidfds[PIDFD_CACHE];
+
+static int cached_getfd(pid_t tid, int fd)
+{
+	unsigned slot = (unsigned)tid % PIDFD_CACHE;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (pidfds[slot].tid != tid || pidfds[slot].fd <= 0) {
+			if (pidfds[slot].fd > 0)
+				close(pidfds[slot].fd);
+			bool thread;
+			int pidfd = open_pidfd(tid, &thread);
+			pidfds[slot].fd = 0;
+			if (pidfd < 0)
+				return -1;
+			if (!thread) {
+				int dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+				close(pidfd);
+				return dup;
+			}
+			pidfds[slot].tid = tid;
+			pidfds[slot].fd = pidfd;
+		}
+		int dup = (int)syscall(SYS_pidfd_getfd, pidfds[slot].fd, fd, 0);
+		if (dup >= 0 || errno != ESRCH)
+			return dup;
+		close(pidfds[slot].fd); /* that task is gone: the number is someone else's */
+		pidfds[slot].fd = 0;
+	}
+	return -1;
+}
+
+/* The socket of a notification: our duplicate of it (close-on-exec, as
+ * pidfd_getfd makes it), or -1; and its inode. */
 static int grab_socket(pid_t tid, int fd, uint64_t *ino)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, tid, 0x80 /* PIDFD_THREAD, 6.9+ */);
-	if (pidfd < 0) {
-		/* Older kernels: a pidfd is for a process; find the thread's. */
-		char path[64], line[128];
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-		FILE *f = fopen(path, "re");
-		pid_t tgid = tid;
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "Tgid: %d", &tgid) == 1)
-				break;
-		if (f)
-			fclose(f);
-		pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
-	}
-	if (pidfd < 0)
-		return -1;
-	int dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	close(pidfd);
+	int dup = cached_getfd(tid, fd);
 	struct stat st;
 	if (dup >= 0 && (fstat(dup, &st) != 0 || !S_ISSOCK(st.st_mode))) {
 		close(dup);
 		return -1;
 	}
-	if (dup >= 0) {
-		fcntl(dup, F_SETFD, FD_CLOEXEC);
+	if (dup >= 0)
 		*ino = st.st_ino;
-	}
 	return dup;
 }
 
