@@ -11,9 +11,11 @@
  * A connect to a destination no statement matches is let through at once
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). A matched one is decided by decide()
  * (breaker, bulkhead, faults: the one place where rate limits and layers
- * will plug in), then made by us on a pidfd_getfd duplicate of the
+ * will plug in). When a breaker or a bulkhead slot waits for the outcome,
+ * the connect is then made by us on a pidfd_getfd duplicate of the
  * program's socket - the same open file description, so the program's
- * socket is the one that connects - which is how we learn the outcome:
+ * socket is the one that connects - which is how we learn the outcome
+ * (otherwise the kernel makes it: CONTINUE):
  * at once, or, for a connect under way, when the duplicate becomes
  * writable (getpeername: connected or not, without consuming the
  * program's SO_ERROR). A blocking connect is answered when it completes.
@@ -510,6 +512,14 @@ static void connected(struct sv *s, struct sv_conn *c)
  */
 static void start_connect(struct sv *s, struct sv_conn *c)
 {
+	if (c->held && !c->has_slot && !(c->breaker && c->permit.active)) {
+		/* Nobody waits for the outcome (faults and stats only, or a
+		 * disabled breaker): the kernel makes the call. */
+		answer(s, c->notif, -1);
+		c->held = false;
+		conn_end(s, c);
+		return;
+	}
 	int fl = fcntl(c->dup, F_GETFL);
 	if (c->blocking && fl >= 0)
 		fcntl(c->dup, F_SETFL, fl | O_NONBLOCK);

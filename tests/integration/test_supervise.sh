@@ -220,12 +220,15 @@ assert_contains "the line" "$(cat "$FL_TMP/err.log")" "cannot supervise"
 # --- the supervisor dies ----------------------------------------------------
 new_domain sv-kill
 check "supervisor SIGKILLed mid-run: the program's connects fail with ENOSYS, it finishes, no hang"
-start_bg victim "$CLI" run --rules "127.0.0.1:$SRV_PORT fault delay_ms=1 on=connect" --domain "$DOMAIN" \
+# Started by a shell of its own, which reports the SIGKILL into victim.log
+# instead of this test's output.
+start_bg victim bash -c '"$@" & echo $! >"$0"; wait' "$FL_TMP/victim.pid" \
+	"$CLI" run --rules "127.0.0.1:$SRV_PORT fault delay_ms=1 on=connect" --domain "$DOMAIN" \
 	-- "$GO" loop "127.0.0.1:$SRV_PORT" 100
-SV=${BG_PIDS[-1]}
+wait_for "the supervisor's pid" 10 test -s "$FL_TMP/victim.pid"
+SV=$(cat "$FL_TMP/victim.pid")
 wait_for "the first supervised dials" 10 sh -c "[ \$(grep -c 'accept ' '$FL_TMP/srv.events') -ge 12 ]"
 kill -9 "$SV"
-{ wait "$SV"; } 2>/dev/null || true
 wait_for "the Go program to finish its loop" 20 grep -q '^done' "$FL_TMP/victim.log"
 assert_contains "its dials after the kill" "$(cat "$FL_TMP/victim.log")" "function not implemented"
 
