@@ -156,6 +156,12 @@ check "a slot comes back when its socket is closed: 5 dials in a row in one proc
 run_sv "$RULE" "$GO" loop "127.0.0.1:$CONC_PORT" 5
 assert_eq "loop output" "done" "$OUT"
 
+check "threads: 12 goroutines dial at once through a bulkhead of 3: exactly 3 get through"
+new_domain sv-par
+run_sv "127.0.0.1:$CONC_PORT bulkhead max_concurrent_requests=3 max_queue_size=0" "$GO" par "127.0.0.1:$CONC_PORT" 12 1000
+assert_eq "result" "ok=3 err=9" "$OUT"
+wait_conc conc current 0
+
 check "a static client's blocking connect waits in a full bulkhead's queue for the slot"
 new_domain sv-queue
 RULE="127.0.0.1:$CONC_PORT bulkhead max_concurrent_requests=1 max_queue_size=1 queue_timeout_ms=5000"

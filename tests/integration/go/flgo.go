@@ -4,6 +4,7 @@
 //
 //	flgo dial ADDR TIMEOUT_MS [HOLD_MS]  one dial: "ok MS" or "err MS: ERROR"
 //	flgo loop ADDR N                     N dials, one line per failure, then "done"
+//	flgo par ADDR N HOLD_MS              N goroutines dial at once and hold: "ok=K err=M"
 //	flgo http URL N keepalive|new        N GETs; prints requests per second
 //	flgo serve ADDR -                    an HTTP server answering "ok" (benchmark peer)
 package main
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -58,6 +60,31 @@ func main() {
 			time.Sleep(20 * time.Millisecond)
 		}
 		fmt.Println("done")
+	case "par":
+		n, hold := atoi(os.Args[3]), atoi(os.Args[4])
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		ok, bad := 0, 0
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", os.Args[2], 5*time.Second)
+				mu.Lock()
+				if err != nil {
+					bad++
+				} else {
+					ok++
+				}
+				mu.Unlock()
+				if err == nil {
+					time.Sleep(time.Duration(hold) * time.Millisecond)
+					c.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		fmt.Printf("ok=%d err=%d\n", ok, bad)
 	case "serve":
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 		fmt.Fprintln(os.Stderr, http.ListenAndServe(os.Args[2], nil))
