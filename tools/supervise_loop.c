@@ -88,6 +88,7 @@ struct sv_conn {
 	struct fl_bulkhead_place place; /* SV_QUEUED */
 	struct fl_match match;		/* for the faults, decided once a queued connect has its slot */
 	uint8_t family;			/* FL_AF_* of the destination */
+	bool relative;			/* a unix path relative to the program's directory */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct fl_seg_entry *stats, *breaker, *bulkhead;
@@ -520,6 +521,17 @@ static void start_connect(struct sv *s, struct sv_conn *c)
 		conn_end(s, c);
 		return;
 	}
+	if (c->held && c->relative) {
+		/* We would resolve the path in our own directory, not the
+		 * program's: the kernel makes the call, its outcome unknown to
+		 * the breaker (the permit goes back); a slot stays with the socket. */
+		if (c->breaker && c->permit.active)
+			fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+		answer(s, c->notif, -1);
+		c->held = false;
+		connected(s, c);
+		return;
+	}
 	int fl = fcntl(c->dup, F_GETFL);
 	if (c->blocking && fl >= 0)
 		fcntl(c->dup, F_SETFL, fl | O_NONBLOCK);
@@ -799,6 +811,7 @@ static void on_connect(struct sv *s, const struct seccomp_notif *req)
 		__atomic_fetch_add(&c->stats->ops[FL_OP_CONNECT].calls, 1, __ATOMIC_RELAXED);
 	c->match = m;
 	c->family = d.family;
+	c->relative = d.family == FL_AF_UNIX && d.path_len > 0 && d.path[0] != '/' && d.path[0] != '\0';
 	c->state = SV_CONNECTING; /* not free from here on */
 	c->held = true;
 	c->notif = id;

@@ -223,6 +223,32 @@ assert_contains "program ran" "$OUT" "ok "
 assert_eq "lines on stderr" 1 "$(wc -l <"$FL_TMP/err.log")"
 assert_contains "the line" "$(cat "$FL_TMP/err.log")" "cannot supervise"
 
+check "unix sockets: a fault on an absolute path applies to a supervised program"
+new_domain sv-unix
+start_server usrv sink "unix:$FL_TMP/u.sock"
+UCLIENT='
+import errno, os, socket, sys, time
+if len(sys.argv) > 3:
+    os.chdir(sys.argv[3])  # the supervisor stays where it was started
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1]); print("connected"); sys.stdout.flush(); time.sleep(float(sys.argv[2]))
+except OSError as e:
+    print("error", errno.errorcode[e.errno])'
+OUT=$("$CLI" run --supervise --rules "unix:$FL_TMP/u.sock fault error=EACCES on=connect" --domain "$DOMAIN" \
+	-- "$PY" -c "$UCLIENT" "$FL_TMP/u.sock" 0)
+assert_eq "absolute path" "error EACCES" "$OUT"
+
+check "...a relative path is connected by the kernel in the program's own directory (it chdir'ed), its slot kept"
+RULE="unix:u.sock bulkhead max_concurrent_requests=1 max_queue_size=0"
+"$CLI" run --supervise --rules "$RULE" --domain "$DOMAIN" -- "$PY" -c "$UCLIENT" u.sock 3 "$FL_TMP" \
+	>"$FL_TMP/uhold.log" 2>&1 &
+UHOLD=$!
+wait_for "the relative-path client to connect" 10 grep -q connected "$FL_TMP/uhold.log"
+OUT=$("$CLI" run --supervise --rules "$RULE" --domain "$DOMAIN" -- "$PY" -c "$UCLIENT" u.sock 0 "$FL_TMP")
+assert_eq "second client, bulkhead full" "error ECONNREFUSED" "$OUT"
+wait "$UHOLD" || true
+
 # --- the supervisor dies ----------------------------------------------------
 new_domain sv-kill
 check "supervisor SIGKILLed mid-run: the program's connects fail with ENOSYS, it finishes, no hang"
