@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -546,13 +547,28 @@ static void start_connect(struct sv *s, struct sv_conn *c)
 		struct epoll_event ev = {.events = EPOLLOUT | EPOLLONESHOT,
 					 .data.u64 = (uint64_t)(c - s->conns) | (uint64_t)c->dup << 32};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->dup, &ev) != 0) {
-			settle(c, 0); /* cannot follow it: no outcome, no harm */
-			c->state = SV_OPEN;
-			drop_dup(s, c);
+			/* Cannot follow it: no outcome, and a blocking caller waits
+			 * for the rest of the connect in the kernel. */
+			if (c->breaker && c->permit.active)
+				fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+			answer(s, c->notif, c->held && c->blocking ? -1 : EINPROGRESS);
+			c->held = false;
+			connected(s, c);
+			return;
 		}
+		c->deadline = 0;
 		if (c->held && !c->blocking) {
 			answer(s, c->notif, EINPROGRESS);
 			c->held = false;
+		} else if (c->held) {
+			/* A blocking connect ends with EINPROGRESS after SO_SNDTIMEO,
+			 * as the kernel's would (timers()). */
+			struct timeval tv;
+			socklen_t tl = sizeof(tv);
+			if (getsockopt(c->dup, SOL_SOCKET, SO_SNDTIMEO, &tv, &tl) == 0 &&
+			    (tv.tv_sec || tv.tv_usec))
+				c->deadline = now_ns() + (uint64_t)tv.tv_sec * 1000000000ull +
+					      (uint64_t)tv.tv_usec * 1000ull;
 		}
 		return;
 	}
@@ -830,7 +846,9 @@ static int next_timeout(struct sv *s)
 	for (size_t i = 0; i < s->nconns; i++) {
 		const struct sv_conn *c = &s->conns[i];
 		uint64_t at = c->state == SV_QUEUED ? t + QUEUE_POLL_MS * 1000000ull : c->deadline;
-		if ((c->state == SV_DELAYED || c->state == SV_QUEUED) && at < next)
+		bool timed = c->state == SV_DELAYED || c->state == SV_QUEUED ||
+			     (c->state == SV_CONNECTING && c->held && c->deadline);
+		if (timed && at < next)
 			next = at;
 	}
 	return next <= t ? 0 : (int)((next - t + 999999) / 1000000);
@@ -844,6 +862,15 @@ static void timers(struct sv *s)
 			delay_done(s, &s->conns[i]);
 		else if (s->conns[i].state == SV_QUEUED)
 			queue_check(s, &s->conns[i]);
+		else if (s->conns[i].state == SV_CONNECTING && s->conns[i].held && s->conns[i].deadline &&
+			 s->conns[i].deadline <= t) {
+			/* SO_SNDTIMEO passed: the caller gets EINPROGRESS, the connect
+			 * goes on, and its outcome still reaches the breaker. */
+			if (id_valid(s, s->conns[i].notif))
+				answer(s, s->conns[i].notif, EINPROGRESS);
+			s->conns[i].held = false;
+			s->conns[i].deadline = 0;
+		}
 	if (t >= s->next_sweep)
 		sweep(s);
 }

@@ -92,6 +92,34 @@ t=$(ms "$OUT")
 [ "$t" -ge 480 ] || fail "the connect took $t ms, under the 500 ms delay"
 assert_took "delayed connect" 2500 "$t"
 
+check "a supervised blocking connect ends with EINPROGRESS after the socket's SO_SNDTIMEO, as the kernel's does"
+start_bg stuck "$PY" -c '
+import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)  # never accepts: the second SYN waits
+open(sys.argv[1] + ".tmp", "w").write(str(l.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)' "$FL_TMP/stuck.port"
+wait_for "the stuck listener" 10 test -s "$FL_TMP/stuck.port"
+STUCK=$(cat "$FL_TMP/stuck.port")
+OUT=$("$CLI" run --supervise --rules "127.0.0.1:$STUCK breaker" --domain "$DOMAIN" -- "$PY" -c '
+import errno, socket, struct, sys, time
+socks = []
+for i in range(4):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 300000))
+    t = time.time()
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[1]))); r = "ok"
+    except OSError as e:
+        r = errno.errorcode[e.errno]
+    socks.append(s)
+    if r != "ok":
+        print(r, int((time.time() - t) * 1000)); break' "$STUCK")
+assert_contains "the connect that cannot complete" "$OUT" "EINPROGRESS "
+t=$(printf '%s\n' "$OUT" | awk '{ print $2 }')
+[ "$t" -ge 280 ] || fail "EINPROGRESS after $t ms, before SO_SNDTIMEO (300 ms)"
+assert_took "SO_SNDTIMEO" 1500 "$t"
+
 # --- breaker ---------------------------------------------------------------
 new_domain sv-breaker
 PORT=$(free_port)
