@@ -171,6 +171,7 @@ import json, sys
 d = json.load(sys.stdin)["destinations"][0]
 print(d["destination"], d["bulkhead"]["active"], d["bulkhead"]["limit"], d["bulkhead"]["rejected"], d["ops"]["connect"]["calls"])')
 assert_eq "destination active limit rejected calls" "127.0.0.1:$CONC_PORT 1 1 1 2" "$js"
+assert_contains "faultline ps" "$("$CLI" ps --domain "$DOMAIN")" "faultline run (supervising) $GO"
 
 check "the slot comes back when the holding program exits"
 wait_for "the holder to exit" 10 sh -c "grep -q '^ok' '$FL_TMP/holder.log' && ! kill -0 ${BG_PIDS[-1]} 2>/dev/null"
