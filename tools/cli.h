@@ -16,10 +16,11 @@ struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
 	bool json, prometheus, all, force, help;
-	const char *since;	     /* events */
-	bool follow;		     /* events */
-	const char *name, *for_time; /* apply --name, --for */
-	char **operands;	     /* non-option words after the command */
+	const char *since;	      /* events */
+	bool follow;		      /* events */
+	const char *name, *for_time;  /* apply --name, --for */
+	bool supervise, no_supervise; /* run: SPEC 13 */
+	char **operands;	      /* non-option words after the command */
 	int noperands;
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "segment.h"
+#include "supervise.h"
 
 /* The shim: $FAULTLINE_LIB, else next to this program, else ../lib/faultline/. */
 static int find_shim(char *out, size_t size)
@@ -98,17 +99,71 @@ static int join_domain(void)
 	return code;
 }
 
+/* The seed the shim would choose (init.c): --seed / $FAULTLINE_SEED, the
+ * config's, else the clock. */
+static uint64_t run_seed(const struct fl_ruleset *rs)
+{
+	const char *v = getenv("FAULTLINE_SEED");
+	char *end;
+	if (v && *v) {
+		unsigned long long n = strtoull(v, &end, 10);
+		if (!*end)
+			return n;
+	}
+	if (rs->has_seed)
+		return rs->seed;
+	return fl_cli_now_ms() ^ ((uint64_t)getpid() << 32);
+}
+
+/* SPEC 13: static and Go programs (or any, with --supervise) run under a
+ * seccomp supervisor. Returns the exit status, or -1 to run as before. */
+static int run_supervised(const struct fl_cli *cli, const struct fl_ruleset *rs)
+{
+	char path[PATH_MAX];
+	enum fl_elf_kind kind = fl_elf_classify(cli->exec_argv[0], path, sizeof(path));
+	if (cli->no_supervise || (!cli->supervise && kind != FL_ELF_STATIC && kind != FL_ELF_GO))
+		return -1;
+	if (fl_sv_check_rules(rs) > 0)
+		return fl_cli_fail(FL_EXIT_USAGE, "run: drop those statements, or run %s with --no-supervise",
+				   cli->exec_argv[0]);
+	const char *domain = getenv("FAULTLINE_DOMAIN");
+	const char *cap = getenv("FAULTLINE_CAPACITY");
+	char command[FL_SEG_CMD_MAX];
+	snprintf(command, sizeof(command), "faultline run (supervising) %s", cli->exec_argv[0]);
+	struct fl_sv_config cfg = {
+	    .rules = rs,
+	    .domain = domain && *domain ? domain : "default",
+	    .capacity = cap && *cap ? (uint32_t)strtoul(cap, NULL, 10) : FL_SEG_CAPACITY_DEFAULT,
+	    .seed = run_seed(rs),
+	    .defer_delays = kind == FL_ELF_GO,
+	    .command = command,
+	};
+	if (!cfg.capacity)
+		cfg.capacity = FL_SEG_CAPACITY_DEFAULT;
+	return fl_supervise_run(&cfg, cli->exec_argv);
+}
+
 int fl_cmd_run(const struct fl_cli *cli)
 {
 	if (!cli->exec_argv || !cli->exec_argv[0])
 		return fl_cli_fail(FL_EXIT_USAGE,
 				   "run needs a command: faultline run [OPTIONS] -- CMD [ARGS...]");
+	if (cli->supervise && cli->no_supervise)
+		return fl_cli_fail(FL_EXIT_USAGE, "run takes --supervise or --no-supervise, not both");
 	struct fl_ruleset rs;
 	fl_ruleset_init(&rs);
 	int r = fl_cli_load_rules(cli, &rs);
-	fl_ruleset_free(&rs);
-	if (r < 0)
+	if (r < 0) {
+		fl_ruleset_free(&rs);
 		return FL_EXIT_USAGE;
+	}
+	if ((cli->domain && setenv("FAULTLINE_DOMAIN", cli->domain, 1)) ||
+	    (cli->seed && setenv("FAULTLINE_SEED", cli->seed, 1)))
+		return fl_cli_fail(FL_EXIT_RUNTIME, "cannot set the environment: %s", strerror(errno));
+	r = run_supervised(cli, &rs);
+	fl_ruleset_free(&rs);
+	if (r >= 0)
+		return r;
 	char shim[PATH_MAX];
 	if (find_shim(shim, sizeof(shim)) < 0)
 		return FL_EXIT_RUNTIME;
@@ -126,7 +181,8 @@ int fl_cmd_run(const struct fl_cli *cli)
 	char key[32];
 	fl_rules_fingerprint(getenv("FAULTLINE_RULES"), getenv("FAULTLINE_CONFIG"), key, sizeof(key));
 	setenv("FAULTLINE_WARNED", key, 1);
-	fl_elf_warn(cli->exec_argv[0]);
+	if (cli->no_supervise)
+		fl_elf_warn(cli->exec_argv[0]);
 	if (!getenv("FAULTLINE_RULES") && !getenv("FAULTLINE_CONFIG") && join_domain() != FL_EXIT_OK)
 		return FL_EXIT_RUNTIME;
 	execvp(cli->exec_argv[0], cli->exec_argv);

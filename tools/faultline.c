@@ -22,11 +22,14 @@ struct command {
 
 static const struct command commands[] = {
     {"run", fl_cmd_run,
-     "faultline run [--rules R] [--config F] [--domain D] [--seed N] -- CMD [ARGS...]\n"
+     "faultline run [--rules R] [--config F] [--domain D] [--seed N]\n"
+     "              [--supervise | --no-supervise] -- CMD [ARGS...]\n"
      "  Runs CMD with libfaultline.so preloaded: $FAULTLINE_LIB if set, else the\n"
      "  one next to this program, else ../lib/faultline/ beside it. Any\n"
-     "  LD_PRELOAD already set is kept. Warns when CMD is static or a Go program.",
-     "rules config domain seed"},
+     "  LD_PRELOAD already set is kept. A static or Go program is supervised\n"
+     "  instead (seccomp user notifications: its connect calls get the rules);\n"
+     "  --supervise forces that for any program, --no-supervise only warns.",
+     "rules config domain seed supervise no-supervise"},
     {"check", fl_cmd_check,
      "faultline check [--rules R] [--config F]\n"
      "  Validates the rules (default: $FAULTLINE_RULES and $FAULTLINE_CONFIG)\n"
@@ -196,6 +199,8 @@ static const struct option_def option_defs[] = {
     {"since", true, offsetof(struct fl_cli, since)},
     {"name", true, offsetof(struct fl_cli, name)},
     {"for", true, offsetof(struct fl_cli, for_time)},
+    {"supervise", false, offsetof(struct fl_cli, supervise)},
+    {"no-supervise", false, offsetof(struct fl_cli, no_supervise)},
 };
 
 /* The options given, to check them against the command once it is known. */

@@ -532,6 +532,11 @@ if [ $HAVE_VALGRIND = 1 ]; then
 	annotate open loop_refused refused "${CG_N[refused]}" open-refused
 fi
 
+# Supervised static and Go programs (docs/performance.md, "Supervised
+# programs"): wall clock, kept as printed in raw/supervise.txt.
+say "supervised programs: tests/bench/supervise.sh"
+R=3 bash "$here/supervise.sh" "$build" >"$raw/supervise.txt" 2>&1 || say "supervise.sh: skipped (no go or no static libc)"
+
 # ---------------------------------------------------------------- report
 
 . "$here/report.sh"
