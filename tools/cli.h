@@ -15,6 +15,7 @@ enum { FL_EXIT_OK = 0, FL_EXIT_RUNTIME = 1, FL_EXIT_USAGE = 2 };
 struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
+	const char *listen, *token_file; /* serve */
 	bool json, prometheus, all, force, help;
 	char **operands; /* non-option words after the command */
 	int noperands;
@@ -25,6 +26,17 @@ struct fl_cli {
 
 /* Prints "faultline: MSG" to standard error; returns code. */
 int fl_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * While set (per thread), fl_cli_fail stores its message and code here
+ * instead of printing: `faultline serve` runs trip, reset and set through
+ * the very functions of the CLI and answers their errors over HTTP.
+ */
+struct fl_cli_capture {
+	int code;
+	char msg[2048];
+};
+extern __thread struct fl_cli_capture *fl_cli_capture_to;
+
 /* "faultline: warning: ..." on stderr, one line per warning d collected. */
 void fl_cli_warnings(const struct fl_diag *d);
 
@@ -60,6 +72,7 @@ int fl_cmd_set(const struct fl_cli *cli);
 int fl_cmd_ps(const struct fl_cli *cli);
 int fl_cmd_domains(const struct fl_cli *cli);
 int fl_cmd_clear(const struct fl_cli *cli);
+int fl_cmd_serve(const struct fl_cli *cli);
 
 /* ---- commands that read a domain (tools/domain_open.c) ---- */
 
