@@ -381,6 +381,30 @@ else
 	echo "   (chromium is not installed: skipped)"
 fi
 
+check "a Prometheus server scrapes /metrics and a query returns the breaker state"
+if command -v prometheus >/dev/null 2>&1; then
+	"$CLI" trip "$D1" || fail "trip for the scrape"
+	PPORT=$(free_port)
+	cat >"$FL_TMP/prometheus.yml" <<-EOF
+		global: {scrape_interval: 1s}
+		scrape_configs:
+		  - job_name: faultline
+		    static_configs: [{targets: ["127.0.0.1:$PORT"]}]
+	EOF
+	start_bg prometheus prometheus --config.file="$FL_TMP/prometheus.yml" --storage.tsdb.path="$FL_TMP/tsdb" \
+		--web.listen-address="127.0.0.1:$PPORT"
+	query() {
+		curl -sS --max-time 5 "http://127.0.0.1:$PPORT/api/v1/query?query=faultline_breaker_state%7Bdestination%3D%22$D1%22%7D" |
+			"$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
+	}
+	scraped_open() { [ "$(query 2>/dev/null)" = 3 ]; }
+	wait_for "prometheus to scrape the breaker state (3 = forced_open)" 60 scraped_open
+	assert_eq "faultline_breaker_state{destination=\"$D1\"} in Prometheus" 3 "$(query)"
+	"$CLI" reset "$D1" || fail "reset after the scrape"
+else
+	echo "   (prometheus is not installed: skipped)"
+fi
+
 check "a taken port: exit 2, saying so"
 "$CLI" serve --listen "127.0.0.1:$PORT" >"$FL_TMP/taken.out" 2>&1
 assert_eq "exit status" 2 "$?"
