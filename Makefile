@@ -14,6 +14,10 @@ DESTDIR ?=
 PKGS        := libconfig
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig)
+# `faultline serve` only (tools/cmd_serve.c): the CLI links these, the shim never does.
+SERVE_PKGS   := libmicrohttpd json-c
+SERVE_CFLAGS := $(shell pkg-config --cflags $(SERVE_PKGS) 2>/dev/null)
+SERVE_LIBS   := $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null || echo -lmicrohttpd -ljson-c)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 
@@ -67,7 +71,17 @@ $(SHIM): $(SHIM_OBJS) $(CORE) shim/exports.map
 	      -Wl,-z,now -Wl,-z,relro $(PKG_LIBS) -ldl -pthread
 
 $(CLI): $(TOOL_OBJS) $(CORE)
-	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -pthread
+	$(CC) -o $@ $(TOOL_OBJS) $(CORE) $(FL_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) $(SERVE_LIBS) -pthread
+
+# The dashboard (tools/dashboard.html) is compiled into the CLI as a C array,
+# made with od and sed (coreutils), so no tool beyond make and cc is needed.
+$(TOOL_OBJS): FL_CFLAGS += $(SERVE_CFLAGS) -I$(BUILD)/gen
+$(BUILD)/tools/cmd_serve.o: $(BUILD)/gen/dashboard.h
+$(BUILD)/gen/dashboard.h: tools/dashboard.html
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char dashboard_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } >$@.new && mv -f $@.new $@
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@ enum { FL_EXIT_OK = 0, FL_EXIT_RUNTIME = 1, FL_EXIT_USAGE = 2 };
 struct fl_cli {
 	const char *command; /* "run", "check", ... */
 	const char *rules, *config, *domain, *seed, *watch;
+	const char *listen, *token_file; /* serve */
 	bool json, prometheus, all, force, help;
 	const char *since;	      /* events */
 	bool follow;		      /* events */
@@ -29,6 +30,17 @@ struct fl_cli {
 
 /* Prints "faultline: MSG" to standard error; returns code. */
 int fl_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * While set (per thread), fl_cli_fail stores its message and code here
+ * instead of printing: `faultline serve` runs trip, reset and set through
+ * the very functions of the CLI and answers their errors over HTTP.
+ */
+struct fl_cli_capture {
+	int code;
+	char msg[2048];
+};
+extern __thread struct fl_cli_capture *fl_cli_capture_to;
+
 /* "faultline: warning: ..." on stderr, one line per warning d collected. */
 void fl_cli_warnings(const struct fl_diag *d);
 
@@ -99,6 +111,8 @@ int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all
 void fl_layers_summary(const struct fl_seg *seg, char *out, size_t size);
 /* The `layers` listing, as text or the JSON array. */
 void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t now, bool json);
+
+int fl_cmd_serve(const struct fl_cli *cli);
 
 /* ---- commands that read a domain (tools/domain_open.c) ---- */
 

@@ -20,6 +20,8 @@ gcc:cc:build
 libc6-dev:/usr/include/stdio.h:build
 libconfig-dev:/usr/include/libconfig.h:build
 pkg-config:pkg-config:build
+libmicrohttpd-dev:/usr/include/microhttpd.h:build
+libjson-c-dev:/usr/include/json-c/json.h:build
 check:/usr/include/check.h:unit
 libsubunit-dev:/usr/include/subunit/child.h:unit
 curl:curl:tests
@@ -36,6 +38,8 @@ nginx:/usr/sbin/nginx:tests
 nodejs:node:tests
 python3-requests:/usr/lib/python3/dist-packages/requests:tests
 wget:wget:tests
+prometheus:promtool:tests
+chromium:chromium:tests
 "
 
 missing() { # [build]: the missing packages (of the build only, with "build")

@@ -134,7 +134,17 @@ static const struct command commands[] = {
      "  --since T: from Unix time T (ms), or T ago for 250ms, 30s, 5m, 2h.\n"
      "  Events the log no longer holds are counted on standard error.",
      "domain follow json since"},
+    {"serve", fl_cmd_serve,
+     "faultline serve [--domain D] [--listen ADDR:PORT] [--token-file F]\n"
+     "  Serves the HTTP API (docs/http-api.md), Prometheus /metrics and the\n"
+     "  dashboard at http://127.0.0.1:7417/, in the foreground, until SIGINT or\n"
+     "  SIGTERM. ?domain=D picks another domain per request. Listening off\n"
+     "  loopback needs --token-file (then every request needs Authorization:\n"
+     "  Bearer TOKEN). Exit 2 if the address is taken.",
+     "domain listen token-file"},
 };
+
+__thread struct fl_cli_capture *fl_cli_capture_to;
 
 int fl_cli_fail(int code, const char *fmt, ...)
 {
@@ -146,6 +156,11 @@ int fl_cli_fail(int code, const char *fmt, ...)
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	fl_escape_controls(line, sizeof(line), raw, sizeof(raw));
+	if (fl_cli_capture_to) {
+		fl_cli_capture_to->code = code;
+		snprintf(fl_cli_capture_to->msg, sizeof(fl_cli_capture_to->msg), "%s", line);
+		return code;
+	}
 	fprintf(stderr, "faultline: %s\n", line);
 	return code;
 }
@@ -190,6 +205,8 @@ static const struct option_def option_defs[] = {
     {"domain", true, offsetof(struct fl_cli, domain)},
     {"seed", true, offsetof(struct fl_cli, seed)},
     {"watch", true, offsetof(struct fl_cli, watch)},
+    {"listen", true, offsetof(struct fl_cli, listen)},
+    {"token-file", true, offsetof(struct fl_cli, token_file)},
     {"json", false, offsetof(struct fl_cli, json)},
     {"prometheus", false, offsetof(struct fl_cli, prometheus)},
     {"all", false, offsetof(struct fl_cli, all)},
