@@ -58,6 +58,11 @@ static inline bool fl_resolve_match(struct fl_dest *d, struct fl_match *m)
 	return fl_resolve_match_slow(d, m, i);
 }
 
+/* The name d's address was last resolved from, if the map knows it:
+ * sets d->name / d->name_len. Lock-free, allocation-free (layers.c asks it
+ * for layer statements on names, whatever the process's own rules). */
+bool fl_resolve_name_of(struct fl_dest *d);
+
 /* At start-up, once the rules are loaded: lists the name statements. */
 void fl_resolve_setup(void);
 
