@@ -156,14 +156,28 @@ struct layer_ref {
 /* A layer statement on a name (SPEC 9) matches the name d's address was
  * resolved from in this process (d->name, set from the resolver map), and
  * its ports; other targets match the address as always. */
-static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, bool *named)
+struct name_probe {
+	const char *name; /* d->name, else looked up once, at the first name statement */
+	uint16_t len;
+	bool looked;
+	bool *named;
+};
+
+static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, struct name_probe *p)
 {
 	if (t->family != FL_AF_NAME)
 		return fl_target_match(t, d);
-	if (d->name == NULL || d->port < t->port_lo || d->port > t->port_hi ||
-	    !fl_name_match(t, d->name, d->name_len))
+	if (!p->looked) {
+		p->looked = true;
+		p->name = d->name;
+		p->len = d->name_len;
+		if (p->name == NULL)
+			fl_resolve_name_of_addr(d->family, d->addr, &p->name, &p->len);
+	}
+	if (p->name == NULL || d->port < t->port_lo || d->port > t->port_hi ||
+	    !fl_name_match(t, p->name, p->len))
 		return false;
-	*named = true;
+	*p->named = true;
 	return true;
 }
 
@@ -171,6 +185,7 @@ static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, boo
 static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, uint32_t g, struct found *found,
 		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named)
 {
+	struct name_probe probe = {NULL, 0, false, named};
 	parts[0].have = parts[1].have = false;
 	struct layer_ref act[FL_SEG_LAYERS];
 	uint32_t nact = 0;
@@ -205,7 +220,7 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			struct fl_seg_stmt st;
 			fl_layers_load(&st, &L->stmts[s], sizeof(st));
 			if (st.layer_plus1 != act[k].index + 1 || !fl_seg_stmt_check(&st) ||
-			    !stmt_matches(&st.target, d, named))
+			    !stmt_matches(&st.target, d, &probe))
 				continue;
 			if (st.kind != FL_KIND_FAULT) {
 				/* The first breaker / bulkhead in (layer order, index) order. */
@@ -260,18 +275,12 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 	return fl_layers_match_named(d, m, &named);
 }
 
-uint32_t fl_layers_match_named(const struct fl_dest *dest, struct fl_match *m, bool *named)
+uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool *named)
 {
 	const struct fl_seg_layers *L = fl_domain.seg.layers;
 	*named = false;
 	if (!fl_layers_joined || !L)
 		return 0;
-	/* The name the address came from, for layer statements on names
-	 * (own name statements may have set it already). */
-	struct fl_dest nd = *dest;
-	if (nd.name == NULL)
-		fl_resolve_name_of(&nd);
-	const struct fl_dest *d = &nd;
 	struct found found[FL_MATCH_MAX_FAULTS];
 	struct found_part parts[2];
 	for (int attempt = 0; attempt < 4; attempt++) {

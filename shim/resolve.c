@@ -303,19 +303,24 @@ bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i)
 
 bool fl_resolve_name_of(struct fl_dest *d)
 {
+	return fl_resolve_name_of_addr(d->family, d->addr, &d->name, &d->name_len);
+}
+
+bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len)
+{
 	if (__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0 ||
-	    (d->family != FL_AF_INET4 && d->family != FL_AF_INET6))
+	    (family != FL_AF_INET4 && family != FL_AF_INET6))
 		return false;
-	for (uint32_t k = 0, i = fl_resolve_hash(d->family, d->addr); k < ADDRS_MAX;
+	for (uint32_t k = 0, i = fl_resolve_hash(family, addr); k < ADDRS_MAX;
 	     k++, i = (i + 1) & (ADDRS_MAX - 1)) {
 		const struct fl_resolve_slot *s = &fl_resolve_addrs[i];
 		uint32_t n = __atomic_load_n(&s->name_plus1, __ATOMIC_ACQUIRE);
 		if (n == 0)
 			return false;
-		if (s->family != d->family || memcmp(s->addr, d->addr, 16) != 0)
+		if (s->family != family || memcmp(s->addr, addr, 16) != 0)
 			continue;
-		d->name = names[n - 1].text;
-		d->name_len = names[n - 1].len;
+		*name = names[n - 1].text;
+		*len = names[n - 1].len;
 		return true;
 	}
 	return false;

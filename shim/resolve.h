@@ -62,6 +62,8 @@ static inline bool fl_resolve_match(struct fl_dest *d, struct fl_match *m)
  * sets d->name / d->name_len. Lock-free, allocation-free (layers.c asks it
  * for layer statements on names, whatever the process's own rules). */
 bool fl_resolve_name_of(struct fl_dest *d);
+/* The same for an address: *name / *len, unchanged when unknown. */
+bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len);
 
 /* At start-up, once the rules are loaded: lists the name statements. */
 void fl_resolve_setup(void);

@@ -77,6 +77,11 @@ assert_eq "fallbacks counted" 5 "$(json_get "d('127.0.0.1:$PRIMARY')['breaker'][
 assert_eq "the standby served them" 5 "$(($(accepted standby) - before))"
 cli check --rules "$FAULTLINE_RULES"
 assert_contains "check prints the name back" "$OUT" "fallback=backup.test:$STANDBY"
+cli set "127.0.0.1:$PRIMARY" "fallback=backup.test:$STANDBY"
+assert_eq "set with a name: exit" 2 "$RC"
+assert_contains "set with a name" "$ERR" "set takes an address"
+cli set "127.0.0.1:$PRIMARY" "fallback=127.0.0.1:$STANDBY"
+assert_eq "set with an address: exit ($ERR)" 0 "$RC"
 
 check "fallback=NAME:PORT through a resolve override (a name /etc/hosts does not know)"
 use_domain names-fb-override
