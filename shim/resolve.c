@@ -56,6 +56,7 @@
 #define LOCK_SPINS 100000
 
 uint32_t fl_resolve_remembered;
+uint32_t fl_resolve_own_names;
 
 struct name_rec {
 	uint16_t len;
@@ -157,6 +158,7 @@ void fl_resolve_setup(void)
 		if (on_name && r->kind != FL_KIND_RESOLVE)
 			conn_rules[nconn_rules++] = i;
 	}
+	fl_resolve_own_names = nconn_rules;
 	resolve_fallbacks();
 }
 

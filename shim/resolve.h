@@ -19,6 +19,9 @@
 
 /* Addresses remembered so far (atomic; only grows). */
 extern uint32_t fl_resolve_remembered;
+/* How many of the process's own statements on names a connect can match
+ * (set once at start-up). */
+extern uint32_t fl_resolve_own_names;
 
 /* The address table (resolve.c): a slot is empty while name_plus1 is 0. */
 #define FL_RESOLVE_ADDRS 1024u
@@ -50,7 +53,10 @@ bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i);
  * probe of an empty slot. */
 static inline bool fl_resolve_match(struct fl_dest *d, struct fl_match *m)
 {
-	if (__builtin_expect(__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0, 1))
+	/* No own statement on a name: nothing to add (a joined process may
+	 * still remember names, for layers: shim/layers.c asks the map). */
+	if (__builtin_expect(fl_resolve_own_names == 0, 1) ||
+	    __builtin_expect(__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0, 1))
 		return false;
 	uint32_t i = fl_resolve_hash(d->family, d->addr);
 	if (__builtin_expect(__atomic_load_n(&fl_resolve_addrs[i].name_plus1, __ATOMIC_ACQUIRE) == 0, 1))
