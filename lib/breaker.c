@@ -72,7 +72,8 @@ void fl_breaker_x_params_set(struct fl_seg_breaker_x *out, const struct fl_break
 	STORE(&out->fallback_port, in->fallback.port);
 	for (unsigned i = 0; i < 16; i++)
 		STORE(&out->fallback_addr[i], in->fallback.addr[i]);
-	STORE(&out->fallback_family, in->fallback.family);
+	/* An unresolved name (FL_AF_NAME) never reaches the segment: none. */
+	STORE(&out->fallback_family, in->fallback.family == FL_AF_NAME ? 0 : in->fallback.family);
 }
 
 void fl_breaker_x_params_get(struct fl_breaker_params *out, const struct fl_seg_breaker_x *in)

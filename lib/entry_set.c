@@ -64,6 +64,13 @@ static enum fl_set_result set_one(struct settings *s, enum fl_kind kind, const c
 	struct fl_rule *r = &s->rule[kind];
 	if (fl_rule_set_key(r, key, key_len, value, strlen(value), &s->seen[kind], loc, s->d) < 0)
 		return FL_SET_BAD_INPUT;
+	if (kind == FL_KIND_BREAKER && r->u.breaker.fallback.family == FL_AF_NAME) {
+		fl_diag_error(s->d, loc,
+			      "fallback=%s:%u: set takes an address (ADDR:PORT); a host name is "
+			      "resolved by each program at its start, so give it in the rules",
+			      r->fallback_name, (unsigned)r->u.breaker.fallback.port);
+		return FL_SET_BAD_INPUT;
+	}
 	if (scope_of(r) != s->scope[kind]) {
 		fl_diag_error(s->d, loc,
 			      "'scope' of a %s cannot be changed live (it decides which entry holds "

@@ -93,6 +93,10 @@ static bool target_check(const struct fl_target *t)
 		return t->prefix <= 128 && t->port_lo <= t->port_hi && t->path_len == 0;
 	case FL_AF_UNIX:
 		return t->path_len >= 1 && t->path_len <= FL_UNIX_PATH_MAX;
+	case FL_AF_NAME: /* SPEC 9 in a layer: a name of name_len bytes, then its NUL */
+		return t->name_len >= 1 && t->name_len <= FL_NAME_MAX && t->name_wild <= 1 &&
+		       t->port_lo <= t->port_hi && t->path_len == 0 && t->name[t->name_len] == '\0' &&
+		       memchr(t->name, '\0', t->name_len) == NULL;
 	default:
 		return false;
 	}
@@ -188,6 +192,22 @@ int fl_layer_compile(const struct fl_ruleset *rs, struct fl_seg_stmt *out, size_
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct fl_rule *r = &rs->rules[i];
 		struct fl_seg_stmt *s = &out[i];
+		if (r->kind == FL_KIND_BREAKER && r->u.breaker.fallback.family == FL_AF_NAME)
+			return fl_diag_error(d, &r->loc,
+					     "fallback=%s:%u: a layer's fallback must be an address "
+					     "(ADDR:PORT); host names are resolved by each program at its "
+					     "start, from its own rules",
+					     r->fallback_name, (unsigned)r->u.breaker.fallback.port);
+		if (r->kind == FL_KIND_FAULT && (r->u.fault.ops & (1u << FL_OP_RESOLVE)))
+			return fl_diag_error(d, &r->loc,
+					     "on=resolve cannot be applied as a layer: DNS faults are "
+					     "decided in each program's resolver calls from its own rules "
+					     "(give them with run --rules)");
+		if (r->kind != FL_KIND_BREAKER && r->kind != FL_KIND_BULKHEAD && r->kind != FL_KIND_FAULT)
+			return fl_diag_error(d, &r->loc,
+					     "a layer holds breaker, bulkhead and fault statements; '%s' "
+					     "is given with run --rules",
+					     fl_kind_name((enum fl_kind)r->kind));
 		memset(s, 0, sizeof(*s));
 		s->target = r->target;
 		s->kind = r->kind;

@@ -96,16 +96,18 @@ static int parse_target(const struct token *t, struct fl_target *target, struct 
 	return 0;
 }
 
+/* Every kind (lib/rules.c fl_kind_words), for the messages below. */
+#define KINDS_TEXT "breaker, bulkhead, fault, shape, rate_limit or resolve"
+
 static int parse_kind(struct cursor *c, const struct token *target, enum fl_kind *kind, struct fl_diag *d)
 {
 	struct token t;
 	if (next_token(c, &t) != TOKEN_WORD)
-		return fl_diag_error(d, &target->loc,
-				     "missing kind after target '%.*s' (breaker, bulkhead or fault)",
+		return fl_diag_error(d, &target->loc, "missing kind after target '%.*s' (" KINDS_TEXT ")",
 				     (int)target->len, target->text);
 	if (memchr(t.text, '=', t.len) != NULL)
-		return fl_diag_error(d, &t.loc, "missing kind before '%.*s' (breaker, bulkhead or fault)",
-				     (int)t.len, t.text);
+		return fl_diag_error(d, &t.loc, "missing kind before '%.*s' (" KINDS_TEXT ")", (int)t.len,
+				     t.text);
 	int k = fl_kind_from_name(t.text, t.len);
 	if (k >= 0) {
 		*kind = (enum fl_kind)k;
@@ -115,8 +117,7 @@ static int parse_kind(struct cursor *c, const struct token *target, enum fl_kind
 	if (suggestion != NULL)
 		return fl_diag_error(d, &t.loc, "unknown kind '%.*s' (did you mean '%s'?)", (int)t.len,
 				     t.text, suggestion);
-	return fl_diag_error(d, &t.loc, "unknown kind '%.*s' (kinds: breaker, bulkhead, fault)", (int)t.len,
-			     t.text);
+	return fl_diag_error(d, &t.loc, "unknown kind '%.*s' (kinds: " KINDS_TEXT ")", (int)t.len, t.text);
 }
 
 static int parse_key_value(const struct token *t, struct fl_rule *r, uint64_t *seen, struct fl_diag *d)

@@ -180,6 +180,7 @@ static const char *const op_word_names[] = {"connect", "send", "recv",	  "write"
 
 /* Everything a value parser needs to store a value or explain why not. */
 struct value_ctx {
+	struct fl_rule *rule;
 	const struct key_def *key;
 	const char *text;
 	int len;
@@ -444,24 +445,35 @@ static int parse_action(const struct value_ctx *cx)
 	return 0;
 }
 
-/* One IPv4 or IPv6 address with one port; names wait for SPEC 9's resolver. */
+/* One IPv4 or IPv6 address with one port, or one host name with one port
+ * (SPEC 11: NAME:PORT; the shim resolves it, shim/resolve.c). */
 static int parse_addr(const struct value_ctx *cx)
 {
 	struct fl_target t;
 	const char *why = NULL;
-	if (fl_target_parse(cx->text, (size_t)cx->len, &t, &why) < 0 ||
-	    (t.family != FL_AF_INET4 && t.family != FL_AF_INET6) ||
-	    t.prefix != (t.family == FL_AF_INET4 ? 32 : 128) || t.port_lo != t.port_hi || t.port_lo == 0)
-		return fl_diag_error(
-		    cx->d, cx->loc,
-		    "value '%.*s' of '%s' must be one address and port, such as 127.0.0.1:8081 "
-		    "or [::1]:8081 (host names are not accepted yet)",
-		    cx->len, cx->text, cx->key->name);
+	bool name = fl_target_parse(cx->text, (size_t)cx->len, &t, &why) == 0 && t.family == FL_AF_NAME;
+	if (name && (t.name_wild || t.port_lo != t.port_hi || t.port_lo == 0))
+		return fl_diag_error(cx->d, cx->loc,
+				     "value '%.*s' of '%s' must be one host name and one port, such as "
+				     "backup.example.com:8081 (no wildcard, no port range)",
+				     cx->len, cx->text, cx->key->name);
+	if (!name &&
+	    (why != NULL || (t.family != FL_AF_INET4 && t.family != FL_AF_INET6) ||
+	     t.prefix != (t.family == FL_AF_INET4 ? 32 : 128) || t.port_lo != t.port_hi || t.port_lo == 0))
+		return fl_diag_error(cx->d, cx->loc,
+				     "value '%.*s' of '%s' must be one address and port, such as "
+				     "127.0.0.1:8081 or [::1]:8081, or NAME:PORT%s%s",
+				     cx->len, cx->text, cx->key->name, why ? ": " : "", why ? why : "");
 	struct fl_fallback *f = cx->field;
 	memset(f, 0, sizeof *f);
 	f->family = t.family;
 	f->port = t.port_lo;
-	memcpy(f->addr, t.addr, sizeof f->addr);
+	if (name) {
+		memcpy(cx->rule->fallback_name, t.name, t.name_len);
+		cx->rule->fallback_name[t.name_len] = '\0';
+	} else {
+		memcpy(f->addr, t.addr, sizeof f->addr);
+	}
 	return 0;
 }
 
@@ -517,6 +529,7 @@ int fl_rule_set_key(struct fl_rule *r, const char *key, size_t key_len, const ch
 	if (value_len > INT32_MAX)
 		return fl_diag_error(d, loc, "value of '%s' is too long", k->name);
 	struct value_ctx cx = {
+	    .rule = r,
 	    .key = k,
 	    .text = value,
 	    .len = (int)value_len,
@@ -571,6 +584,14 @@ static void put_errno(struct fl_textbuf *b, int err)
 
 static void put_addr(struct fl_textbuf *b, const struct fl_fallback *f)
 {
+	if (f->family == FL_AF_NAME) { /* the name sits in the rule, outside the union */
+		const struct fl_rule *r =
+		    (const struct fl_rule *)((const char *)f - offsetof(struct fl_rule, u.breaker.fallback));
+		fl_tb_puts(b, r->fallback_name);
+		fl_tb_putc(b, ':');
+		fl_tb_putu(b, f->port);
+		return;
+	}
 	struct fl_dest d;
 	char text[FL_DEST_STR_MAX];
 	memset(&d, 0, sizeof d);

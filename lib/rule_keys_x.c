@@ -25,6 +25,12 @@ int fl_breaker_x_finish(struct fl_rule *r, const struct fl_loc *loc, struct fl_d
 		return fl_diag_error(d, loc,
 				     "fallback is the statement's own destination (it would fail "
 				     "over to itself)");
+	if (f->family == FL_AF_NAME && t->family == FL_AF_NAME && !t->name_wild && t->port_lo == t->port_hi &&
+	    t->port_lo == f->port && strcmp(t->name, r->fallback_name) == 0)
+		return fl_diag_error(d, loc,
+				     "fallback %s:%u is the statement's own destination (it would fail "
+				     "over to itself)",
+				     r->fallback_name, (unsigned)f->port);
 	return 0;
 }
 

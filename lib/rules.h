@@ -64,7 +64,9 @@ enum fl_breaker_mode {
 };
 
 /* Where a breaker's rejected connects go instead: one address (family
- * FL_AF_INET4 / FL_AF_INET6), no name yet. */
+ * FL_AF_INET4 / FL_AF_INET6), or FL_AF_NAME with the name in the rule's
+ * fallback_name (the shim resolves it at start-up, shim/resolve.c, and
+ * puts the address here; the segment never holds FL_AF_NAME). */
 struct fl_fallback {
 	uint8_t family; /* 0 = none */
 	uint16_t port;
@@ -168,6 +170,10 @@ struct fl_rule {
 		struct fl_ratelimit_params ratelimit;
 	} u;
 	struct fl_loc loc; /* where the statement starts (loc.source is not owned) */
+	/* breaker fallback=NAME:PORT (u.breaker.fallback.family FL_AF_NAME):
+	 * the name, normalised; kept out of the union, whose size is fixed by
+	 * the layer statements of the segment. */
+	char fallback_name[FL_NAME_MAX + 1];
 };
 
 struct fl_ruleset {

@@ -421,7 +421,10 @@ static bool match_dest(struct fl_dest *d, struct fl_match *m, uint32_t *gen)
 		m->breaker = m->bulkhead = m->rate_limit = -1;
 	}
 	drop_dead_faults(m);
-	*gen = fl_layers_match(d, m);
+	bool named;
+	*gen = fl_layers_match_named(d, m, &named);
+	if (named && d->name == NULL)
+		fl_resolve_name_of(d); /* a layer's name statement: the entry is NAME:PORT */
 	return true;
 }
 

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "procreg.h"
 #include "resolve.h"
+#include "../lib/hostname.h"
 #include "../lib/layers.h"
 
 static uint32_t gen_none;
@@ -152,10 +153,39 @@ struct layer_ref {
 	uint32_t index;
 };
 
+/* A layer statement on a name (SPEC 9) matches the name d's address was
+ * resolved from in this process (d->name, set from the resolver map), and
+ * its ports; other targets match the address as always. */
+struct name_probe {
+	const char *name; /* d->name, else looked up once, at the first name statement */
+	uint16_t len;
+	bool looked;
+	bool *named;
+};
+
+static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, struct name_probe *p)
+{
+	if (t->family != FL_AF_NAME)
+		return fl_target_match(t, d);
+	if (!p->looked) {
+		p->looked = true;
+		p->name = d->name;
+		p->len = d->name_len;
+		if (p->name == NULL)
+			fl_resolve_name_of_addr(d->family, d->addr, &p->name, &p->len);
+	}
+	if (p->name == NULL || d->port < t->port_lo || d->port > t->port_hi ||
+	    !fl_name_match(t, p->name, p->len))
+		return false;
+	*p->named = true;
+	return true;
+}
+
 /* One try at a stable view: true with *found filled, false to retry. */
 static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, uint32_t g, struct found *found,
-		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts)
+		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named)
 {
+	struct name_probe probe = {NULL, 0, false, named};
 	parts[0].have = parts[1].have = false;
 	struct layer_ref act[FL_SEG_LAYERS];
 	uint32_t nact = 0;
@@ -190,7 +220,7 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			struct fl_seg_stmt st;
 			fl_layers_load(&st, &L->stmts[s], sizeof(st));
 			if (st.layer_plus1 != act[k].index + 1 || !fl_seg_stmt_check(&st) ||
-			    !fl_target_match(&st.target, d))
+			    !stmt_matches(&st.target, d, &probe))
 				continue;
 			if (st.kind != FL_KIND_FAULT) {
 				/* The first breaker / bulkhead in (layer order, index) order. */
@@ -241,7 +271,14 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 
 uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 {
+	bool named;
+	return fl_layers_match_named(d, m, &named);
+}
+
+uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool *named)
+{
 	const struct fl_seg_layers *L = fl_domain.seg.layers;
+	*named = false;
 	if (!fl_layers_joined || !L)
 		return 0;
 	struct found found[FL_MATCH_MAX_FAULTS];
@@ -253,7 +290,8 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 		uint32_t n;
 		bool truncated;
 		uint32_t room = FL_MATCH_MAX_FAULTS - m->nfaults;
-		if (!read_view(L, d, g, found, &n, room, &truncated, parts))
+		*named = false;
+		if (!read_view(L, d, g, found, &n, room, &truncated, parts, named))
 			continue;
 		/* Breakers and bulkheads of layers: for connections made now,
 		 * when the process's own rules give none. */

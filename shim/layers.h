@@ -111,6 +111,9 @@ bool fl_fault_inactive(uint32_t idx, const struct fl_fault_params *p);
  * own statements). Lock-free, allocation-free, async-signal-safe.
  */
 uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m);
+/* The same; *named: a layer statement on a host name matched (the name
+ * comes from the resolver map, shim/resolve.h, when d has none). */
+uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool *named);
 
 /* The layers changed since c was matched: match it again. */
 void fl_layers_refresh(struct fl_conn *c);

@@ -44,6 +44,7 @@
 #include "domain.h"
 #include "hostname.h"
 #include "inject.h"
+#include "layers.h"
 #include "log.h"
 #include "shim.h"
 #include "wait.h"
@@ -55,6 +56,7 @@
 #define LOCK_SPINS 100000
 
 uint32_t fl_resolve_remembered;
+uint32_t fl_resolve_own_names;
 
 struct name_rec {
 	uint16_t len;
@@ -116,6 +118,8 @@ static void *real_gai, *real_ghbn, *real_ghbn2, *real_ghbn_r, *real_ghbn2_r;
 
 /* ---- set-up ---- */
 
+static void resolve_fallbacks(void);
+
 void fl_resolve_setup(void)
 {
 	const struct fl_ruleset *rs = &fl_state.rules;
@@ -154,6 +158,8 @@ void fl_resolve_setup(void)
 		if (on_name && r->kind != FL_KIND_RESOLVE)
 			conn_rules[nconn_rules++] = i;
 	}
+	fl_resolve_own_names = nconn_rules;
+	resolve_fallbacks();
 }
 
 /* ---- the map ---- */
@@ -297,6 +303,31 @@ bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i)
 	return false;
 }
 
+bool fl_resolve_name_of(struct fl_dest *d)
+{
+	return fl_resolve_name_of_addr(d->family, d->addr, &d->name, &d->name_len);
+}
+
+bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len)
+{
+	if (__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0 ||
+	    (family != FL_AF_INET4 && family != FL_AF_INET6))
+		return false;
+	for (uint32_t k = 0, i = fl_resolve_hash(family, addr); k < ADDRS_MAX;
+	     k++, i = (i + 1) & (ADDRS_MAX - 1)) {
+		const struct fl_resolve_slot *s = &fl_resolve_addrs[i];
+		uint32_t n = __atomic_load_n(&s->name_plus1, __ATOMIC_ACQUIRE);
+		if (n == 0)
+			return false;
+		if (s->family != family || memcmp(s->addr, addr, 16) != 0)
+			continue;
+		*name = names[n - 1].text;
+		*len = names[n - 1].len;
+		return true;
+	}
+	return false;
+}
+
 /* ---- what the rules say about one lookup ---- */
 
 struct lookup {
@@ -343,10 +374,23 @@ static bool maybe_named(const char *node)
 	return false;
 }
 
+/* An address literal ("127.0.0.1", "::1"): not a name to remember. */
+static bool literal(const char *node)
+{
+	size_t n = strlen(node);
+	return n == 0 || strchr(node, ':') != NULL || (node[n - 1] >= '0' && node[n - 1] <= '9') ||
+	       (n > 1 && node[n - 1] == '.' && node[n - 2] >= '0' && node[n - 2] <= '9');
+}
+
 static bool look_up(const char *node, const char *service, struct lookup *l)
 {
-	if (FL_LIKELY(nname_rules == 0) || node == NULL || in_resolver ||
-	    !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE) || !maybe_named(node))
+	/* A process joined to a domain remembers every name it resolves (up
+	 * to the map's bound), because a layer applied at any time may name
+	 * it (SPEC 7 + 9); others only names their own statements cover. */
+	bool all = __atomic_load_n(&fl_layers_joined, __ATOMIC_RELAXED) && node != NULL && !in_resolver &&
+		   !literal(node);
+	if (!all && (FL_LIKELY(nname_rules == 0) || node == NULL || in_resolver ||
+		     !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE) || !maybe_named(node)))
 		return false;
 	l->len = fl_name_normalise(node, l->name);
 	if (l->len == 0)
@@ -379,6 +423,8 @@ static bool look_up(const char *node, const char *service, struct lookup *l)
 			l->connect = true;
 		any = true;
 	}
+	if (all)
+		l->connect = any = true;
 	return any;
 }
 
@@ -797,4 +843,115 @@ FL_EXPORT struct hostent *gethostbyname(const char *name)
 FL_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
 	return host_static(name, af, REAL(real_ghbn2, ghbn2_fn, "gethostbyname2"));
+}
+
+/* ---- breaker fallbacks given as NAME:PORT (SPEC 11) ----
+ *
+ * Resolved once, here at start-up (fl_resolve_setup, from the shim's
+ * constructor, before the program runs and before the shim is active), not
+ * at failover: the connect path must stay async-signal-safe and must not
+ * allocate, and getaddrinfo is neither. A `resolve` override of this
+ * process's rules answers first, else the real getaddrinfo (the system's
+ * resolver: /etc/hosts, DNS). The first IPv4 address is kept (an IPv4
+ * fallback serves IPv4 and IPv6 sockets), else the first IPv6 one; the
+ * rule's fallback then holds that address, so the breaker entry in shared
+ * memory does too. The name's addresses are remembered in the map, so
+ * the fallback connect matches the name's own statements. A name that does
+ * not resolve leaves the breaker without a fallback (its connects are
+ * refused as without one), with an error-level message. The name is
+ * resolved once per process (exec starts again; fork keeps the parent's):
+ * a name whose address changes later is not followed.
+ */
+
+static void fallback_warn(const struct fl_rule *r, const char *why)
+{
+	if (!fl_log_on(FL_LOG_ERROR))
+		return;
+	char storage[400];
+	struct fl_textbuf b;
+	fl_log_begin(&b, storage, sizeof storage);
+	fl_tb_puts(&b, "warning: fallback ");
+	fl_tb_puts(&b, r->fallback_name);
+	fl_tb_putc(&b, ':');
+	fl_tb_putu(&b, r->u.breaker.fallback.port);
+	fl_tb_puts(&b, " does not resolve (");
+	fl_tb_puts(&b, why);
+	fl_tb_puts(&b, "): that breaker has no fallback, its rejected connects are refused");
+	fl_log_end(&b);
+}
+
+static bool take_addr(struct fl_fallback *f, uint8_t family, const uint8_t *addr)
+{
+	if (f->family == FL_AF_INET4 || (f->family == FL_AF_INET6 && family != FL_AF_INET4))
+		return false; /* keep the first IPv4, else the first IPv6 */
+	f->family = family;
+	memset(f->addr, 0, sizeof f->addr);
+	memcpy(f->addr, addr, family == FL_AF_INET4 ? 4 : 16);
+	return family == FL_AF_INET4;
+}
+
+static void resolve_fallback(struct fl_rule *r)
+{
+	struct fl_fallback *f = &r->u.breaker.fallback;
+	struct fl_fallback got = {.family = 0, .port = f->port};
+	size_t len = strlen(r->fallback_name);
+	const struct fl_ruleset *rs = &fl_state.rules;
+	for (uint32_t i = 0; i < rs->count; i++) {
+		const struct fl_rule *o = &rs->rules[i];
+		if (o->kind != FL_KIND_RESOLVE || !fl_name_match(&o->target, r->fallback_name, len))
+			continue;
+		for (uint32_t k = 0; k < o->u.resolve.count && k < FL_RESOLVE_MAX; k++)
+			if (take_addr(&got, o->u.resolve.addrs[k].family, o->u.resolve.addrs[k].addr))
+				break;
+		break; /* the first override is the name's, as in getaddrinfo */
+	}
+	struct addrinfo *res = NULL;
+	if (got.family == 0) {
+		struct addrinfo hints;
+		memset(&hints, 0, sizeof hints);
+		hints.ai_socktype = SOCK_STREAM;
+		gai_fn *real = REAL(real_gai, gai_fn, "getaddrinfo");
+		in_resolver++;
+		int rc = real ? real(r->fallback_name, NULL, &hints, &res) : EAI_SYSTEM;
+		in_resolver--;
+		if (rc != 0) {
+			const char *name = fl_eai_name(rc);
+			fallback_warn(r, name ? name : "no answer");
+			f->family = 0; /* none: refused as without a fallback */
+			return;
+		}
+		struct addr_list l = {.ai = res};
+		struct fl_dest a;
+		while (next_addr(&l, &a))
+			if (take_addr(&got, a.family, a.addr))
+				break;
+	}
+	if (got.family == 0) {
+		fallback_warn(r, "no IPv4 or IPv6 address");
+		f->family = 0;
+	} else {
+		*f = got;
+		if (lock_map()) { /* the name's statements cover the fallback connect */
+			int64_t idx = name_index(r->fallback_name, len);
+			if (idx >= 0) {
+				struct fl_dest a;
+				memset(&a, 0, sizeof a);
+				a.family = got.family;
+				memcpy(a.addr, got.addr, 16);
+				remember_addr((uint32_t)idx, &a);
+			}
+			unlock_map();
+		}
+	}
+	if (res)
+		freeaddrinfo(res);
+}
+
+static void resolve_fallbacks(void)
+{
+	struct fl_ruleset *rs = &fl_state.rules;
+	for (uint32_t i = 0; i < rs->count; i++)
+		if (rs->rules[i].kind == FL_KIND_BREAKER &&
+		    rs->rules[i].u.breaker.fallback.family == FL_AF_NAME)
+			resolve_fallback(&rs->rules[i]);
 }

@@ -19,6 +19,9 @@
 
 /* Addresses remembered so far (atomic; only grows). */
 extern uint32_t fl_resolve_remembered;
+/* How many of the process's own statements on names a connect can match
+ * (set once at start-up). */
+extern uint32_t fl_resolve_own_names;
 
 /* The address table (resolve.c): a slot is empty while name_plus1 is 0. */
 #define FL_RESOLVE_ADDRS 1024u
@@ -50,13 +53,23 @@ bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i);
  * probe of an empty slot. */
 static inline bool fl_resolve_match(struct fl_dest *d, struct fl_match *m)
 {
-	if (__builtin_expect(__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0, 1))
+	/* No own statement on a name: nothing to add (a joined process may
+	 * still remember names, for layers: shim/layers.c asks the map). */
+	if (__builtin_expect(fl_resolve_own_names == 0, 1) ||
+	    __builtin_expect(__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0, 1))
 		return false;
 	uint32_t i = fl_resolve_hash(d->family, d->addr);
 	if (__builtin_expect(__atomic_load_n(&fl_resolve_addrs[i].name_plus1, __ATOMIC_ACQUIRE) == 0, 1))
 		return false;
 	return fl_resolve_match_slow(d, m, i);
 }
+
+/* The name d's address was last resolved from, if the map knows it:
+ * sets d->name / d->name_len. Lock-free, allocation-free (layers.c asks it
+ * for layer statements on names, whatever the process's own rules). */
+bool fl_resolve_name_of(struct fl_dest *d);
+/* The same for an address: *name / *len, unchanged when unknown. */
+bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len);
 
 /* At start-up, once the rules are loaded: lists the name statements. */
 void fl_resolve_setup(void);

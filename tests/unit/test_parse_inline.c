@@ -221,13 +221,13 @@ START_TEST(target_without_kind_is_an_error)
 {
 	ck_assert_str_eq(error_of("127.0.0.1:80"),
 			 "FAULTLINE_RULES:1:1: missing kind after target '127.0.0.1:80' (breaker, "
-			 "bulkhead or fault)");
+			 "bulkhead, fault, shape, rate_limit or resolve)");
 	ck_assert_str_eq(error_of("1.1.1.1 breaker\n  127.0.0.1:80   # no kind\n"),
 			 "FAULTLINE_RULES:2:3: missing kind after target '127.0.0.1:80' (breaker, "
-			 "bulkhead or fault)");
+			 "bulkhead, fault, shape, rate_limit or resolve)");
 	ck_assert_str_eq(error_of("127.0.0.1:80; fault"),
 			 "FAULTLINE_RULES:1:1: missing kind after target '127.0.0.1:80' (breaker, "
-			 "bulkhead or fault)");
+			 "bulkhead, fault, shape, rate_limit or resolve)");
 }
 END_TEST
 
@@ -235,7 +235,7 @@ START_TEST(key_value_where_the_kind_belongs_is_a_missing_kind)
 {
 	ck_assert_str_eq(error_of("127.0.0.1 failure_threshold=3"),
 			 "FAULTLINE_RULES:1:11: missing kind before 'failure_threshold=3' (breaker, "
-			 "bulkhead or fault)");
+			 "bulkhead, fault, shape, rate_limit or resolve)");
 }
 END_TEST
 
@@ -250,7 +250,7 @@ START_TEST(unknown_kind_is_reported_with_a_suggestion)
 			 "FAULTLINE_RULES:2:11: unknown kind 'faults' (did you mean 'fault'?)");
 	ck_assert_str_eq(error_of("127.0.0.1 retry"),
 			 "FAULTLINE_RULES:1:11: unknown kind 'retry' (kinds: breaker, bulkhead, "
-			 "fault)");
+			 "fault, shape, rate_limit or resolve)");
 }
 END_TEST
 

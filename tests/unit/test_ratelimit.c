@@ -197,12 +197,20 @@ START_TEST(breaker_keys_bad_input)
 	ck_assert_str_eq(error_of(FL_KIND_BREAKER, "timeout_ms=5000 timeout_max_ms=1000"),
 			 "T:1:5: timeout_max_ms=1000 is below timeout_ms=5000 (the open time only grows from "
 			 "timeout_ms; 0 keeps it fixed)");
-	ck_assert_str_eq(error_of(FL_KIND_BREAKER, "fallback=db.example:5432"),
-			 "T:1:5: value 'db.example:5432' of 'fallback' must be one address and port, such as "
-			 "127.0.0.1:8081 or [::1]:8081 (host names are not accepted yet)");
+	ck_assert_str_eq(
+	    error_of(FL_KIND_BREAKER, "fallback=*.example:5432"),
+	    "T:1:5: value '*.example:5432' of 'fallback' must be one host name and one port, such "
+	    "as backup.example.com:8081 (no wildcard, no port range)");
+	ck_assert_str_eq(
+	    error_of(FL_KIND_BREAKER, "fallback=db.example:1-5"),
+	    "T:1:5: value 'db.example:1-5' of 'fallback' must be one host name and one port, such "
+	    "as backup.example.com:8081 (no wildcard, no port range)");
+	ck_assert_str_eq(error_of(FL_KIND_BREAKER, "fallback=db.example"),
+			 "T:1:5: value 'db.example' of 'fallback' must be one host name and one port, such "
+			 "as backup.example.com:8081 (no wildcard, no port range)");
 	ck_assert_str_eq(error_of(FL_KIND_BREAKER, "fallback=10.0.0.0/8:80"),
 			 "T:1:5: value '10.0.0.0/8:80' of 'fallback' must be one address and port, such as "
-			 "127.0.0.1:8081 or [::1]:8081 (host names are not accepted yet)");
+			 "127.0.0.1:8081 or [::1]:8081, or NAME:PORT");
 }
 END_TEST
 
@@ -219,6 +227,39 @@ START_TEST(fallback_equal_to_its_destination_is_an_error)
 	fl_diag_clear(&d);
 	ck_assert_int_eq(fl_parse_inline("R", "127.0.0.1:80 breaker fallback=127.0.0.1:81", &rs, &d), 0);
 	ck_assert_uint_eq(rs.rules[0].u.breaker.fallback.port, 81);
+	fl_ruleset_free(&rs);
+	/* names (SPEC 11 NAME:PORT): the same name and port is its own destination too */
+	fl_diag_clear(&d);
+	ck_assert_int_eq(fl_parse_inline("R", "api.test:80 breaker fallback=API.Test.:80", &rs, &d), -1);
+	ck_assert_str_eq(d.error, "R:1:1: fallback api.test:80 is the statement's own destination (it would "
+				  "fail over to itself)");
+	fl_ruleset_free(&rs);
+	fl_diag_clear(&d);
+	ck_assert_int_eq(fl_parse_inline("R", "api.test:80 breaker fallback=api.test:81", &rs, &d), 0);
+	fl_ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(fallback_names_are_kept_and_print_back)
+{
+	struct fl_ruleset rs;
+	struct fl_diag d;
+	char text[512];
+	fl_ruleset_init(&rs);
+	fl_diag_clear(&d);
+	ck_assert_int_eq(fl_parse_inline("R", "127.0.0.1:80 breaker fallback=Backup.Test.:8081", &rs, &d), 0);
+	const struct fl_rule *r = &rs.rules[0];
+	ck_assert_uint_eq(r->u.breaker.fallback.family, FL_AF_NAME);
+	ck_assert_uint_eq(r->u.breaker.fallback.port, 8081);
+	ck_assert_str_eq(r->fallback_name, "backup.test");
+	fl_rule_format_brief(r, text, sizeof text);
+	ck_assert_str_eq(text, "127.0.0.1:80 breaker fallback=backup.test:8081");
+	fl_ruleset_free(&rs);
+	/* an address fallback on a name target */
+	fl_diag_clear(&d);
+	ck_assert_int_eq(fl_parse_inline("R", "api.test:443 breaker fallback=10.0.0.1:443", &rs, &d), 0);
+	fl_rule_format_brief(&rs.rules[0], text, sizeof text);
+	ck_assert_str_eq(text, "api.test:443 breaker fallback=10.0.0.1:443");
 	fl_ruleset_free(&rs);
 }
 END_TEST
@@ -242,6 +283,7 @@ Suite *ratelimit_suite(void)
 	tcase_add_test(k, breaker_keys_print_only_when_in_use);
 	tcase_add_test(k, breaker_keys_bad_input);
 	tcase_add_test(k, fallback_equal_to_its_destination_is_an_error);
+	tcase_add_test(k, fallback_names_are_kept_and_print_back);
 	suite_add_tcase(s, k);
 	return s;
 }
