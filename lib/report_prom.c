@@ -140,7 +140,6 @@ static void sample(struct fl_out *o, const char *metric, const struct series *se
 struct breaker_metric {
 	const char *name, *type, *help;
 	uint64_t (*value)(const struct fl_snap_breaker *);
-	bool millis; /* value is in ms, printed as seconds (Prometheus base units) */
 };
 
 static uint64_t breaker_state(const struct fl_snap_breaker *b)
@@ -207,7 +206,7 @@ static const struct breaker_metric breaker_metrics[] = {
      "Rejected connection attempts sent to the breaker's fallback instead.", breaker_fallbacks},
     {"faultline_breaker_open_seconds", "gauge",
      "How long the breaker stays open now (timeout_ms, grown by timeout_multiplier on re-opening).",
-     breaker_open_ms, true},
+     breaker_open_ms},
 };
 
 struct ratelimit_metric {
@@ -365,7 +364,7 @@ void fl_report_prometheus(struct fl_out *o, const struct fl_snapshot *s)
 		const struct breaker_metric *bm = &breaker_metrics[m];
 		family(o, bm->name, bm->type, bm->help);
 		for (size_t i = 0; i < n; i++)
-			if (series[i].breaker && bm->millis) {
+			if (series[i].breaker && bm->value == breaker_open_ms) { /* ms, shown in seconds */
 				uint64_t ms = bm->value(series[i].breaker);
 				sample_start(o, bm->name, &series[i], NULL, NULL);
 				fl_out_printf(o, "%" PRIu64 ".%03u\n", ms / 1000, (unsigned)(ms % 1000));

@@ -133,11 +133,15 @@ assert_eq "empty object: status" 400 "$CODE"
 req PATCH "/api/v1/destinations/$D2" "${JSONCT[@]}" -d '{"breaker": {"failure_threshold": 3}}'
 assert_eq "breaker key on a bulkhead-only destination: status" 409 "$CODE"
 assert_contains "error" "$BODY" "has no breaker"
+# SPEC 11: trip also works where no breaker exists yet (the breaker is made, forced open)
 req POST "/api/v1/destinations/$D2/trip" "${JSONCT[@]}"
-assert_eq "trip without a breaker: status" 409 "$CODE"
+assert_eq "trip without a breaker: status" 200 "$CODE"
+STATE=$("$CLI" stats --json | "$PY" -c 'import json,sys; print([d for d in json.load(sys.stdin)["destinations"] if d["destination"] == sys.argv[1]][0]["breaker"]["state"])' "$D2")
+assert_eq "its breaker after the trip" forced_open "$STATE"
+"$CLI" reset "$D2" >/dev/null
 
 check "404: unknown destination, unknown domain, a path outside the API"
-req POST "/api/v1/destinations/127.0.0.1:1/trip" "${JSONCT[@]}"
+req POST "/api/v1/destinations/127.0.0.1:1/reset" "${JSONCT[@]}"
 assert_eq "unknown destination: status" 404 "$CODE"
 assert_contains "error" "$BODY" "'127.0.0.1:1' not found"
 req GET "/api/v1/stats?domain=it-serve-none-$$"
