@@ -104,6 +104,8 @@ struct found {
 	uint64_t uid;
 	uint32_t index; /* in its layer */
 	struct fl_fault_params p;
+	uint8_t kind;		      /* FL_KIND_FAULT or FL_KIND_SHAPE */
+	char text[FL_SEG_EVENT_DEST]; /* the statement's text, cut: its events' destination */
 };
 
 /* The first breaker (or bulkhead) statement of the layers that matches. */
@@ -129,7 +131,8 @@ static void fill_local(const struct found *f, const struct found_part *part)
 		l->u = part->u;
 		memcpy(l->text, part->text, sizeof(l->text));
 	} else {
-		l->kind = FL_KIND_FAULT;
+		l->kind = f->kind;
+		memcpy(l->text, f->text, sizeof(f->text));
 	}
 	l->p = f->p;
 	__atomic_store_n(&l->c.seen, 0, __ATOMIC_RELAXED);
@@ -192,7 +195,7 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			if (st.layer_plus1 != act[k].index + 1 || !fl_seg_stmt_check(&st) ||
 			    !fl_target_match(&st.target, d))
 				continue;
-			if (st.kind != FL_KIND_FAULT) {
+			if (st.kind != FL_KIND_FAULT && st.kind != FL_KIND_SHAPE) {
 				/* The first breaker / bulkhead in (layer order, index) order. */
 				struct found_part *pt = &parts[st.kind == FL_KIND_BULKHEAD];
 				if (pt->have && (pt->rank < k || (pt->rank == k && pt->f.index < st.index)))
@@ -223,7 +226,8 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			}
 			struct found f = {
 			    s,	    act[k].index, act[k].word, act[k].applied_ms, act[k].expires_ms,
-			    st.uid, st.index,	  st.u.fault};
+			    st.uid, st.index,	  st.u.fault,  st.kind,		  {0}};
+			fl_event_text(f.text, sizeof(f.text), st.text);
 			f.p.threshold = fl_probability_threshold(f.p.probability);
 			f.p.timed = f.p.start_ms != 0 || f.p.duration_ms != 0;
 			/* In statement order within the layer: insert by index. */
