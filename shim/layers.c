@@ -26,6 +26,7 @@
 #include "connfault.h"
 #include "domain.h"
 #include "events.h"
+#include "evsum.h"
 #include "log.h"
 #include "procreg.h"
 #include "resolve.h"
@@ -357,6 +358,8 @@ void fl_layers_join_existing(void)
 		pid_t pid = getpid();
 		fl_domain.proc = fl_domain_register(pid, fl_proc_start_ticks(pid));
 		fl_domain.attached = true;
+		fl_events_bind(&fl_domain.seg); /* breaker moves of layer breakers are logged */
+		fl_evsum_init(0);		/* layer statements are summarised */
 		fl_layers_join();
 	} else if (fl_log_on(FL_LOG_INFO) && strstr(d->error, "does not exist") == NULL &&
 		   strstr(d->error, "No such file") == NULL) {
