@@ -90,8 +90,8 @@ void fl_cx_setup(struct fl_conn *c)
 			struct fl_seg_entry *e = NULL;
 			if (p->shape_scope == FL_SHAPE_DESTINATION)
 				e = c->stats;
-			else if (p->shape_scope == FL_SHAPE_RULE)
-				e = fl_domain_rule_entry(idx);
+			else if (p->shape_scope == FL_SHAPE_RULE && idx < FL_LAYER_IDX)
+				e = fl_domain_rule_entry(idx); /* a layer statement has no rule entry */
 			if (e)
 				c->shape_due = &e->shape_due_ns;
 			c->shape_ops = p->ops;
