@@ -98,10 +98,11 @@ END_TEST
 START_TEST(layers_keep_shape_close_and_connection_faults_and_refuse_the_rest)
 {
 	struct fl_seg_stmt s[8];
-	ck_assert_uint_eq(compile("*:1 shape rate_kbps=100; *:1 fault on=close delay_ms=5; *:1 fault eof=true; "
-				  "*:1 fault on=recv max_bytes=1 start_ms=10 duration_ms=20; *:1 fault hang_ms=0",
-				  s),
-			  5);
+	ck_assert_uint_eq(
+	    compile("*:1 shape rate_kbps=100; *:1 fault on=close delay_ms=5; *:1 fault eof=true; "
+		    "*:1 fault on=recv max_bytes=1 start_ms=10 duration_ms=20; *:1 fault hang_ms=0",
+		    s),
+	    5);
 	ck_assert_uint_eq(s[0].kind, FL_KIND_SHAPE);
 	ck_assert_uint_eq(s[0].u.fault.rate_kbps, 100);
 	ck_assert_uint_eq(s[1].u.fault.ops, FL_OPS_CLOSE);
@@ -111,10 +112,12 @@ START_TEST(layers_keep_shape_close_and_connection_faults_and_refuse_the_rest)
 	s[0].u.fault.rate_kbps = 0; /* a forged shape without a rate is not trusted */
 	ck_assert(!fl_seg_stmt_check(&s[0]));
 	static const char *const refused[][2] = {
-	    {"*:1 rate_limit rate=5", "a rate_limit statement cannot be kept in a layer (a layer takes fault, "
-				      "shape, breaker and bulkhead statements)"},
+	    {"*:1 rate_limit rate=5",
+	     "a rate_limit statement cannot be kept in a layer (a layer takes fault, "
+	     "shape, breaker and bulkhead statements)"},
 	    {"api.example.test resolve address=127.0.0.1", "a resolve statement cannot be kept in a layer"},
-	    {"api.example.test fault on=resolve error=EAI_AGAIN", "faults on=resolve cannot be kept in a layer"},
+	    {"api.example.test fault on=resolve error=EAI_AGAIN",
+	     "faults on=resolve cannot be kept in a layer"},
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
 		struct fl_ruleset rs;
