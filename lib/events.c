@@ -22,7 +22,8 @@
 
 #define WORDS (sizeof(struct fl_seg_event) / sizeof(uint64_t))
 
-static const char *const kind_names[] = {NULL, "breaker", "bulkhead", "layer", "process", "fault"};
+static const char *const kind_names[] = {NULL,	  "breaker",	"bulkhead",   "layer",	 "process",
+					 "fault", "connection", "rate_limit", "fallback"};
 static const char *const reason_names[] = {
     "failure_threshold", "failure_rate",  "timeout",	    "trial_succeeded",
     "trial_failed",	 "trial_timeout", "forced",	    "reset",
@@ -31,6 +32,13 @@ static const char *const bulkhead_names[] = {"rejected", "timeout"};
 static const char *const layer_names[] = {"applied", "removed", "expired"};
 static const char *const process_names[] = {"attached", "exited", "gone"};
 static const char *const fault_names[] = {"injected"};
+static const char *const conn_names[] = {"short_io", "eof",    "hang",	     "reset",
+					 "corrupt",  "shaped", "close_delay"};
+static const char *const rate_names[] = {"rejected", "delayed"};
+static const char *const fallback_names[] = {"failed_over"};
+
+_Static_assert(sizeof(conn_names) / sizeof(*conn_names) == FL_CONN_EV_MAX + 1, "a name per conn event");
+_Static_assert(sizeof(kind_names) / sizeof(*kind_names) == FL_EVENT_KIND_MAX + 1, "a name per kind");
 
 _Static_assert(sizeof(reason_names) / sizeof(*reason_names) == FL_REASON_MAX + 1, "a name per reason");
 
@@ -52,6 +60,12 @@ const char *fl_event_what_name(unsigned kind, unsigned what)
 		return what <= FL_PROCESS_EV_MAX ? process_names[what] : NULL;
 	case FL_EVENT_FAULT:
 		return what <= FL_FAULT_EV_MAX ? fault_names[what] : NULL;
+	case FL_EVENT_CONNECTION:
+		return what <= FL_CONN_EV_MAX ? conn_names[what] : NULL;
+	case FL_EVENT_RATE_LIMIT:
+		return what <= FL_RATE_EV_MAX ? rate_names[what] : NULL;
+	case FL_EVENT_FALLBACK:
+		return what <= FL_FALLBACK_EV_MAX ? fallback_names[what] : NULL;
 	default:
 		return NULL;
 	}
@@ -231,6 +245,62 @@ void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkh
 	fl_event_write(seg, &ev);
 }
 
+void fl_event_conn(struct fl_seg *seg, uint32_t pid, const char *dest, uint32_t statement, uint32_t ops,
+		   enum fl_conn_event what, uint64_t second, uint64_t count, uint64_t amount, uint64_t now_ms)
+{
+	struct fl_event ev = {.time_ms = second ? second * 1000 : now_ms,
+			      .pid = pid,
+			      .kind = FL_EVENT_CONNECTION,
+			      .what = (uint8_t)what};
+	ev.a = (uint8_t)ops;
+	ev.v1 = amount > UINT32_MAX ? UINT32_MAX : (uint32_t)amount;
+	ev.v3 = statement;
+	ev.count = count;
+	fl_event_text(ev.dest, sizeof(ev.dest), dest);
+	fl_event_write(seg, &ev);
+}
+
+/* The first caller of this Unix second for *word wins (CAS). */
+static bool first_of_second(uint32_t *word, uint64_t now_ms)
+{
+	uint32_t second = (uint32_t)(now_ms / 1000), last = LOAD(word);
+	return last != second && CAS(word, &last, second);
+}
+
+static void entry_dest(const struct fl_seg_entry *e, struct fl_event *ev)
+{
+	struct fl_seg_key key;
+	memcpy(&key, &e->key, sizeof(key));
+	char name[FL_SEG_KEY_TEXT + 16];
+	fl_seg_key_format(&key, name, sizeof(name));
+	fl_event_text(ev->dest, sizeof(ev->dest), name);
+}
+
+void fl_event_rate_limit(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_rate_event what, uint64_t now_ms)
+{
+	if (!first_of_second(what == FL_RATE_EV_DELAYED ? &e->ev_rl_delayed_s : &e->ev_rl_rejected_s, now_ms))
+		return;
+	struct fl_event ev = {
+	    .time_ms = now_ms, .pid = self_pid(), .kind = FL_EVENT_RATE_LIMIT, .what = (uint8_t)what};
+	ev.count = what == FL_RATE_EV_DELAYED ? LOAD(&e->ratelimit.delayed) : LOAD(&e->ratelimit.rejected);
+	ev.v1 = LOAD(&e->ratelimit.p.rate);
+	ev.v2 = LOAD(&e->ratelimit.p.burst);
+	entry_dest(e, &ev);
+	fl_event_write(seg, &ev);
+}
+
+void fl_event_fallback(struct fl_seg *seg, struct fl_seg_entry *e, const char *to, uint64_t now_ms)
+{
+	if (!first_of_second(&e->ev_fallback_s, now_ms))
+		return;
+	struct fl_event ev = {
+	    .time_ms = now_ms, .pid = self_pid(), .kind = FL_EVENT_FALLBACK, .what = FL_FALLBACK_EV_USED};
+	ev.count = LOAD(&e->breaker_x.fallbacks);
+	fl_event_text(ev.text, sizeof(ev.text), to);
+	entry_dest(e, &ev);
+	fl_event_write(seg, &ev);
+}
+
 static struct fl_seg *bound; /* atomic */
 
 void fl_events_bind(struct fl_seg *seg)
@@ -308,7 +378,8 @@ static int check_record(const struct fl_seg_event *rec, uint64_t n, struct fl_di
 		return CORRUPT("%s", "text is not terminated");
 	if (rec->kind == FL_EVENT_BREAKER && (rec->a > FL_BREAKER_DISABLED || rec->b > FL_BREAKER_DISABLED))
 		return CORRUPT("breaker states %u -> %u are not states", rec->a, rec->b);
-	if (rec->kind == FL_EVENT_FAULT && (rec->a == 0 || rec->a >= (1u << FL_OP_COUNT)))
+	if ((rec->kind == FL_EVENT_FAULT || rec->kind == FL_EVENT_CONNECTION) &&
+	    (rec->a == 0 || (rec->a & ~(((1u << FL_OP_COUNT) - 1) | FL_OPS_CLOSE)) != 0))
 		return CORRUPT("op mask %u is not a set of ops", rec->a);
 	if (rec->pid > FL_PID_MAX)
 		return CORRUPT("pid %u is out of range", rec->pid);

@@ -29,6 +29,17 @@
  *                                           v1 = errno, v2 = delay_ms,
  *                                           v3 = statement index, a = op mask;
  *                                           time = the start of that second
+ *   connection short_io | eof | hang | reset | corrupt | shaped | close_delay
+ *                                           as fault: count in that second,
+ *                                           v1 = amount (bytes flipped, ms
+ *                                           waited), v3 = statement, a = ops
+ *   rate_limit rejected | delayed           as bulkhead: count = the entry's
+ *                                           total, v1 = rate, v2 = burst
+ *   fallback  failed_over                   count = the entry's total,
+ *                                           text = the fallback address
+ * Statement indices of layers are 0x40000000 + slot (shim/layers.h); the
+ * destination of a statement's summary is the statement's target (own
+ * rules) or its text (layers).
  *
  * A new kind (DNS, connection faults, ...) adds a value to enum
  * fl_event_kind and its what-names below, fills struct fl_event and calls
@@ -51,7 +62,10 @@ enum fl_event_kind {
 	FL_EVENT_LAYER = 3,
 	FL_EVENT_PROCESS = 4,
 	FL_EVENT_FAULT = 5,
-	FL_EVENT_KIND_MAX = 5,
+	FL_EVENT_CONNECTION = 6, /* connection faults and shaping (SPEC 10) */
+	FL_EVENT_RATE_LIMIT = 7, /* SPEC 11 */
+	FL_EVENT_FALLBACK = 8,	 /* SPEC 11 failover */
+	FL_EVENT_KIND_MAX = 8,
 };
 
 /* Why a breaker moved (the `reason` field). */
@@ -85,6 +99,19 @@ enum fl_process_event {
 	FL_PROCESS_EV_MAX = 2,
 };
 enum fl_fault_event { FL_FAULT_INJECTED = 0, FL_FAULT_EV_MAX = 0 };
+/* What a connection-fault or shape statement did (summarised like faults). */
+enum fl_conn_event {
+	FL_CONN_SHORT_IO = 0,	 /* max_bytes cut a call */
+	FL_CONN_EOF = 1,	 /* eof=true */
+	FL_CONN_HANG = 2,	 /* hang_ms */
+	FL_CONN_RESET = 3,	 /* close_after_bytes reset a connection */
+	FL_CONN_CORRUPT = 4,	 /* corrupt: amount = bytes flipped */
+	FL_CONN_SHAPED = 5,	 /* shape made a call wait: amount = ms waited */
+	FL_CONN_CLOSE_DELAY = 6, /* on=close delay_ms: amount = ms */
+	FL_CONN_EV_MAX = 6,
+};
+enum fl_rate_event { FL_RATE_EV_REJECTED = 0, FL_RATE_EV_DELAYED = 1, FL_RATE_EV_MAX = 1 };
+enum fl_fallback_event { FL_FALLBACK_EV_USED = 0, FL_FALLBACK_EV_MAX = 0 };
 
 /* One event, as written and as read back. */
 struct fl_event {
@@ -133,6 +160,18 @@ void fl_event_process(struct fl_seg *seg, uint32_t pid, enum fl_process_event wh
  * second 0: now_ms). */
 void fl_event_fault(struct fl_seg *seg, uint32_t pid, const char *dest, uint32_t statement, uint32_t ops,
 		    int err, uint32_t delay_ms, uint64_t second, uint64_t count, uint64_t now_ms);
+
+/* count times `what` of statement `statement` in Unix second `second`;
+ * amount: bytes flipped (corrupt) or ms waited (shaped, close_delay). */
+void fl_event_conn(struct fl_seg *seg, uint32_t pid, const char *dest, uint32_t statement, uint32_t ops,
+		   enum fl_conn_event what, uint64_t second, uint64_t count, uint64_t amount,
+		   uint64_t now_ms);
+
+/* Rate-limit rejection or delay, and failover, at entry e: at most one
+ * event per destination, what and Unix second, as fl_event_bulkhead. */
+void fl_event_rate_limit(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_rate_event what,
+			 uint64_t now_ms);
+void fl_event_fallback(struct fl_seg *seg, struct fl_seg_entry *e, const char *to, uint64_t now_ms);
 
 /*
  * Bulkhead rejection or queue timeout at entry e: written at most once per

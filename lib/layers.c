@@ -160,10 +160,20 @@ bool fl_seg_stmt_check(const struct fl_seg_stmt *s)
 		const struct fl_fault_params *p = &s->u.fault;
 		double prob;
 		memcpy(&prob, &p->probability, sizeof(prob));
-		return p->ops != 0 && (p->ops & ~(uint32_t)FL_OPS_ALL) == 0 && errno_ok(p->error, true) &&
-		       p->delay_ms <= U31 && p->jitter_ms <= p->delay_ms &&
-		       (p->error != 0 || p->delay_ms != 0) && prob >= 0.0 && prob <= 1.0 && p->every >= 1 &&
-		       p->start_ms <= U31 && p->duration_ms <= U31 && p->timed <= 1 && connfault_ok(s, p);
+		/* on=close (a slow close) and connection-fault actions (SPEC 10)
+		 * are faults too; resolve is not kept in a layer. */
+		return p->ops != 0 && (p->ops & ~(uint32_t)(FL_OPS_ALL | FL_OPS_CLOSE)) == 0 &&
+		       errno_ok(p->error, true) && p->delay_ms <= U31 && p->jitter_ms <= p->delay_ms &&
+		       (p->error != 0 || p->delay_ms != 0 || p->connfault) && prob >= 0.0 && prob <= 1.0 &&
+		       p->every >= 1 && p->start_ms <= U31 && p->duration_ms <= U31 && p->timed <= 1 &&
+		       connfault_ok(s, p);
+	}
+	case FL_KIND_SHAPE: {
+		const struct fl_fault_params *p = &s->u.fault;
+		double prob;
+		memcpy(&prob, &p->probability, sizeof(prob));
+		return p->ops != 0 && (p->ops & ~(uint32_t)FL_OPS_IO) == 0 && p->rate_kbps >= 1 &&
+		       p->burst_kb >= 1 && prob == 1.0 && p->every >= 1 && connfault_ok(s, p);
 	}
 	default:
 		return false;
@@ -198,19 +208,23 @@ int fl_layer_compile(const struct fl_ruleset *rs, struct fl_seg_stmt *out, size_
 					     "(ADDR:PORT); host names are resolved by each program at its "
 					     "start, from its own rules",
 					     r->fallback_name, (unsigned)r->u.breaker.fallback.port);
-		if (r->kind == FL_KIND_FAULT && (r->u.fault.ops & (1u << FL_OP_RESOLVE)))
-			return fl_diag_error(d, &r->loc,
-					     "on=resolve cannot be applied as a layer: DNS faults are "
-					     "decided in each program's resolver calls from its own rules "
-					     "(give them with run --rules)");
-		if (r->kind != FL_KIND_BREAKER && r->kind != FL_KIND_BULKHEAD && r->kind != FL_KIND_FAULT)
-			return fl_diag_error(d, &r->loc,
-					     "a layer holds breaker, bulkhead and fault statements; '%s' "
-					     "is given with run --rules",
-					     fl_kind_name((enum fl_kind)r->kind));
 		memset(s, 0, sizeof(*s));
 		s->target = r->target;
 		s->kind = r->kind;
+		if (r->kind != FL_KIND_FAULT && r->kind != FL_KIND_SHAPE && r->kind != FL_KIND_BREAKER &&
+		    r->kind != FL_KIND_BULKHEAD)
+			return fl_diag_error(
+			    d, &r->loc,
+			    "statement %zu: a %s statement cannot be kept in a layer (a layer "
+			    "takes fault, shape, breaker and bulkhead statements)",
+			    i + 1, fl_kind_name(r->kind));
+		if (r->kind == FL_KIND_FAULT && (r->u.fault.ops & (1u << FL_OP_RESOLVE)))
+			return fl_diag_error(
+			    d, &r->loc,
+			    "statement %zu: faults on=resolve cannot be kept in a layer: DNS faults are "
+			    "decided in each program's resolver calls from its own rules (give them "
+			    "with run --rules)",
+			    i + 1);
 		switch (r->kind) {
 		case FL_KIND_BREAKER:
 			s->u.breaker = r->u.breaker;

@@ -230,7 +230,10 @@ struct fl_seg_entry {
 	uint64_t shape_due_ns;	       /* the shared token bucket of scope=destination|rule (lib/shape.h) */
 	uint64_t close_delays;	       /* on=close delays */
 	uint64_t close_delay_ms_total; /* their length */
-	uint64_t reserved_v4[5];
+	/* Unix seconds of the last rate_limit rejected / delayed and fallback
+	 * events (lib/events.c: one a second per destination; atomic). */
+	uint32_t ev_rl_rejected_s, ev_rl_delayed_s, ev_fallback_s, ev_reserved;
+	uint64_t reserved_v4[3];
 	/* version 4 (SPEC 11) */
 	struct fl_seg_breaker_x breaker_x; /* read only while has_breaker is READY */
 	uint8_t has_ratelimit;		   /* enum fl_part_state */

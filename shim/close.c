@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "connfault.h"
+#include "layers.h"
 #include "fdtab.h"
 #include "ready.h"
 #include "real.h"
@@ -36,6 +37,9 @@ static __attribute__((noinline)) void forget(int fd)
 static __attribute__((noinline)) int close_watched(int fd)
 {
 	struct fl_conn *c = fl_fdtab_lookup(fd);
+	/* Layers changed since its last call: a slow close of a layer applies. */
+	if (c != NULL && __atomic_load_n(fl_layer_gen, __ATOMIC_RELAXED) != c->layer_gen)
+		fl_layers_refresh(c);
 	if (c != NULL && (__atomic_load_n(&c->cx_ops, __ATOMIC_RELAXED) & FL_OPS_CLOSE))
 		fl_cx_close(c, fd); /* on=close delay_ms: a slow close */
 	if (c != NULL)

@@ -15,9 +15,10 @@
  * call again without deciding the faults a second time. Blocking sockets
  * sleep in lib/wait.c, interruptible as SPEC 5 says for delays.
  *
- * Events: where an action fires below (eof, hang, reset, corruption,
- * shaping waits) is where the event log of SPEC 7 should hear of it; that
- * belongs to the helper adding events (see the notes).
+ * Events: each action that fires below (short I/O, eof, hang, reset,
+ * corruption, shaping waits, slow closes) is counted per statement and
+ * second by shim/evsum.c, which writes one summary a second to the log
+ * (SPEC 7), never one event per call. Only calls that act pay for it.
  */
 #include "connfault.h"
 
@@ -30,6 +31,8 @@
 
 #include "atomics.h"
 #include "domain.h"
+#include "events.h"
+#include "evsum.h"
 #include "fault.h"
 #include "inject.h"
 #include "layers.h"
@@ -55,12 +58,16 @@ static struct fl_seg_conn_stats *stats_of(struct fl_conn *c, enum fl_op op)
 	return c->stats ? &c->stats->conn[op] : NULL;
 }
 
-/* A statement's kind: layers keep only fault statements among a
- * connection's faults (lib/layers.c refuses shape in a layer). */
+/* A statement's kind: a layer slot keeps its own (fault or shape). */
 static uint8_t stmt_kind(uint32_t idx)
 {
-	return idx < FL_LAYER_IDX ? fl_state.rules.rules[idx].kind : FL_KIND_FAULT;
+	return idx < FL_LAYER_IDX ? fl_state.rules.rules[idx].kind
+				  : fl_layer_locals[idx & (FL_SEG_LAYER_STMTS - 1)].kind;
 }
+
+/* The statement whose connection-fault plan this thread's call carries
+ * (for the events of what happens after the decision: cuts, corruption). */
+static __thread __attribute__((tls_model("initial-exec"))) uint32_t cx_stmt;
 
 void fl_cx_setup(struct fl_conn *c)
 {
@@ -83,8 +90,8 @@ void fl_cx_setup(struct fl_conn *c)
 			struct fl_seg_entry *e = NULL;
 			if (p->shape_scope == FL_SHAPE_DESTINATION)
 				e = c->stats;
-			else if (p->shape_scope == FL_SHAPE_RULE)
-				e = fl_domain_rule_entry(idx);
+			else if (p->shape_scope == FL_SHAPE_RULE && idx < FL_LAYER_IDX)
+				e = fl_domain_rule_entry(idx); /* a layer statement has no rule entry */
 			if (e)
 				c->shape_due = &e->shape_due_ns;
 			c->shape_ops = p->ops;
@@ -127,6 +134,7 @@ static int hang(struct fl_conn *c, enum fl_op op, uint32_t ms, int fd, int flags
 	struct fl_seg_conn_stats *s = stats_of(c, op);
 	if (s)
 		ADD(&s->hangs, 1);
+	fl_evsum_conn(cx_stmt, FL_CONN_HANG, 0);
 	if (fl_ready_nonblocking(fd, flags) && fl_ready_defer(c, fd, op, ms ? ms : HANG_FOREVER_MS, err))
 		return FL_DEFERRED;
 	uint32_t bound = fl_ready_timeout_ms(fd, op);
@@ -148,8 +156,11 @@ static int hang(struct fl_conn *c, enum fl_op op, uint32_t ms, int fd, int flags
 static int reset_now(struct fl_conn *c, enum fl_op op, int fd)
 {
 	struct fl_seg_conn_stats *s = stats_of(c, op);
-	if (s && !__atomic_exchange_n(&c->cx_reset, 1, __ATOMIC_ACQ_REL))
-		ADD(&s->resets, 1);
+	if (!__atomic_exchange_n(&c->cx_reset, 1, __ATOMIC_ACQ_REL)) {
+		if (s)
+			ADD(&s->resets, 1);
+		fl_evsum_conn(cx_stmt, FL_CONN_RESET, 0);
+	}
 	__atomic_store_n(&c->cx_reset, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->cx_fast_ops, 0, __ATOMIC_RELEASE);
 	__atomic_fetch_or(&c->cx_ops, FL_OPS_IO, __ATOMIC_RELAXED);
@@ -164,11 +175,12 @@ static int reset_now(struct fl_conn *c, enum fl_op op, int fd)
 
 /* A fault statement with connection-fault keys fired on this call. */
 static int apply(struct fl_conn *c, enum fl_op op, const struct fl_fault_params *p,
-		 const struct fl_fault_decision *f, int fd, int flags)
+		 const struct fl_fault_decision *f, int fd, int flags, uint32_t idx)
 {
+	cx_stmt = idx;
 	if (f->error || f->delay_ms) {
 		struct fl_fault_decision d = *f;
-		int r = fl_fault_fire(c, op, &d, fd, flags, UINT32_MAX);
+		int r = fl_fault_fire(c, op, &d, fd, flags, idx);
 		if (r != 0 || f->error)
 			return r; /* an error wins: no real call, nothing else to apply */
 	}
@@ -176,6 +188,7 @@ static int apply(struct fl_conn *c, enum fl_op op, const struct fl_fault_params 
 		struct fl_seg_conn_stats *s = stats_of(c, op);
 		if (s)
 			ADD(&s->eofs, 1);
+		fl_evsum_conn(idx, FL_CONN_EOF, 0);
 		plan.limit = 0;
 		return FL_PLANNED;
 	}
@@ -217,6 +230,7 @@ static int shape_call(struct fl_conn *c, enum fl_op op, int fd, int flags)
 		}
 		if (s)
 			ADD(&s->shape_waits, 1);
+		fl_evsum_conn((uint32_t)c->shape_rule, FL_CONN_SHAPED, (wait + 999999u) / 1000000u);
 		if (fl_ready_nonblocking(fd, flags)) {
 			uint32_t ms = (uint32_t)((wait + 999999u) / 1000000u);
 			if (fl_ready_defer(c, fd, op, ms ? ms : 1, 0)) {
@@ -266,7 +280,8 @@ static __attribute__((noinline)) int cx_call_slow(struct fl_conn *c, enum fl_op 
 		uint32_t idx = c->match.faults[i];
 		struct fl_fault_counters *cnt;
 		const struct fl_fault_params *p = fl_fault_at(idx, &cnt);
-		if (!(p->ops & bit) || stmt_kind(idx) == FL_KIND_SHAPE)
+		if (!(p->ops & bit) || stmt_kind(idx) == FL_KIND_SHAPE ||
+		    (p->timed && fl_fault_inactive(idx, p)))
 			continue;
 		struct fl_fault_decision f;
 		if (!fl_fault_decide(p, cnt, fl_thread_rng(), &f))
@@ -277,7 +292,7 @@ static __attribute__((noinline)) int cx_call_slow(struct fl_conn *c, enum fl_op 
 				return r;
 			break;
 		}
-		r = apply(c, op, p, &f, fd, flags);
+		r = apply(c, op, p, &f, fd, flags, idx);
 		break;
 	}
 	if (op == FL_OP_CONNECT)
@@ -371,6 +386,8 @@ static void corrupt(struct fl_conn *c, const struct iovec *iov, size_t n, uint64
 	struct fl_seg_conn_stats *s = stats_of(c, plan.op);
 	if (s && flipped)
 		ADD(&s->corrupted_bytes, flipped);
+	if (flipped)
+		fl_evsum_conn(cx_stmt, FL_CONN_CORRUPT, flipped);
 }
 
 /* After the planned call moved r bytes (or failed). */
@@ -394,8 +411,11 @@ ssize_t fl_cx_after_slow(struct fl_conn *c, ssize_t r, void *buf, size_t n)
 {
 	int saved = errno;
 	r = fl_io_after(c, r);
-	if (plan.slow && plan.cut && c->stats && n > plan.limit)
-		ADD(&c->stats->conn[plan.op].short_io, 1);
+	if (plan.slow && plan.cut && n > plan.limit) {
+		if (c->stats)
+			ADD(&c->stats->conn[plan.op].short_io, 1);
+		fl_evsum_conn(cx_stmt, FL_CONN_SHORT_IO, 0);
+	}
 	struct iovec v = {buf, (size_t)(r > 0 ? r : 0)};
 	account(c, r, &v, 1);
 	errno = saved;
@@ -424,8 +444,11 @@ ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum 
 	struct iovec cut[IOV_MAX_CX];
 	uint64_t total = 0;
 	size_t n = cut_iov(msg->msg_iov, msg->msg_iovlen, plan.limit, cut, &total);
-	if (plan.slow && plan.cut && c->stats && total < iov_bytes(msg->msg_iov, msg->msg_iovlen))
-		ADD(&c->stats->conn[plan.op].short_io, 1);
+	if (plan.slow && plan.cut && total < iov_bytes(msg->msg_iov, msg->msg_iovlen)) {
+		if (c->stats)
+			ADD(&c->stats->conn[plan.op].short_io, 1);
+		fl_evsum_conn(cx_stmt, FL_CONN_SHORT_IO, 0);
+	}
 	struct msghdr m = *msg;
 	m.msg_iov = cut;
 	m.msg_iovlen = n;
@@ -473,12 +496,14 @@ void fl_cx_close(struct fl_conn *c, int fd)
 		struct fl_fault_counters *cnt;
 		const struct fl_fault_params *p = fl_fault_at(idx, &cnt);
 		struct fl_fault_decision f;
-		if (!(p->ops & FL_OPS_CLOSE) || !fl_fault_decide(p, cnt, fl_thread_rng(), &f) || !f.delay_ms)
+		if (!(p->ops & FL_OPS_CLOSE) || (p->timed && fl_fault_inactive(idx, p)) ||
+		    !fl_fault_decide(p, cnt, fl_thread_rng(), &f) || !f.delay_ms)
 			continue;
 		if (c->stats) {
 			ADD(&c->stats->close_delays, 1);
 			ADD(&c->stats->close_delay_ms_total, f.delay_ms);
 		}
+		fl_evsum_conn(idx, FL_CONN_CLOSE_DELAY, f.delay_ms);
 		/* A non-blocking socket's close is not delayed: the shim
 		 * never sleeps in its calls, and the descriptor cannot be
 		 * kept past close without the program seeing it. */

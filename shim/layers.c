@@ -26,6 +26,7 @@
 #include "connfault.h"
 #include "domain.h"
 #include "events.h"
+#include "evsum.h"
 #include "log.h"
 #include "procreg.h"
 #include "resolve.h"
@@ -105,6 +106,8 @@ struct found {
 	uint64_t uid;
 	uint32_t index; /* in its layer */
 	struct fl_fault_params p;
+	uint8_t kind;		      /* FL_KIND_FAULT or FL_KIND_SHAPE */
+	char text[FL_SEG_EVENT_DEST]; /* the statement's text, cut: its events' destination */
 };
 
 /* The first breaker (or bulkhead) statement of the layers that matches. */
@@ -130,7 +133,8 @@ static void fill_local(const struct found *f, const struct found_part *part)
 		l->u = part->u;
 		memcpy(l->text, part->text, sizeof(l->text));
 	} else {
-		l->kind = FL_KIND_FAULT;
+		l->kind = f->kind;
+		memcpy(l->text, f->text, sizeof(f->text));
 	}
 	l->p = f->p;
 	__atomic_store_n(&l->c.seen, 0, __ATOMIC_RELAXED);
@@ -222,7 +226,7 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			if (st.layer_plus1 != act[k].index + 1 || !fl_seg_stmt_check(&st) ||
 			    !stmt_matches(&st.target, d, &probe))
 				continue;
-			if (st.kind != FL_KIND_FAULT) {
+			if (st.kind != FL_KIND_FAULT && st.kind != FL_KIND_SHAPE) {
 				/* The first breaker / bulkhead in (layer order, index) order. */
 				struct found_part *pt = &parts[st.kind == FL_KIND_BULKHEAD];
 				if (pt->have && (pt->rank < k || (pt->rank == k && pt->f.index < st.index)))
@@ -253,7 +257,8 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 			}
 			struct found f = {
 			    s,	    act[k].index, act[k].word, act[k].applied_ms, act[k].expires_ms,
-			    st.uid, st.index,	  st.u.fault};
+			    st.uid, st.index,	  st.u.fault,  st.kind,		  {0}};
+			fl_event_text(f.text, sizeof(f.text), st.text);
 			f.p.threshold = fl_probability_threshold(f.p.probability);
 			f.p.timed = f.p.start_ms != 0 || f.p.duration_ms != 0;
 			/* In statement order within the layer: insert by index. */
@@ -391,6 +396,8 @@ void fl_layers_join_existing(void)
 		pid_t pid = getpid();
 		fl_domain.proc = fl_domain_register(pid, fl_proc_start_ticks(pid));
 		fl_domain.attached = true;
+		fl_events_bind(&fl_domain.seg); /* breaker moves of layer breakers are logged */
+		fl_evsum_init(0);		/* layer statements are summarised */
 		fl_layers_join();
 	} else if (fl_log_on(FL_LOG_INFO) && strstr(d->error, "does not exist") == NULL &&
 		   strstr(d->error, "No such file") == NULL) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "events.h"
 #include "log.h"
 #include "ratelimit.h"
 
@@ -77,7 +78,9 @@ bool fl_resil_fallback(const struct fl_conn *c, const struct sockaddr *sa, struc
 		return false;
 	}
 	__atomic_fetch_add(&x->fallbacks, 1, __ATOMIC_RELAXED);
-	/* Events (SPEC 7): a "fallback" event from c->dest to `to` belongs here. */
+	char dest[FL_DEST_STR_MAX];
+	fl_dest_format(&to, dest, sizeof(dest));
+	fl_event_fallback(&fl_domain.seg, c->breaker, dest, fl_now_ms()); /* one a second per destination */
 	log_fallback(c, &to);
 	return true;
 }
@@ -87,8 +90,11 @@ int fl_resil_rate(struct fl_seg_entry *rl, const struct fl_conn *c, uint32_t *de
 	uint64_t delay_ns = 0;
 	*delay_ms = 0;
 	enum fl_rate_result r = fl_ratelimit_take(&rl->ratelimit, fl_now_ns(), &delay_ns);
-	/* Events (SPEC 7): "rate_limit rejected" / "rate_limit delayed" for c->dest belong here. */
 	(void)c;
+	if (r != FL_RATE_ADMITTED) /* one event a second per destination and what */
+		fl_event_rate_limit(&fl_domain.seg, rl,
+				    r == FL_RATE_REJECTED ? FL_RATE_EV_REJECTED : FL_RATE_EV_DELAYED,
+				    fl_now_ms());
 	if (r == FL_RATE_REJECTED)
 		return (int)__atomic_load_n(&rl->ratelimit.p.reject_errno, __ATOMIC_RELAXED);
 	if (r == FL_RATE_DELAYED)

@@ -46,6 +46,8 @@ static void ops_text(unsigned mask, char *buf, size_t size)
 		if (mask & (1u << op))
 			n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", n ? "," : "",
 					      fl_op_names[op]);
+	if (mask & FL_OPS_CLOSE)
+		n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%sclose", n ? "," : "");
 }
 
 /* JSON string body: quotes, backslashes and control bytes escaped. */
@@ -105,6 +107,29 @@ void fl_cli_event_json(struct fl_out *o, const struct fl_event *ev)
 		fl_out_printf(o, ", \"delay_ms\": %u", ev->v2);
 		break;
 	}
+	case FL_EVENT_CONNECTION: {
+		char ops[64];
+		ops_text(ev->a, ops, sizeof(ops));
+		fl_out_printf(o,
+			      ", \"what\": \"%s\", \"second\": %llu, \"count\": %llu, \"statement\": %u, "
+			      "\"ops\": \"%s\"",
+			      what, (unsigned long long)(ev->time_ms / 1000), (unsigned long long)ev->count,
+			      ev->v3, ops);
+		if (ev->what == FL_CONN_CORRUPT)
+			fl_out_printf(o, ", \"bytes\": %u", ev->v1);
+		else if (ev->what == FL_CONN_SHAPED || ev->what == FL_CONN_CLOSE_DELAY)
+			fl_out_printf(o, ", \"ms\": %u", ev->v1);
+		break;
+	}
+	case FL_EVENT_RATE_LIMIT:
+		fl_out_printf(o, ", \"what\": \"%s\", \"total\": %llu, \"rate\": %u, \"burst\": %u", what,
+			      (unsigned long long)ev->count, ev->v1, ev->v2);
+		break;
+	case FL_EVENT_FALLBACK:
+		fl_out_printf(o, ", \"what\": \"%s\", \"total\": %llu, \"fallback\": ", what,
+			      (unsigned long long)ev->count);
+		json_text(o, ev->text);
+		break;
 	default:
 		break;
 	}
@@ -150,6 +175,25 @@ void fl_cli_event_line(struct fl_out *o, const struct fl_event *ev, bool with_da
 		fl_out_printf(o, ")");
 		break;
 	}
+	case FL_EVENT_CONNECTION: {
+		char ops[64];
+		ops_text(ev->a, ops, sizeof(ops));
+		fl_out_printf(o, "%s x%llu in that second by statement %u (on=%s", what,
+			      (unsigned long long)ev->count, ev->v3, ops);
+		if (ev->what == FL_CONN_CORRUPT)
+			fl_out_printf(o, "; %u bytes flipped", ev->v1);
+		else if (ev->what == FL_CONN_SHAPED || ev->what == FL_CONN_CLOSE_DELAY)
+			fl_out_printf(o, "; %u ms", ev->v1);
+		fl_out_printf(o, ")");
+		break;
+	}
+	case FL_EVENT_RATE_LIMIT:
+		fl_out_printf(o, "%s (%llu in all; rate %u/s, burst %u)", what, (unsigned long long)ev->count,
+			      ev->v1, ev->v2);
+		break;
+	case FL_EVENT_FALLBACK:
+		fl_out_printf(o, "failed over to %s (%llu in all)", text, (unsigned long long)ev->count);
+		break;
 	default:
 		break;
 	}

@@ -8,10 +8,16 @@
  * never holds up another notification. Every answer is preceded by
  * SECCOMP_IOCTL_NOTIF_ID_VALID where the call may have gone away.
  *
- * A connect to a destination no statement matches is let through at once
+ * A connect to a destination no statement matches - of the rules, or of
+ * the domain's layers (SPEC 7; read again whenever their generation
+ * changes or one expires) - is let through at once
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). A matched one is decided by decide()
- * (breaker, bulkhead, faults: the one place where rate limits and layers
- * will plug in). When a breaker or a bulkhead slot waits for the outcome,
+ * (breaker, bulkhead, rate limit, then connect faults: the process's own
+ * statements, then the layers'; a layer's breaker or bulkhead serves
+ * connects its own rules give none, as in the shim). Breaker moves,
+ * bulkhead and rate-limit rejections, injected faults (per statement and
+ * second) and the supervisor's attach and exit go to the domain's event
+ * log (lib/events.h). When a breaker or a bulkhead slot waits for the outcome,
  * the connect is then made by us on a pidfd_getfd duplicate of the
  * program's socket - the same open file description, so the program's
  * socket is the one that connects - which is how we learn the outcome
@@ -56,9 +62,12 @@
 #include "breaker.h"
 #include "bulkhead.h"
 #include "clock.h"
+#include "events.h"
 #include "fault.h"
 #include "match.h"
+#include "layers.h"
 #include "procreg.h"
+#include "ratelimit.h"
 #include "segment.h"
 #include "supervise.h"
 
@@ -92,7 +101,8 @@ struct sv_conn {
 	bool relative;			/* a unix path relative to the program's directory */
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	struct fl_seg_entry *stats, *breaker, *bulkhead;
+	struct fl_seg_entry *stats, *breaker, *bulkhead, *ratelimit;
+	struct fl_dest dest; /* for the layers' faults, matched when decided */
 	struct fl_permit permit;
 	uint32_t holder;
 	bool has_slot;
@@ -112,6 +122,33 @@ struct sv {
 	uint64_t next_sweep;
 	struct seccomp_notif *req;
 	size_t req_size;
+	/* The domain's layers (SPEC 7): a copy, read again when the generation
+	 * changes or the next expiry passes; counters per statement (uid). */
+	struct fl_layers_view *lv;
+	bool lv_have;
+	uint32_t lv_gen;
+	uint64_t lv_next_ms;
+	struct fl_fault_counters lcnt[FL_SEG_LAYER_STMTS];
+	uint64_t luid[FL_SEG_LAYER_STMTS];
+	/* Fault summaries for the event log: own statements, then layer
+	 * statements by their place in the view. */
+	struct sv_sum *sums;
+	size_t nsums;
+};
+
+/* Injections of one statement in one second (lib/events.h "fault"). */
+struct sv_sum {
+	uint64_t second, count;
+	uint32_t statement, ops, delay_ms;
+	int error;
+	char dest[FL_SEG_EVENT_DEST];
+};
+
+/* The layers' statements that match one destination: view positions. */
+struct sv_lmatch {
+	int32_t breaker, bulkhead;
+	uint32_t nfaults;
+	uint32_t faults[FL_MATCH_MAX_FAULTS];
 };
 
 static uint64_t now_ns(void)
@@ -187,15 +224,40 @@ static struct fl_seg_entry *rule_entry(struct sv *s, uint32_t rule)
 	return fl_seg_lookup(&s->seg, &key, init_entry, NULL);
 }
 
-static void plan(struct sv *s, struct sv_conn *c, const struct fl_dest *d, const struct fl_match *m)
+/* A layer's breaker or bulkhead statement for entry e (SPEC 7). */
+static void ensure_layer_part(struct fl_seg_entry *e, const struct fl_seg_stmt *st)
 {
+	uint8_t *flag = st->kind == FL_KIND_BREAKER ? &e->has_breaker : &e->has_bulkhead;
+	if (!claim_part(flag))
+		return;
+	char *text = st->kind == FL_KIND_BREAKER ? e->breaker_rule : e->bulkhead_rule;
+	fl_event_text(text, FL_SEG_RULE_TEXT, st->text);
+	if (st->kind == FL_KIND_BREAKER)
+		fl_breaker_init(&e->breaker, &st->u.breaker, fl_clock_unix_ms());
+	else
+		fl_bulkhead_init(&e->bulkhead, &st->u.bulkhead);
+	__atomic_store_n(flag, FL_PART_READY, __ATOMIC_RELEASE);
+}
+
+static void ensure_ratelimit(struct fl_seg_entry *e, const struct fl_ratelimit_params *p)
+{
+	if (!claim_part(&e->has_ratelimit))
+		return;
+	fl_ratelimit_init(&e->ratelimit, p);
+	__atomic_store_n(&e->has_ratelimit, FL_PART_READY, __ATOMIC_RELEASE);
+}
+
+static void plan(struct sv *s, struct sv_conn *c, const struct fl_dest *d, const struct fl_match *m,
+		 const struct sv_lmatch *lm)
+{
+	bool own = m->breaker >= 0 || m->bulkhead >= 0 || m->rate_limit >= 0 || m->nfaults > 0;
 	uint32_t cap = s->seg.capacity, keep = cap / 4 ? cap / 4 : 1;
 	if (s->cfg->rules->count < keep)
 		keep = (uint32_t)s->cfg->rules->count;
 	struct fl_seg_key key;
 	fl_seg_key_dest(&key, d);
 	struct fl_seg_entry *dest = fl_seg_lookup_limited(&s->seg, &key, init_entry, NULL, cap - keep);
-	if (!dest) {
+	if (!dest && own) {
 		uint32_t first = m->breaker >= 0    ? (uint32_t)m->breaker
 				 : m->bulkhead >= 0 ? (uint32_t)m->bulkhead
 						    : m->faults[0];
@@ -218,6 +280,100 @@ static void plan(struct sv *s, struct sv_conn *c, const struct fl_dest *d, const
 		if (c->bulkhead)
 			ensure_parts(s, c->bulkhead, r);
 	}
+	if (m->rate_limit >= 0) {
+		uint32_t r = (uint32_t)m->rate_limit;
+		c->ratelimit = rules[r].u.ratelimit.scope == FL_SCOPE_RULE ? rule_entry(s, r) : dest;
+		if (c->ratelimit)
+			ensure_ratelimit(c->ratelimit, &rules[r].u.ratelimit);
+	}
+	/* A layer's breaker / bulkhead, where the own rules give none (its
+	 * entry: the destination's; a layer statement has no rule entry). */
+	if (m->breaker < 0 && lm->breaker >= 0 && dest) {
+		c->breaker = dest;
+		ensure_layer_part(dest, &s->lv->stmt[lm->breaker]);
+	}
+	if (m->bulkhead < 0 && lm->bulkhead >= 0 && dest) {
+		c->bulkhead = dest;
+		ensure_layer_part(dest, &s->lv->stmt[lm->bulkhead]);
+	}
+}
+
+/* --- layers and fault summaries ----------------------------------------- */
+
+/* The layers as they are now (NULL: none, or never read stably). */
+static const struct fl_layers_view *layers_now(struct sv *s)
+{
+	if (!s->attached || !s->seg.layers || !s->lv)
+		return NULL;
+	uint32_t g = __atomic_load_n(&s->seg.layers->gen, __ATOMIC_ACQUIRE);
+	uint64_t now = fl_clock_unix_ms();
+	if (s->lv_have && g == s->lv_gen && now < s->lv_next_ms)
+		return s->lv;
+	if ((g & 1u) || fl_layers_read(&s->seg, s->lv, now, 4) != 0)
+		return s->lv_have ? s->lv : NULL; /* being written: the last view */
+	s->lv_have = true;
+	s->lv_gen = g;
+	s->lv_next_ms = UINT64_MAX;
+	for (uint32_t k = 0; k < s->lv->nlayers; k++)
+		if (s->lv->layers[k].expires_ms && s->lv->layers[k].expires_ms < s->lv_next_ms)
+			s->lv_next_ms = s->lv->layers[k].expires_ms;
+	return s->lv;
+}
+
+static bool layers_match(struct sv *s, const struct fl_dest *d, struct sv_lmatch *lm)
+{
+	lm->breaker = lm->bulkhead = -1;
+	lm->nfaults = 0;
+	const struct fl_layers_view *v = layers_now(s);
+	for (uint32_t j = 0; v && j < v->nstmts; j++) {
+		const struct fl_seg_stmt *st = &v->stmt[j];
+		if (!fl_target_match(&st->target, d))
+			continue;
+		if (st->kind == FL_KIND_BREAKER && lm->breaker < 0)
+			lm->breaker = (int32_t)j;
+		else if (st->kind == FL_KIND_BULKHEAD && lm->bulkhead < 0)
+			lm->bulkhead = (int32_t)j;
+		else if (st->kind == FL_KIND_FAULT && (st->u.fault.ops & (1u << FL_OP_CONNECT)) &&
+			 lm->nfaults < FL_MATCH_MAX_FAULTS)
+			lm->faults[lm->nfaults++] = j;
+	}
+	return lm->breaker >= 0 || lm->bulkhead >= 0 || lm->nfaults > 0;
+}
+
+/* The layer (applied_ms) of view position j. */
+static uint64_t layer_applied(const struct fl_layers_view *v, uint32_t j)
+{
+	for (uint32_t k = 0; k < v->nlayers; k++)
+		if (j >= v->layers[k].first && j < v->layers[k].first + v->layers[k].nstmts)
+			return v->layers[k].applied_ms;
+	return 0;
+}
+
+static void sum_emit(struct sv *s, struct sv_sum *u)
+{
+	if (u->count)
+		fl_event_fault(&s->seg, (uint32_t)getpid(), u->dest, u->statement, u->ops, u->error,
+			       u->delay_ms, u->second, u->count, fl_clock_unix_ms());
+	u->count = 0;
+}
+
+/* Statement `slot` (own index, or rules + view position) injected once. */
+static void sum_count(struct sv *s, size_t slot, uint32_t statement, const char *dest,
+		      const struct fl_fault_params *p)
+{
+	if (!s->attached || slot >= s->nsums)
+		return;
+	struct sv_sum *u = &s->sums[slot];
+	uint64_t second = fl_clock_unix_ms() / 1000;
+	if (u->count && (u->second != second || u->statement != statement))
+		sum_emit(s, u);
+	u->second = second;
+	u->statement = statement;
+	u->ops = p->ops;
+	u->error = p->error;
+	u->delay_ms = p->delay_ms;
+	fl_event_text(u->dest, sizeof(u->dest), dest);
+	u->count++;
 }
 
 /* --- connection records ------------------------------------------------ */
@@ -453,21 +609,76 @@ static void decide(struct sv *s, struct sv_conn *c, const struct fl_match *m, st
 			return;
 		}
 	}
+	if (c->ratelimit) { /* SPEC 11: after breaker and bulkhead, before faults */
+		uint64_t delay_ns = 0;
+		enum fl_rate_result r =
+		    fl_ratelimit_take(&c->ratelimit->ratelimit, fl_clock_mono_ns(), &delay_ns);
+		if (r != FL_RATE_ADMITTED)
+			fl_event_rate_limit(&s->seg, c->ratelimit,
+					    r == FL_RATE_REJECTED ? FL_RATE_EV_REJECTED : FL_RATE_EV_DELAYED,
+					    fl_clock_unix_ms());
+		if (r == FL_RATE_REJECTED) {
+			if (c->breaker)
+				fl_breaker_cancel(&c->breaker->breaker, &c->permit);
+			v->reject =
+			    (int)__atomic_load_n(&c->ratelimit->ratelimit.p.reject_errno, __ATOMIC_RELAXED);
+			return;
+		}
+		if (r == FL_RATE_DELAYED) { /* the delay replaces connect faults, as in the shim */
+			v->delay_ms = (uint32_t)((delay_ns + 999999u) / 1000000u);
+			return;
+		}
+	}
 	decide_faults(s, c, m, v);
 }
 
 /* The connect faults, in statement order: the first that fires wins. */
 static void decide_faults(struct sv *s, struct sv_conn *c, const struct fl_match *m, struct sv_verdict *v)
 {
-	if (!(m->ops & (1u << FL_OP_CONNECT)))
-		return;
 	const struct fl_rule *rules = s->cfg->rules->rules;
-	for (uint32_t i = 0; i < m->nfaults; i++) {
-		const struct fl_fault_params *p = &rules[m->faults[i]].u.fault;
+	struct sv_lmatch lm;
+	uint32_t nown = (m->ops & (1u << FL_OP_CONNECT)) ? m->nfaults : 0;
+	uint32_t nlayer = layers_match(s, &c->dest, &lm) ? lm.nfaults : 0;
+	uint64_t now_ms = nlayer ? fl_clock_unix_ms() : 0;
+	for (uint32_t i = 0; i < nown + nlayer; i++) {
+		const struct fl_fault_params *p;
+		struct fl_fault_counters *cnt;
+		char dest[FL_SEG_KEY_TEXT + 16];
+		size_t slot;
+		uint32_t statement;
+		if (i < nown) {
+			p = &rules[m->faults[i]].u.fault;
+			cnt = &s->counters[m->faults[i]];
+			slot = statement = m->faults[i];
+		} else {
+			uint32_t j = lm.faults[i - nown];
+			const struct fl_seg_stmt *st = &s->lv->stmt[j];
+			p = &st->u.fault;
+			/* Its window (start_ms, duration_ms after its layer was applied). */
+			uint64_t from = layer_applied(s->lv, j) + p->start_ms;
+			if (now_ms < from || (p->duration_ms && now_ms >= from + p->duration_ms))
+				continue;
+			if (s->luid[j] != st->uid) { /* another statement there now: counters anew */
+				s->luid[j] = st->uid;
+				memset(&s->lcnt[j], 0, sizeof(s->lcnt[j]));
+			}
+			cnt = &s->lcnt[j];
+			slot = s->cfg->rules->count + j;
+			statement = 0x40000000u + j; /* a layer statement (docs/events.md) */
+		}
 		struct fl_fault_decision f;
-		if (!(p->ops & (1u << FL_OP_CONNECT)) ||
-		    !fl_fault_decide(p, &s->counters[m->faults[i]], &s->rng, &f))
+		struct fl_fault_params q = *p;
+		q.threshold = fl_probability_threshold(q.probability);
+		if (!(p->ops & (1u << FL_OP_CONNECT)) || !fl_fault_decide(&q, cnt, &s->rng, &f))
 			continue;
+		if (i < nown) {
+			struct fl_seg_key key;
+			fl_seg_key_rule(&key, &rules[m->faults[i]].target);
+			fl_seg_key_format(&key, dest, sizeof(dest));
+		} else {
+			fl_event_text(dest, sizeof(dest), s->lv->text[lm.faults[i - nown]]);
+		}
+		sum_count(s, slot, statement, dest, p);
 		v->error = f.error;
 		v->delay_ms = f.delay_ms;
 
@@ -785,11 +996,21 @@ static void on_connect(struct sv *s, const struct seccomp_notif *req)
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)req->data.args[1], .iov_len = len};
 	struct fl_dest d;
 	struct fl_match m;
+	struct sv_lmatch lm;
 	if (process_vm_readv(req->pid, &local, 1, &remote, 1, 0) != (ssize_t)len || !id_valid(s, id) ||
-	    !fl_dest_from_sockaddr((struct sockaddr *)&ss, len, &d) ||
-	    !fl_match_indexed(&s->index, s->cfg->rules, &d, &m)) {
+	    !fl_dest_from_sockaddr((struct sockaddr *)&ss, len, &d)) {
 		answer(s, id, -1);
 		return;
+	}
+	bool own = fl_match_indexed(&s->index, s->cfg->rules, &d, &m);
+	bool layered = layers_match(s, &d, &lm);
+	if (!own && !layered) {
+		answer(s, id, -1);
+		return;
+	}
+	if (!own) {
+		memset(&m, 0, sizeof(m));
+		m.breaker = m.bulkhead = m.rate_limit = -1;
 	}
 	uint64_t ino = 0;
 	int dup = grab_socket((pid_t)req->pid, fd, &ino);
@@ -821,8 +1042,10 @@ static void on_connect(struct sv *s, const struct seccomp_notif *req)
 	c->salen = len;
 	int fl = fcntl(dup, F_GETFL);
 	c->blocking = fl >= 0 && !(fl & O_NONBLOCK);
+	c->dest = d;
+	c->dest.name = NULL;
 	if (s->attached)
-		plan(s, c, &d, &m);
+		plan(s, c, &d, &m, &lm);
 	if (c->stats)
 		__atomic_fetch_add(&c->stats->ops[FL_OP_CONNECT].calls, 1, __ATOMIC_RELAXED);
 	c->match = m;
@@ -920,12 +1143,20 @@ static int setup(struct sv *s, const struct fl_sv_config *cfg, int listener)
 	s->req = calloc(1, s->req_size);
 	if (!s->counters || !s->req)
 		return -1;
-	if (cfg->rules->count &&
+	s->nsums = cfg->rules->count + FL_SEG_LAYER_STMTS;
+	s->sums = calloc(s->nsums, sizeof(*s->sums));
+	s->lv = malloc(sizeof(*s->lv));
+	/* With no rules too: the domain's layers apply (SPEC 7), as
+	 * `faultline run -- CMD` joins the domain for the shim. */
+	if (s->sums && s->lv &&
 	    fl_seg_open(&s->seg, cfg->domain, cfg->capacity, true, fl_clock_unix_ms(), &d) == 0) {
 		s->attached = true;
+		fl_events_bind(&s->seg); /* the breakers' moves go to its log */
 		pid_t self = getpid();
 		s->proc = fl_proc_register(&s->seg, self, fl_proc_start_ticks(self), cfg->command,
 					   fl_clock_unix_ms());
+		fl_event_process(&s->seg, (uint32_t)self, FL_PROCESS_ATTACHED, cfg->command,
+				 fl_clock_unix_ms());
 	} else if (cfg->rules->count) {
 		fprintf(stderr, "faultline: warning: %s: breakers, bulkheads and stats are off\n", d.error);
 	}
@@ -995,10 +1226,17 @@ int fl_sv_serve(const struct fl_sv_config *cfg, int listener, pid_t pid, int pid
 		close(s.epfd);
 	}
 	if (s.attached) {
+		for (size_t i = 0; i < s.nsums; i++)
+			sum_emit(&s, &s.sums[i]);
+		fl_event_process(&s.seg, (uint32_t)getpid(), FL_PROCESS_EXITED, cfg->command,
+				 fl_clock_unix_ms());
 		if (s.proc != FL_PROC_NONE)
 			fl_bulkhead_reclaim_proc(&s.seg, s.proc);
+		fl_events_bind(NULL);
 		fl_seg_close(&s.seg);
 	}
+	free(s.sums);
+	free(s.lv);
 	fl_match_index_free(&s.index);
 	free(s.conns);
 	free(s.counters);

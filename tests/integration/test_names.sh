@@ -200,7 +200,7 @@ assert_eq "curl exit codes (0 ok, 7 refused)" "007700" "$OUT"
 check "on=resolve in a layer is refused with the reason"
 cli apply --name dns --rules "api.test fault on=resolve error=EAI_AGAIN"
 assert_eq "exit" 2 "$RC"
-assert_contains "message" "$ERR" "on=resolve cannot be applied as a layer"
+assert_contains "message" "$ERR" "faults on=resolve cannot be kept in a layer"
 cli layers --json
 assert_eq "nothing applied" "[]" "$OUT"
 

@@ -400,6 +400,41 @@ START_TEST(events_bulkhead_rejections_are_one_event_a_second)
 }
 END_TEST
 
+/* SPEC 10/11 kinds: connection summaries (also on=close), rate limits and
+ * failovers one a second per destination and what, read back whole. */
+START_TEST(events_connection_rate_limit_and_fallback_kinds)
+{
+	struct fl_seg_entry *e = dest_entry(6390);
+	fl_event_conn(&seg, 7, "127.0.0.1:6390 fault on=close delay_ms=5", 0x40000003u, FL_OPS_CLOSE,
+		      FL_CONN_CLOSE_DELAY, NOW_MS / 1000, 3, 15, NOW_MS);
+	fl_event_conn(&seg, 7, "127.0.0.1:6390", 0, 1u << FL_OP_RECV, FL_CONN_CORRUPT, NOW_MS / 1000, 2, 9,
+		      NOW_MS);
+	for (int i = 0; i < 20; i++) {
+		fl_event_rate_limit(&seg, e, FL_RATE_EV_REJECTED, NOW_MS + (uint64_t)i);
+		fl_event_rate_limit(&seg, e, FL_RATE_EV_DELAYED, NOW_MS + (uint64_t)i);
+		fl_event_fallback(&seg, e, "127.0.0.1:6391", NOW_MS + (uint64_t)i);
+	}
+	fl_event_rate_limit(&seg, e, FL_RATE_EV_REJECTED, NOW_MS + 1000); /* the next second */
+	struct fl_event_reader r;
+	fl_event_reader_init(&r, &seg, 0);
+	ck_assert_int_eq(read_all(&r, 1), 6);
+	ck_assert_str_eq(fl_event_kind_name(out[0].kind), "connection");
+	ck_assert_str_eq(fl_event_what_name(out[0].kind, out[0].what), "close_delay");
+	ck_assert_uint_eq(out[0].a, FL_OPS_CLOSE);
+	ck_assert_uint_eq(out[0].v3, 0x40000003u);
+	ck_assert_uint_eq(out[0].count, 3);
+	ck_assert_uint_eq(out[0].v1, 15);
+	ck_assert_str_eq(fl_event_what_name(out[1].kind, out[1].what), "corrupt");
+	ck_assert_str_eq(fl_event_kind_name(out[2].kind), "rate_limit");
+	ck_assert_str_eq(fl_event_what_name(out[2].kind, out[2].what), "rejected");
+	ck_assert_str_eq(out[2].dest, "127.0.0.1:6390");
+	ck_assert_str_eq(fl_event_what_name(out[3].kind, out[3].what), "delayed");
+	ck_assert_str_eq(fl_event_kind_name(out[4].kind), "fallback");
+	ck_assert_str_eq(out[4].text, "127.0.0.1:6391");
+	ck_assert_str_eq(fl_event_what_name(out[5].kind, out[5].what), "rejected");
+}
+END_TEST
+
 START_TEST(events_layers_are_logged_by_name)
 {
 	fl_event_layer(&seg, 42, "slow-redis", "applied", NOW_MS);
@@ -439,6 +474,7 @@ Suite *events_suite(void)
 	tcase_add_test(writers, events_a_breaker_outside_the_bound_segment_writes_nothing);
 	tcase_add_test(writers, events_bulkhead_rejections_are_one_event_a_second);
 	tcase_add_test(writers, events_layers_are_logged_by_name);
+	tcase_add_test(writers, events_connection_rate_limit_and_fallback_kinds);
 	suite_add_tcase(s, writers);
 	return s;
 }

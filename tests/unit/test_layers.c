@@ -93,6 +93,46 @@ START_TEST(timed_keys_parse_and_mark_the_statement_timed)
 }
 END_TEST
 
+/* The kinds an experiment changes live are kept (SPEC 7, 10); the others
+ * are refused naming what a layer takes. */
+START_TEST(layers_keep_shape_close_and_connection_faults_and_refuse_the_rest)
+{
+	struct fl_seg_stmt s[8];
+	ck_assert_uint_eq(
+	    compile("*:1 shape rate_kbps=100; *:1 fault on=close delay_ms=5; *:1 fault eof=true; "
+		    "*:1 fault on=recv max_bytes=1 start_ms=10 duration_ms=20; *:1 fault hang_ms=0",
+		    s),
+	    5);
+	ck_assert_uint_eq(s[0].kind, FL_KIND_SHAPE);
+	ck_assert_uint_eq(s[0].u.fault.rate_kbps, 100);
+	ck_assert_uint_eq(s[1].u.fault.ops, FL_OPS_CLOSE);
+	ck_assert(s[2].u.fault.eof);
+	s[0].layer_plus1 = 1;
+	ck_assert(fl_seg_stmt_check(&s[0]));
+	s[0].u.fault.rate_kbps = 0; /* a forged shape without a rate is not trusted */
+	ck_assert(!fl_seg_stmt_check(&s[0]));
+	static const char *const refused[][2] = {
+	    {"*:1 rate_limit rate=5",
+	     "a rate_limit statement cannot be kept in a layer (a layer takes fault, "
+	     "shape, breaker and bulkhead statements)"},
+	    {"api.example.test resolve address=127.0.0.1", "a resolve statement cannot be kept in a layer"},
+	    {"api.example.test fault on=resolve error=EAI_AGAIN",
+	     "faults on=resolve cannot be kept in a layer"},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		struct fl_ruleset rs;
+		struct fl_diag d;
+		fl_ruleset_init(&rs);
+		fl_diag_clear(&d);
+		ck_assert_msg(fl_parse_inline("--rules", refused[i][0], &rs, &d) == 0, "%s", d.error);
+		size_t n = 0;
+		ck_assert_int_lt(fl_layer_compile(&rs, s, 8, &n, &d), 0);
+		ck_assert_msg(strstr(d.error, refused[i][1]) != NULL, "%s", d.error);
+		fl_ruleset_free(&rs);
+	}
+}
+END_TEST
+
 START_TEST(layers_are_read_in_apply_order_with_statements_in_order)
 {
 	struct fl_diag d;
@@ -347,6 +387,7 @@ Suite *layers_suite(void)
 	tcase_add_test(text, durations_take_ms_s_m_and_bare_milliseconds);
 	tcase_add_test(text, layer_names_are_short_plain_words);
 	tcase_add_test(text, timed_keys_parse_and_mark_the_statement_timed);
+	tcase_add_test(text, layers_keep_shape_close_and_connection_faults_and_refuse_the_rest);
 	suite_add_tcase(s, text);
 	TCase *table = tcase_create("table");
 	tcase_add_checked_fixture(table, seg_setup, seg_teardown);
