@@ -440,9 +440,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+atomic_int fl_serve_streams;
+
 static void stream_free(void *cls)
 {
 	struct stream *s = cls;
+	atomic_fetch_sub(&fl_serve_streams, 1);
 	fl_out_free(&s->pending);
 	free(s);
 }
@@ -452,6 +455,7 @@ struct MHD_Response *fl_serve_event_stream(const char *domain, uint64_t after, f
 	struct stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	atomic_fetch_add(&fl_serve_streams, 1);
 	snprintf(s->domain, sizeof(s->domain), "%s", domain);
 	s->after = after;
 	s->next = next;
