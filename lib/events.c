@@ -302,15 +302,32 @@ void fl_event_fallback(struct fl_seg *seg, struct fl_seg_entry *e, const char *t
 }
 
 static struct fl_seg *bound; /* atomic */
+/* A thread's own binding comes first: `faultline serve` runs CLI commands
+ * on many threads at once, each with the segment it opened (a shared one
+ * would send a trip's event to another thread's segment, or to none). */
+static __thread __attribute__((tls_model("initial-exec"))) struct fl_seg *bound_here;
 
 void fl_events_bind(struct fl_seg *seg)
 {
 	__atomic_store_n(&bound, seg, __ATOMIC_RELEASE);
 }
 
+void fl_events_bind_thread(struct fl_seg *seg)
+{
+	bound_here = seg;
+}
+
+void fl_events_unbind(const struct fl_seg *seg)
+{
+	if (bound_here == seg)
+		bound_here = NULL;
+	if (__atomic_load_n(&bound, __ATOMIC_ACQUIRE) == seg)
+		fl_events_bind(NULL);
+}
+
 struct fl_seg *fl_events_bound(void)
 {
-	return __atomic_load_n(&bound, __ATOMIC_ACQUIRE);
+	return bound_here ? bound_here : __atomic_load_n(&bound, __ATOMIC_ACQUIRE);
 }
 
 void fl_events_breaker_moved(const struct fl_seg_breaker *b, uint32_t from, uint32_t to,

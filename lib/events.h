@@ -190,6 +190,11 @@ void fl_event_bulkhead(struct fl_seg *seg, struct fl_seg_entry *e, enum fl_bulkh
  */
 void fl_events_bind(struct fl_seg *seg);
 struct fl_seg *fl_events_bound(void);
+/* The calling thread's own binding, which wins over the process's (the
+ * CLI's commands, run by many threads of `faultline serve`). */
+void fl_events_bind_thread(struct fl_seg *seg);
+/* seg is being closed: neither this thread nor the process writes to it. */
+void fl_events_unbind(const struct fl_seg *seg);
 
 /* breaker.c's hook: finds b's entry in the bound segment and writes. */
 void fl_events_breaker_moved(const struct fl_seg_breaker *b, uint32_t from, uint32_t to,

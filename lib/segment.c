@@ -329,8 +329,7 @@ void fl_seg_reopen(struct fl_seg *seg)
 
 void fl_seg_close(struct fl_seg *seg)
 {
-	if (fl_events_bound() == seg)
-		fl_events_bind(NULL); /* lib code must not write to it any more */
+	fl_events_unbind(seg); /* lib code must not write to it any more */
 	if (seg->hdr)
 		munmap(seg->hdr, seg->size);
 	if (seg->fd > 2)

@@ -26,6 +26,7 @@ struct fl_cli {
 	char **exec_argv; /* run: the command to execute (NULL-terminated) */
 	char **argv;	  /* the whole command line, for error columns (`set`) */
 	int argc;
+	const char *rules_src; /* the name --rules text has in errors (serve: "rules"); NULL: "--rules" */
 };
 
 /* Prints "faultline: MSG" to standard error; returns code. */
@@ -111,6 +112,16 @@ int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all
 void fl_layers_summary(const struct fl_seg *seg, char *out, size_t size);
 /* The `layers` listing, as text or the JSON array. */
 void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t now, bool json);
+/* `faultline apply` without its line on stdout (shared with serve's PUT):
+ * checks cli's --rules/--config, --for, --name, applies; the layer's name
+ * goes to name, its statement count to *count. Prints errors; exit code. */
+int fl_layers_apply_cli(const struct fl_cli *cli, char *name, size_t size, size_t *count, uint64_t *for_ms);
+/* `faultline layers [--json]` of domain appended to o (shared with serve's
+ * GET /api/v1/layers). Prints errors; exit code. */
+int fl_layers_list(const char *domain, struct fl_out *o, bool json);
+/* `events --since` (shared with serve's ?since=): a bare number is Unix ms,
+ * a DURATION (250ms, 30s, 5m, 2h) that long before now_ms. -1 if neither. */
+int fl_events_since_parse(const char *text, uint64_t now_ms, uint64_t *since);
 
 int fl_cmd_serve(const struct fl_cli *cli);
 

@@ -204,7 +204,7 @@ void fl_cli_event_line(struct fl_out *o, const struct fl_event *ev, bool with_da
  * --since: a bare number is a Unix time in milliseconds; a number with a
  * unit (250ms, 30s, 5m, 2h) is a duration, meaning that long ago.
  */
-static int parse_since(const char *text, uint64_t now_ms, uint64_t *since)
+int fl_events_since_parse(const char *text, uint64_t now_ms, uint64_t *since)
 {
 	char *end;
 	errno = 0;
@@ -306,7 +306,7 @@ int fl_cmd_events(const struct fl_cli *cli)
 	if (cli->noperands > 0)
 		return fl_cli_fail(FL_EXIT_USAGE, "events: unexpected operand '%s'", cli->operands[0]);
 	uint64_t since = 0;
-	if (cli->since && parse_since(cli->since, fl_cli_now_ms(), &since) < 0)
+	if (cli->since && fl_events_since_parse(cli->since, fl_cli_now_ms(), &since) < 0)
 		return fl_cli_fail(
 		    FL_EXIT_USAGE,
 		    "--since: '%s' is neither a Unix time in ms nor a duration (250ms, 30s, 5m, 2h)",

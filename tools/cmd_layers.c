@@ -138,7 +138,7 @@ int fl_layers_cli_remove(const char *domain, char *const *names, int n, bool all
 	return code;
 }
 
-int fl_cmd_apply(const struct fl_cli *cli)
+int fl_layers_apply_cli(const struct fl_cli *cli, char *name, size_t size, size_t *count, uint64_t *for_ms)
 {
 	if (!cli->rules && !cli->config)
 		return fl_cli_fail(FL_EXIT_USAGE, "apply needs the layer's rules: faultline apply [--name N] "
@@ -147,8 +147,8 @@ int fl_cmd_apply(const struct fl_cli *cli)
 		return fl_cli_fail(FL_EXIT_USAGE,
 				   "apply takes no operands ('%s'): name the layer with --name",
 				   cli->operands[0]);
-	uint64_t for_ms = 0;
-	if (cli->for_time && (fl_duration_parse(cli->for_time, &for_ms) < 0 || for_ms == 0))
+	*for_ms = 0;
+	if (cli->for_time && (fl_duration_parse(cli->for_time, for_ms) < 0 || *for_ms == 0))
 		return fl_cli_fail(
 		    FL_EXIT_USAGE,
 		    "--for: '%s' is not a duration above 0 (write 250ms, 30s, 5m, or milliseconds)",
@@ -159,17 +159,25 @@ int fl_cmd_apply(const struct fl_cli *cli)
 		fl_ruleset_free(&rs);
 		return FL_EXIT_USAGE;
 	}
+	*count = rs.count;
+	int code = fl_layers_cli_apply(fl_cli_domain(cli), cli->name, &rs, *for_ms, name, size);
+	fl_ruleset_free(&rs);
+	return code;
+}
+
+int fl_cmd_apply(const struct fl_cli *cli)
+{
 	char name[FL_SEG_LAYER_NAME];
-	const char *domain = fl_cli_domain(cli);
-	int code = fl_layers_cli_apply(domain, cli->name, &rs, for_ms, name, sizeof(name));
+	size_t count = 0;
+	uint64_t for_ms = 0;
+	int code = fl_layers_apply_cli(cli, name, sizeof(name), &count, &for_ms);
 	if (code == FL_EXIT_OK) {
-		printf("applied layer %s to domain %s: %zu statement%s", name, domain, rs.count,
-		       rs.count == 1 ? "" : "s");
+		printf("applied layer %s to domain %s: %zu statement%s", name, fl_cli_domain(cli), count,
+		       count == 1 ? "" : "s");
 		if (for_ms)
 			printf(", for %llu ms", (unsigned long long)for_ms);
 		printf("\n");
 	}
-	fl_ruleset_free(&rs);
 	return code;
 }
 
@@ -258,12 +266,10 @@ void fl_layers_format(struct fl_out *o, const struct fl_layers_view *v, uint64_t
 	}
 }
 
-int fl_cmd_layers(const struct fl_cli *cli)
+int fl_layers_list(const char *domain, struct fl_out *o, bool json)
 {
-	if (cli->noperands > 0)
-		return fl_cli_fail(FL_EXIT_USAGE, "layers takes no operands");
 	struct fl_seg seg;
-	int code = open_domain(fl_cli_domain(cli), false, &seg);
+	int code = open_domain(domain, false, &seg);
 	if (code != FL_EXIT_OK)
 		return code;
 	struct fl_layers_view *v = malloc(sizeof(*v));
@@ -276,12 +282,21 @@ int fl_cmd_layers(const struct fl_cli *cli)
 		return fl_cli_fail(FL_EXIT_RUNTIME, "out of memory");
 	}
 	close_domain(&seg);
+	fl_layers_format(o, v, now, json);
+	free(v);
+	return FL_EXIT_OK;
+}
+
+int fl_cmd_layers(const struct fl_cli *cli)
+{
+	if (cli->noperands > 0)
+		return fl_cli_fail(FL_EXIT_USAGE, "layers takes no operands");
 	struct fl_out o;
 	fl_out_init(&o);
-	fl_layers_format(&o, v, now, cli->json);
-	code = fl_cli_print(&o);
+	int code = fl_layers_list(fl_cli_domain(cli), &o, cli->json);
+	if (code == FL_EXIT_OK)
+		code = fl_cli_print(&o);
 	fl_out_free(&o);
-	free(v);
 	return code;
 }
 

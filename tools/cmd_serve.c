@@ -819,6 +819,10 @@ int fl_cmd_serve(const struct fl_cli *cli)
 	while (sigwait(&stop, &sig) != 0)
 		;
 	atomic_store(&fl_serve_stopping, true);
+	/* Streams see the flag within their wait (250 ms) and end their
+	 * response; a client that stopped reading is cut after 2 s. */
+	for (int i = 0; i < 200 && atomic_load(&fl_serve_streams) > 0; i++)
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 	MHD_stop_daemon(d);
 	fprintf(stderr, "faultline serve: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	return FL_EXIT_OK;

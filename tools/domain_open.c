@@ -44,7 +44,7 @@ uint64_t fl_cli_now_ms(void)
  */
 static bool reclaim_dead(struct fl_seg *seg)
 {
-	fl_events_bind(seg); /* who reclaims a dead process writes that it is gone */
+	fl_events_bind_thread(seg); /* who reclaims a dead process writes that it is gone */
 	return fl_bulkhead_reclaim_dead(seg) > 0;
 }
 
@@ -103,7 +103,7 @@ int fl_cli_snapshot(const char *domain, struct fl_seg *seg, struct fl_snapshot *
 	if (code != FL_EXIT_OK)
 		snprintf(msg, size, "%s%s", d->error, owner_name(path));
 	else
-		fl_events_bind(seg); /* trip, reset, set: the breakers' moves go to its log */
+		fl_events_bind_thread(seg); /* trip, reset, set: the breakers' moves go to its log */
 	free(d);
 	return code;
 }

@@ -9,7 +9,7 @@
 
 int fl_cli_load_rules(const struct fl_cli *cli, struct fl_ruleset *rs)
 {
-	const char *rules = cli->rules, *rules_src = "--rules";
+	const char *rules = cli->rules, *rules_src = cli->rules_src ? cli->rules_src : "--rules";
 	const char *config = cli->config;
 	if (!rules && !config) {
 		rules = getenv("FAULTLINE_RULES");

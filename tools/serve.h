@@ -20,6 +20,10 @@
 
 /* Set when SIGINT or SIGTERM arrived: long responses (event streams) end. */
 extern atomic_bool fl_serve_stopping;
+/* Event streams whose response is still in use (serve_live.c): on a stop
+ * the server waits a moment for them to end cleanly (their last chunk
+ * sent) before closing every connection. */
+extern atomic_int fl_serve_streams;
 
 struct fl_serve_req {
 	struct MHD_Connection *conn;

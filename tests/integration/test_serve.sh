@@ -141,6 +141,7 @@ assert_eq "its breaker after the trip" forced_open "$STATE"
 "$CLI" reset "$D2" >/dev/null
 
 check "404: unknown destination, unknown domain, a path outside the API"
+# (trip of an unknown destination creates it since SPEC 11: reset does not)
 req POST "/api/v1/destinations/127.0.0.1:1/reset" "${JSONCT[@]}"
 assert_eq "unknown destination: status" 404 "$CODE"
 assert_contains "error" "$BODY" "'127.0.0.1:1' not found"
@@ -215,15 +216,170 @@ done
 req GET / -H "Host: evil.example"
 assert_eq "the dashboard too" 403 "$CODE"
 
-check "layers and events: routed, answer 501 until they are merged"
-for pm in "GET /api/v1/layers" "PUT /api/v1/layers/x" "DELETE /api/v1/layers/x" "DELETE /api/v1/layers" \
-	"GET /api/v1/events?since=0" "GET /api/v1/events/stream"; do
-	req ${pm% *} "${pm#* }" "${JSONCT[@]}"
-	assert_eq "$pm" 501 "$CODE"
-	assert_eq "$pm: error" '{"error": "not built yet: layers/events"}' "$BODY"
-done
+check "GET /api/v1/layers is layers --json; PUT applies a layer, as faultline apply"
+req GET /api/v1/layers
+assert_eq "status" 200 "$CODE"
+assert_eq "no layers yet: the CLI's array" "$("$CLI" layers --json)" "$BODY"
+T0=$(now_ms)
+req PUT /api/v1/layers/slow "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=recv delay_ms=5; 127.0.0.1:29108 fault on=connect error=ECONNREFUSED", "for": "5m"}'
+assert_eq "PUT status: $BODY" 200 "$CODE"
+assert_eq "reply: the layer" "slow 2 300000" "$(jq_py 'j["name"], len(j["rules"]), j["expires"] - j["applied"]' | tr -d "(),'")"
+req GET /api/v1/layers
+assert_eq "GET after PUT: the CLI's array" "$("$CLI" layers --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin))')" "$(jq_py j)"
+req PUT /api/v1/layers/slow "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=recv delay_ms=7", "for": 60000}'
+assert_eq "PUT again replaces it (for in ms): status" 200 "$CODE"
+assert_eq "replaced" "1 ['127.0.0.1:29109 fault on=recv delay_ms=7']" "$("$CLI" layers --json | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(len(j), j[0]["rules"])')"
+
+check "PUT errors: bad rules 400 naming line:column and key, as the CLI; bad for, name, body; 415; 413"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=connect eror=ECONNREFUSED"}'
+assert_eq "bad rules: status" 400 "$CODE"
+assert_eq "bad rules: error" "rules:1:34: unknown key 'eror' in fault (did you mean 'error'?)" "$(jq_py 'j["error"]')"
+cli apply --name bad --rules "127.0.0.1:29109 fault on=connect eror=ECONNREFUSED"
+assert_contains "the CLI's message for the same rules" "$ERR" "--$(jq_py 'j["error"]')"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=connect error=ECONNREFUSED;\n127.0.0.1:29109 breaker failure_thresold=3"}'
+assert_eq "line 2: error" "rules:2:25: unknown key 'failure_thresold' in breaker (did you mean 'failure_threshold'?)" "$(jq_py 'j["error"]')"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=connect error=ECONNREFUSED", "for": "soon"}'
+assert_eq "bad for: status" 400 "$CODE"
+assert_contains "bad for: error" "$BODY" "for: 'soon' is not a duration"
+req PUT "/api/v1/layers/a%20b" "${JSONCT[@]}" -d '{"rules": "127.0.0.1:29109 fault on=connect error=ECONNREFUSED"}'
+assert_eq "bad name: status" 400 "$CODE"
+assert_contains "bad name: error" "$BODY" "'a b' is not a layer name"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '{"rule": "x"}'
+assert_eq "unknown key: status" 400 "$CODE"
+assert_contains "unknown key: error" "$BODY" "unknown key 'rule'"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '{"for": "1s"}'
+assert_eq "no rules: status" 400 "$CODE"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" -d '["x"'
+assert_eq "not JSON: status" 400 "$CODE"
+req PUT /api/v1/layers/bad -d '{"rules": "127.0.0.1:29109 fault on=connect error=ECONNREFUSED"}'
+assert_eq "a form content type: status" 415 "$CODE"
+req DELETE /api/v1/layers/slow
+assert_eq "DELETE without a content type: status" 415 "$CODE"
+req PUT /api/v1/layers/bad "${JSONCT[@]}" --data-binary "@$FL_TMP/big"
+assert_eq "over 1 MiB: status" 413 "$CODE"
+assert_eq "none of these applied anything" "['slow']" "$("$CLI" layers --json | "$PY" -c 'import json,sys; print([l["name"] for l in json.load(sys.stdin)])')"
+
+check "DELETE /api/v1/layers/NAME removes it (404 if unknown); DELETE /api/v1/layers removes all"
+req DELETE /api/v1/layers/nosuch "${JSONCT[@]}"
+assert_eq "unknown layer: status" 404 "$CODE"
+assert_eq "unknown layer: error" "no layer 'nosuch' in domain '$FAULTLINE_DOMAIN'" "$(jq_py 'j["error"]')"
+req DELETE /api/v1/layers/slow "${JSONCT[@]}"
+assert_eq "status" 200 "$CODE"
+assert_eq "reply" '{"removed": 1}' "$BODY"
+assert_eq "gone for the CLI" "[]" "$("$CLI" layers --json)"
+"$CLI" apply --name l1 --rules "127.0.0.1:29109 fault on=recv delay_ms=1" >/dev/null
+"$CLI" apply --name l2 --rules "127.0.0.1:29109 fault on=recv delay_ms=2" >/dev/null
+req DELETE /api/v1/layers "${JSONCT[@]}"
+assert_eq "all: status" 200 "$CODE"
+assert_eq "all: reply" '{"removed": 2}' "$BODY"
+assert_eq "none left" "[]" "$("$CLI" layers --json)"
+req GET "/api/v1/layers?domain=it-serve-none-$$"
+assert_eq "unknown domain: status" 404 "$CODE"
+req DELETE "/api/v1/layers?domain=it-serve-none-$$" "${JSONCT[@]}"
+assert_eq "unknown domain, DELETE: status" 404 "$CODE"
 req POST /api/v1/layers "${JSONCT[@]}"
 assert_eq "POST layers" 405 "$CODE"
+req GET /api/v1/layers/x
+assert_eq "GET one layer" 405 "$CODE"
+
+check "a layer PUT over HTTP faults a running python loop under the shim; DELETE heals it"
+"$CLI" run -- "$PY" - "$FL_TMP/loop.port" "$FL_TMP/loop.stop" >"$FL_TMP/loop.out" 2>&1 <<-'EOF' &
+	import os, socket, sys, time
+	lst = socket.socket()
+	lst.bind(("127.0.0.1", 0))
+	lst.listen(64)
+	open(sys.argv[1], "w").write(str(lst.getsockname()[1]))
+	deadline = time.time() + 120
+	while time.time() < deadline and not os.path.exists(sys.argv[2]):
+	    s = socket.socket()
+	    try:
+	        s.connect(lst.getsockname())
+	        print("ok", flush=True)
+	        lst.accept()[0].close()
+	    except OSError as e:
+	        print("refused", e.errno, flush=True)
+	    s.close()
+	    time.sleep(0.02)
+EOF
+LOOP=$!
+wait_for "the loop to connect" 20 grep -q '^ok' "$FL_TMP/loop.out"
+LPORT=$(cat "$FL_TMP/loop.port")
+req PUT /api/v1/layers/outage "${JSONCT[@]}" -d "{\"rules\": \"127.0.0.1:$LPORT fault on=connect error=ECONNREFUSED\"}"
+assert_eq "PUT status" 200 "$CODE"
+n=$(wc -l <"$FL_TMP/loop.out")
+refused_after() { tail -n +"$(($1 + 1))" "$FL_TMP/loop.out" | grep -q '^refused 111'; }
+wait_for "the running loop to be refused" 10 refused_after "$n"
+req DELETE /api/v1/layers/outage "${JSONCT[@]}"
+assert_eq "DELETE status" 200 "$CODE"
+n=$(wc -l <"$FL_TMP/loop.out")
+ok_after() { tail -n +"$(($1 + 1))" "$FL_TMP/loop.out" | grep -q '^ok'; }
+wait_for "the loop to connect again" 10 ok_after "$n"
+assert_eq "healed: the last attempt" ok "$(tail -n 1 "$FL_TMP/loop.out")"
+touch "$FL_TMP/loop.stop"
+wait "$LOOP"
+
+check "GET /api/v1/events?since=T: the events since T, as events --json --since T"
+req GET "/api/v1/events?since=$T0"
+assert_eq "status" 200 "$CODE"
+"$CLI" events --json --since "$T0" >"$FL_TMP/ev.cli" 2>/dev/null
+assert_eq "a prefix of the CLI's list, same objects" "True" \
+	"$(printf '%s' "$BODY" | "$PY" -c '
+import json, sys
+api = json.load(sys.stdin)
+cli = [json.loads(l) for l in open(sys.argv[1])]
+print(len(api) > 0 and cli[:len(api)] == api)' "$FL_TMP/ev.cli")"
+assert_eq "times >= T, and the layer events are there" "True applied:slow applied:slow removed:slow applied:outage removed:outage" \
+	"$(jq_py "str(all(e['time'] >= $T0 for e in j)) + ' ' + ' '.join(e['what'] + ':' + e['layer'] for e in j if e['kind'] == 'layer' and e['layer'] in ('slow', 'outage'))")"
+req GET "/api/v1/events?since=$(($(now_ms) + 60000))"
+assert_eq "since the future: empty" "[]" "$BODY"
+req GET "/api/v1/events?since=1h"
+assert_eq "since a duration: status" 200 "$CODE"
+req GET "/api/v1/events?since=yesterday"
+assert_eq "bad since: status" 400 "$CODE"
+assert_contains "bad since: error" "$BODY" "since: 'yesterday'"
+req GET "/api/v1/events?domain=it-serve-none-$$"
+assert_eq "unknown domain: status" 404 "$CODE"
+req DELETE /api/v1/events "${JSONCT[@]}"
+assert_eq "DELETE events" 405 "$CODE"
+
+check "GET /api/v1/events/stream: server-sent events; a CLI trip arrives; Last-Event-ID resumes"
+curl -sSN -D "$FL_TMP/sse.h" --max-time "$(scaled 20)" "$BASE/api/v1/events/stream" >"$FL_TMP/sse.out" 2>&1 &
+SSE=$!
+wait_for "the stream to open" 10 grep -q '^HTTP/1.1 200' "$FL_TMP/sse.h"
+assert_contains "content type" "$(tr -d '\r' <"$FL_TMP/sse.h")" "Content-Type: text/event-stream"
+t0=$(now_ms)
+"$CLI" trip "$D1" || fail "trip"
+wait_for "the trip on the stream" 5 grep -q '"reason": "forced"' "$FL_TMP/sse.out"
+assert_took "from the trip to the stream" 2000 $(($(now_ms) - t0))
+"$CLI" reset "$D1" || fail "reset"
+wait_for "the reset on the stream" 5 grep -q '"reason": "reset"' "$FL_TMP/sse.out"
+kill "$SSE" 2>/dev/null
+wait "$SSE" 2>/dev/null
+parsed=$("$PY" - "$FL_TMP/sse.out" <<-'EOF'
+	import json, sys
+	frames = open(sys.argv[1]).read().split("\n\n")
+	evs = []
+	for f in frames:
+	    lines = [l for l in f.split("\n") if l and not l.startswith(":")]
+	    if not lines:
+	        continue
+	    assert lines[0].startswith("id: ") and lines[1].startswith("data: ") and len(lines) == 2, f
+	    evs.append((int(lines[0][4:]), json.loads(lines[1][6:])))
+	b = [(i, e) for i, e in evs if e["kind"] == "breaker"]
+	print(len(b), b[0][1]["destination"], b[0][1]["from"], b[0][1]["to"], b[1][1]["to"], b[0][0] + 1 == b[1][0], b[0][0])
+EOF
+)
+assert_eq "frames: 2 breaker events, in order, ids consecutive" "2 $D1 closed forced_open closed True" "${parsed% *}"
+id=${parsed##* }
+out=$(curl -sSN --max-time "$(scaled 1)" -H "Last-Event-ID: $id" "$BASE/api/v1/events/stream" 2>/dev/null)
+assert_eq "Last-Event-ID $id: resumes after it" "id: $((id + 1))" "$(printf '%s\n' "$out" | head -n 1)"
+assert_contains "with the reset" "$(printf '%s\n' "$out" | sed -n 2p)" '"reason": "reset"'
+out=$(curl -sSN --max-time "$(scaled 1)" "$BASE/api/v1/events/stream?since=$t0" 2>/dev/null)
+assert_contains "?since=T starts at T: the trip" "$(printf '%s\n' "$out" | sed -n 2p)" '"reason": "forced"'
+req GET /api/v1/events/stream -H "Last-Event-ID: x"
+assert_eq "bad Last-Event-ID" 400 "$CODE"
+req GET "/api/v1/events/stream?domain=it-serve-none-$$"
+assert_eq "unknown domain" 404 "$CODE"
 
 check "GET / is the dashboard, from the binary, with a content security policy"
 headers=$(curl -sS -D - -o "$FL_TMP/page.html" "$BASE/" | tr -d '\r')
@@ -278,10 +434,48 @@ ms=$(printf '%s\n' "$out" | sed -n 's/^closed 20 after \([0-9]*\) ms$/\1/p')
 assert_ge "idle connections closed no sooner than the 10 s timeout (ms)" 9000 "$ms"
 assert_took "idle connections closed" 30000 "$ms"
 
-check "load: 50 clients polling /api/v1/stats while 8 processes run traffic under the shim"
+check "load: 50 clients polling /api/v1/stats and 10 event streams (and one that never reads) while 8 processes run traffic under the shim"
 LOADDOM="it-serve-load-$$"
 TEST_DOMAINS+=("$LOADDOM")
 N=5000
+K=50 # trip+reset pairs of a destination of its own during the traffic: 2K events per stream
+FAULTLINE_DOMAIN=$LOADDOM RULES="127.0.0.1:29105 breaker" connect_ports 29105
+# The streams: each counts the breaker events of 127.0.0.1:29105 until it
+# has 2K (or a deadline); a stalled server would starve them. One more
+# connection asks for the stream with a tiny receive buffer and never reads.
+"$PY" - "$PORT" "$LOADDOM" $((2 * K)) "$(scaled 120)" >"$FL_TMP/streams.out" 2>&1 <<-'EOF' &
+	import http.client, json, socket, sys, threading, time
+	port, dom, want, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+	deadline = time.time() + limit
+	counts, opened, lock = [0] * 10, [0], threading.Lock()
+	slow = socket.socket()
+	slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+	slow.connect(("127.0.0.1", port))
+	slow.sendall(("GET /api/v1/events/stream?domain=%s&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n" % dom).encode())
+	def reader(k):
+	    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+	    c.request("GET", "/api/v1/events/stream?domain=" + dom)
+	    r = c.getresponse()
+	    assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+	    with lock:
+	        opened[0] += 1
+	        if opened[0] == 10:
+	            print("open", flush=True)
+	    while counts[k] < want and time.time() < deadline:
+	        line = r.fp.readline()
+	        if not line:
+	            break
+	        if line.startswith(b"data: "):
+	            e = json.loads(line[6:])
+	            if e["kind"] == "breaker" and e["destination"] == "127.0.0.1:29105":
+	                counts[k] += 1
+	threads = [threading.Thread(target=reader, args=(k,)) for k in range(10)]
+	for t in threads: t.start()
+	for t in threads: t.join()
+	print("streams", counts, flush=True)
+EOF
+STREAMS=$!
+wait_for "10 streams to open" 20 grep -q '^open' "$FL_TMP/streams.out"
 # The pollers start first and stop when told (a file), so they overlap the
 # whole run of the traffic; each counts the polls it made while it ran.
 "$PY" - "$BASE/api/v1/stats?domain=$LOADDOM" "$FL_TMP/stop" >"$FL_TMP/poll.out" 2>&1 <<-'EOF' &
@@ -313,6 +507,10 @@ for i in 1 2 3 4 5 6 7 8; do
 	pids+=($!)
 done
 t0=$(now_ms)
+for _ in $(seq 1 $K); do
+	FAULTLINE_DOMAIN=$LOADDOM "$CLI" trip 127.0.0.1:29105 >/dev/null || fail "trip in the load"
+	FAULTLINE_DOMAIN=$LOADDOM "$CLI" reset 127.0.0.1:29105 >/dev/null || fail "reset in the load"
+done
 for p in "${pids[@]}"; do wait "$p" || fail "connloop $p: $(cat "$FL_TMP"/loop*.out)"; done
 echo "   traffic ran $(($(now_ms) - t0)) ms"
 touch "$FL_TMP/stop"
@@ -320,13 +518,17 @@ wait "$POLLERS"
 out=$(cat "$FL_TMP/poll.out")
 echo "   $out"
 assert_contains "no poll failed" "$out" "errors 0 []"
+wait "$STREAMS"
+sout=$(cat "$FL_TMP/streams.out")
+echo "   $sout" | tail -n 1
+assert_contains "every stream got every trip and reset" "$sout" "streams [$(printf "$((2 * K)), %.0s" $(seq 9))$((2 * K))]"
 polls=$(printf '%s' "$out" | sed -n 's/^polls \([0-9]*\) .*/\1/p')
 assert_ge "polls made (at least one per client)" 50 "$polls"
 for i in 1 2 3 4 5 6 7 8; do
 	assert_contains "connloop $i" "$(cat "$FL_TMP/loop$i.out")" "connections=$N refused=0"
 done
 assert_eq "the shim's figures: destinations, calls, failures" "8 $((8 * N)) 0" "$("$CLI" stats --json --domain "$LOADDOM" |
-	"$PY" -c 'import json,sys; j=json.load(sys.stdin)["destinations"]; print(len(j), sum(d["breaker"]["calls"] for d in j), sum(d["breaker"]["failures"] for d in j))')"
+	"$PY" -c 'import json,sys; j=[d for d in json.load(sys.stdin)["destinations"] if d["destination"] != "127.0.0.1:29105"]; print(len(j), sum(d["breaker"]["calls"] for d in j), sum(d["breaker"]["failures"] for d in j))')"
 
 check "1,000 destinations: stats and metrics answer, promtool accepts them"
 BIGDOM="it-serve-big-$$"
@@ -341,7 +543,7 @@ if command -v promtool >/dev/null 2>&1; then
 	assert_eq "promtool on 1,000 destinations: $out" 0 "$?"
 fi
 
-check "the dashboard in headless chromium: no console error, a CLI trip shows within 2 s, reset by a click"
+check "the dashboard in headless chromium: no console error, a CLI trip shows within 2 s through the event stream, reset by a click, a layer applied and removed by the form"
 if command -v chromium >/dev/null 2>&1; then
 	shot=${FL_SCREENSHOT:-$FL_TMP/dashboard.png}
 	# The steps (cdp.py's docstring), written by python: JSON quoting of JS quoting.
@@ -354,10 +556,22 @@ if command -v chromium >/dev/null 2>&1; then
 		    {"wait": "%s && %s.textContent === 'closed'" % (sel, sel), "for": float(e["LONG"])},
 		    {"shell": "'%s' trip '%s'" % (e["CLI"], e["D1"])},
 		    {"wait": "%s.textContent === 'forced_open' && %s.parentNode.className === 'state s-forced_open'" % (sel, sel), "for": two},
+		    {"eval": "'via ' + document.querySelector('tr[data-dest=\"%s\"]').dataset.via" % e["D1"]},
 		    {"eval": "document.querySelector('tr[data-dest=\"%s\"] button.reset').click() || 'clicked'" % e["D1"]},
 		    {"wait": "%s.textContent === 'closed'" % sel, "for": two},
 		    {"shell": "'%s' stats | grep -q '^%s .* closed '" % (e["CLI"], e["D1"])},
+		    {"wait": "[...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('reason=reset'))", "for": two},
+		    {"eval": "(() => { document.getElementById('lname').value = 'dash-layer'; "
+		             "document.getElementById('lrules').value = '%s fault on=recv delay_ms=10'; "
+		             "document.getElementById('lfor').value = '10m'; "
+		             "document.getElementById('layerform').requestSubmit(); return 'submitted'; })()" % e["D1"]},
+		    {"wait": "[...document.querySelectorAll('#layers li')].some(li => li.textContent.includes('dash-layer'))", "for": two},
+		    {"shell": "'%s' layers | grep -q '^dash-layer .*delay_ms=10'" % e["CLI"]},
+		    {"wait": "[...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('layer=dash-layer'))", "for": two},
 		    {"screenshot": e["SHOT"]},
+		    {"eval": "document.getElementById('lremove').click() || 'remove clicked'"},
+		    {"wait": "document.querySelectorAll('#layers li').length === 0", "for": two},
+		    {"shell": "test \"$('%s' layers --json)\" = '[]'" % e["CLI"]},
 		]))
 	EOF
 	out=$(timeout "$(scaled 180)" "$PY" "$FL_TOP/tests/integration/cdp.py" chromium "$BASE/" "$FL_TMP/steps.json" 2>&1)
@@ -367,6 +581,8 @@ if command -v chromium >/dev/null 2>&1; then
 	assert_not_contains "console errors" "$out" "console-error"
 	trip_ms=$(printf '%s\n' "$out" | sed -n '3s/^wait ok //p')
 	assert_le "ms from the CLI trip to the page showing it" 2000 "$trip_ms"
+	assert_eq "shown by the event stream, not the 5 s stats refresh" 'eval "via event"' "$(printf '%s\n' "$out" | sed -n 4p)"
+	assert_contains "the layer form: PUT and DELETE logged" "$(cat "$FL_TMP/srv.log")" "DELETE /api/v1/layers/dash-layer domain=$FAULTLINE_DOMAIN -> 200"
 	assert_contains "reset logged as a dashboard request" "$(cat "$FL_TMP/srv.log")" "POST /api/v1/destinations/$D1/reset"
 	[ -s "$shot" ] || fail "no screenshot"
 
@@ -460,12 +676,19 @@ assert_eq "trip with the token" 200 "$CODE"
 req GET /nowhere
 assert_eq "even a missing path needs the token first" 401 "$CODE"
 
-check "SIGTERM and SIGINT stop it cleanly (exit 0)"
+check "SIGTERM and SIGINT stop it cleanly (exit 0), an open event stream too"
+curl -sSN -D "$FL_TMP/term.h" --max-time "$(scaled 30)" -H "Authorization: Bearer $TOKEN" \
+	"$BASE/api/v1/events/stream" >"$FL_TMP/term.out" 2>&1 &
+TERMSSE=$!
+wait_for "the stream to open" 10 grep -q '^HTTP/1.1 200' "$FL_TMP/term.h"
 t0=$(now_ms)
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 assert_eq "exit status after SIGTERM" 0 "$?"
 assert_took "stop" 3000 $(($(now_ms) - t0))
+wait "$TERMSSE"
+rc=$?
+assert_eq "the stream's client saw a clean end (curl exit 0): $(cat "$FL_TMP/term.out")" 0 "$rc"
 assert_contains "said so" "$(cat "$FL_TMP/tsrv.log")" "stopped (SIGTERM)"
 port_open 127.0.0.1 "$TPORT" 2>/dev/null && fail "port $TPORT still open"
 serve isrv --listen "127.0.0.1:$TPORT"

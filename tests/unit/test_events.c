@@ -366,6 +366,32 @@ START_TEST(events_a_breaker_outside_the_bound_segment_writes_nothing)
 }
 END_TEST
 
+static void *bound_elsewhere(void *arg)
+{
+	(void)arg;
+	return fl_events_bound();
+}
+
+/* serve runs CLI commands on many threads: a thread's binding is its own
+ * and wins over the process's; closing unbinds it. */
+START_TEST(events_a_thread_binding_is_the_thread_own)
+{
+	static struct fl_seg other;
+	fl_events_bind(&other);
+	fl_events_bind_thread(&seg);
+	ck_assert_ptr_eq(fl_events_bound(), &seg);
+	pthread_t t;
+	void *seen = NULL;
+	ck_assert_int_eq(pthread_create(&t, NULL, bound_elsewhere, NULL), 0);
+	pthread_join(t, &seen);
+	ck_assert_ptr_eq(seen, &other);
+	fl_events_unbind(&seg);
+	ck_assert_ptr_eq(fl_events_bound(), &other);
+	fl_events_unbind(&other);
+	ck_assert_ptr_null(fl_events_bound());
+}
+END_TEST
+
 START_TEST(events_bulkhead_rejections_are_one_event_a_second)
 {
 	struct fl_rule rule;
@@ -472,6 +498,7 @@ Suite *events_suite(void)
 	tcase_add_checked_fixture(writers, seg_setup, seg_teardown);
 	tcase_add_test(writers, events_breaker_moves_are_logged_with_their_reasons);
 	tcase_add_test(writers, events_a_breaker_outside_the_bound_segment_writes_nothing);
+	tcase_add_test(writers, events_a_thread_binding_is_the_thread_own);
 	tcase_add_test(writers, events_bulkhead_rejections_are_one_event_a_second);
 	tcase_add_test(writers, events_layers_are_logged_by_name);
 	tcase_add_test(writers, events_connection_rate_limit_and_fallback_kinds);
