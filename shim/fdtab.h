@@ -24,7 +24,7 @@
 
 struct fl_conn;
 
-extern struct fl_conn *fl_fdtab_low[FL_FDTAB_LOW];
+extern FL_HIDDEN struct fl_conn *fl_fdtab_low[FL_FDTAB_LOW];
 
 struct fl_conn *fl_fdtab_lookup_high(int fd);
 

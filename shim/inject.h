@@ -84,7 +84,8 @@ static inline void fl_io_count(struct fl_conn *c, enum fl_op op)
  * with no fault for this op and nothing pending pays a counter and two
  * tests.
  */
-static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int flags)
+static inline __attribute__((always_inline)) int fl_io_before(struct fl_conn *c, enum fl_op op, int fd,
+							      int flags)
 {
 	fl_io_count(c, op);
 	if (__builtin_expect(__atomic_load_n(&c->pending, __ATOMIC_RELAXED) != 0, 0)) {
@@ -114,6 +115,26 @@ static inline int fl_io_before(struct fl_conn *c, enum fl_op op, int fd, int fla
 		return -1;
 	}
 	return fl_call_fail(c, err);
+}
+
+/*
+ * The common case of a call on a watched socket, decided inline: nothing
+ * pending, layers unchanged since c was matched, no fault statement for op.
+ * Then it counts the call and returns true: the wrapper makes the real call
+ * with its arguments as they are and ends with fl_io_after. Otherwise
+ * nothing is counted and the wrapper's slow path runs fl_io_before. Only
+ * loads, tests and the counter's add: no call, no stack frame, so the
+ * arguments stay in their registers for the real call.
+ */
+static inline bool fl_io_quick(struct fl_conn *c, enum fl_op op)
+{
+	if (__builtin_expect(
+		(__atomic_load_n(&c->pending, __ATOMIC_RELAXED) | (c->match.ops & (1u << op))) != 0, 0))
+		return false;
+	if (__builtin_expect(__atomic_load_n(fl_layer_gen, __ATOMIC_RELAXED) != c->layer_gen, 0))
+		return false;
+	fl_io_count(c, op);
+	return true;
 }
 
 /* The calling thread's generator, seeded on first use. */

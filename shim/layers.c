@@ -187,18 +187,21 @@ static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, str
 
 /* One try at a stable view: true with *found filled, false to retry. */
 static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, uint32_t g, struct found *found,
-		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named)
+		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named,
+		      bool *none)
 {
 	struct name_probe probe = {NULL, 0, false, named};
 	parts[0].have = parts[1].have = false;
 	struct layer_ref act[FL_SEG_LAYERS];
 	uint32_t nact = 0;
 	uint64_t now = 0;
+	*none = true;
 	for (uint32_t li = 0; li < FL_SEG_LAYERS; li++) {
 		struct fl_seg_layer l;
 		fl_layers_load(&l, &L->layers[li], sizeof(l));
 		if (fl_layer_word_state(l.word) != FL_LAYER_ACTIVE || !fl_seg_layer_check(&l))
 			continue;
+		*none = false; /* an applied layer, even one past its expiry */
 		if (l.expires_ms) {
 			if (!now)
 				now = fl_now_ms();
@@ -274,6 +277,16 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 	return __atomic_load_n(&L->gen, __ATOMIC_RELAXED) == g;
 }
 
+/*
+ * The generation at which a whole read of the table found no layer
+ * applied (FL_LAYER_GEN_UNSEEN: none known). While the counter still reads
+ * it, a connect has no layer to match and skips the read of 32 layer
+ * records (~2,800 instructions per connect, most of what a joined
+ * process's connect cost). One word, written after a stable read: any
+ * thread may set it, every value it holds was true at that generation.
+ */
+static uint32_t empty_gen = FL_LAYER_GEN_UNSEEN;
+
 uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 {
 	bool named;
@@ -292,12 +305,16 @@ uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool
 		uint32_t g = __atomic_load_n(&L->gen, __ATOMIC_ACQUIRE);
 		if (g & 1u)
 			return FL_LAYER_GEN_UNSEEN;
+		if (g == __atomic_load_n(&empty_gen, __ATOMIC_RELAXED))
+			return g;
 		uint32_t n;
-		bool truncated;
+		bool truncated, none;
 		uint32_t room = FL_MATCH_MAX_FAULTS - m->nfaults;
 		*named = false;
-		if (!read_view(L, d, g, found, &n, room, &truncated, parts, named))
+		if (!read_view(L, d, g, found, &n, room, &truncated, parts, named, &none))
 			continue;
+		if (none)
+			__atomic_store_n(&empty_gen, g, __ATOMIC_RELAXED);
 		/* Breakers and bulkheads of layers: for connections made now,
 		 * when the process's own rules give none. */
 		if (parts[0].have && m->breaker < 0) {
@@ -378,6 +395,7 @@ void fl_layers_join(void)
 {
 	if (!fl_domain.attached || !fl_domain.seg.layers)
 		return;
+	__atomic_store_n(&empty_gen, FL_LAYER_GEN_UNSEEN, __ATOMIC_RELAXED); /* a new table */
 	__atomic_store_n(&fl_layer_gen, &fl_domain.seg.layers->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&fl_layers_joined, true, __ATOMIC_RELEASE);
 }

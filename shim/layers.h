@@ -31,7 +31,7 @@
 struct fl_conn;
 
 /* The segment's layer generation, or a static zero (never NULL). */
-extern uint32_t *fl_layer_gen;
+extern FL_HIDDEN uint32_t *fl_layer_gen;
 /* This process follows every connected socket, for layers to reach it. */
 extern bool fl_layers_joined;
 
@@ -135,18 +135,22 @@ void fl_layers_join_existing(void);
  * for every other connection), and while the segment's counter still
  * reads the same, the call goes straight to the real function. A change of
  * layers sends the next call to the watched path, which matches the
- * connection again. The I/O wrappers' first test.
+ * connection again. The I/O wrappers' first test; *cp is the connection
+ * behind a low fd (handed to the watched path, which need not look it up
+ * again), NULL for a high one (the wrapper then goes to its slow path).
  */
-static inline bool fl_fd_io_passes(int fd)
+static inline bool fl_fd_io_passes(int fd, struct fl_conn **cp)
 {
 	if (FL_LIKELY((unsigned)fd < FL_FDTAB_LOW)) {
-		struct fl_conn *c = __atomic_load_n(&fl_fdtab_low[fd], __ATOMIC_RELAXED);
+		struct fl_conn *c = __atomic_load_n(&fl_fdtab_low[fd], __ATOMIC_ACQUIRE);
+		*cp = c;
 		if (FL_LIKELY(c == NULL))
 			return true;
 		/* Plain loads of aligned words (a single mov each on x86, as
 		 * relaxed atomics), so the compiler folds one into the compare. */
 		return *fl_layer_gen == c->pass_gen;
 	}
+	*cp = NULL; /* a high descriptor: the slow path looks it up */
 	return false;
 }
 

@@ -66,7 +66,8 @@ struct fl_real {
 	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 };
 
-extern struct fl_real fl_real;
+extern __attribute__((
+    visibility("hidden"))) struct fl_real fl_real; /* direct rip-relative access (shim.h FL_HIDDEN) */
 
 /* Replaces every fallback with the next library's definition. Idempotent. */
 void fl_real_resolve(void);

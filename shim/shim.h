@@ -19,7 +19,11 @@
 #include "match.h"
 #include "rules.h"
 
-#define FL_EXPORT      __attribute__((visibility("default")))
+#define FL_EXPORT __attribute__((visibility("default")))
+/* On the declaration of a variable every wrapper reads: the compiler then
+ * addresses it directly (one rip-relative load) instead of through the GOT
+ * (-fvisibility=hidden covers definitions, not extern declarations). */
+#define FL_HIDDEN      __attribute__((visibility("hidden")))
 #define FL_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define FL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

@@ -541,9 +541,12 @@ R=3 bash "$here/supervise.sh" "$build" >"$raw/supervise.txt" 2>&1 || say "superv
 
 . "$here/report.sh"
 
-# ---------------------------------------------------------------- layers (issue 12)
+# ---------------------------------------------------------------- budgets (issues 12-18)
 
+# Every per-call instruction budget of issues 12-18 (layers, names,
+# shaping, resilience) in one table: docs/performance.md, "After issues
+# 12-18". It covers layers.sh's rows too (layers.sh still runs alone).
 if [ $HAVE_VALGRIND = 1 ]; then
-	say "layers: instructions with a process joined to a domain and a layer applied"
-	"$here/layers.sh" "$build" | tee "$out/layers.md"
+	say "budgets: instructions per call against the budgets of issues 12-18"
+	"$here/budgets.sh" "$build" | tee "$out/budgets.md"
 fi
