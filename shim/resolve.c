@@ -121,9 +121,8 @@ struct ring_ent {
 	uint64_t seq; /* atomic */
 	uint16_t len;
 	uint8_t naddr;
-	uint8_t v6[RING_ADDRS]; /* 1: addr is an IPv6 address, 0: IPv4 in addr[0..3] */
-	uint8_t addr[RING_ADDRS][16];
-	char name[FL_NAME_MAX + 3]; /* the name as given (a trailing dot allowed), NUL */
+	uint8_t addr[RING_ADDRS][16]; /* IPv6; IPv4 as ::ffff:a.b.c.d, as fl_dest reads it */
+	char name[FL_NAME_MAX + 3];   /* the name as given (a trailing dot allowed), NUL */
 };
 _Static_assert(sizeof(struct ring_ent) % 8 == 0, "ring entries copy in words");
 static struct ring_ent ring[RING_MAX];
@@ -318,31 +317,67 @@ static void remember(const char *name, size_t len, struct addr_list l)
 
 /* ---- the ring: lookups kept raw until a name layer asks ---- */
 
-/* Claims position p's entry; NULL when the name is not one (an address
- * literal ends in a digit; other non-names fail to normalise at the drain)
- * or another writer holds the entry (the ring lapped: not kept). */
-static struct ring_ent *ring_claim(const char *node, uint64_t *pos)
+/* A lookup's addresses, as the ring keeps them. */
+struct raw_addrs {
+	uint32_t n;
+	uint8_t addr[RING_ADDRS][16]; /* as in struct ring_ent */
+};
+
+static inline bool addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* The same name, given the same way, with the same addresses, as the
+ * entry written last: nothing new to keep. Without this a program that
+ * resolves one name per request would push every other name out of the
+ * ring (a pool that resolved its database once at start would lose it).
+ * A racing writer can only make it answer false. */
+static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
+{
+	uint64_t h = __atomic_load_n(&ring_head, __ATOMIC_RELAXED);
+	if (h == 0)
+		return false;
+	const struct ring_ent *e = &ring[(h - 1) & (RING_MAX - 1)];
+	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if (s != 2 * h || e->len != len || e->naddr != a->n)
+		return false;
+	for (uint32_t k = 0; k < a->n; k++)
+		if (!addr_eq(e->addr[k], a->addr[k]))
+			return false;
+	if (memcmp(e->name, node, len) != 0)
+		return false;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s;
+}
+
+/* Keeps one lookup: claims the next position (one fetch-add) and its entry
+ * (one CAS), copies, publishes; then pulls the tail back if a drain passed
+ * the position meanwhile. Not kept: an address literal (ends in a digit;
+ * other non-names fail to normalise at the drain), a repeat of the last
+ * entry, or an entry another writer still holds (the ring lapped). */
+static void ring_put(const char *node, const struct raw_addrs *a)
 {
 	size_t len = strlen(node);
-	if (len == 0 || len > FL_NAME_MAX + 1 || (node[len - 1] >= '0' && node[len - 1] <= '9'))
-		return NULL;
+	if (len == 0 || len > FL_NAME_MAX + 1 || (node[len - 1] >= '0' && node[len - 1] <= '9') ||
+	    ring_repeat(node, len, a))
+		return;
 	uint64_t p = __atomic_fetch_add(&ring_head, 1, __ATOMIC_RELAXED);
 	struct ring_ent *e = &ring[p & (RING_MAX - 1)];
 	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
 	if ((s & 1u) || s > 2 * p ||
 	    !__atomic_compare_exchange_n(&e->seq, &s, 2 * p + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return NULL;
+		return;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	e->len = (uint16_t)len;
 	memcpy(e->name, node, len + 1);
-	*pos = p;
-	return e;
-}
-
-/* Publishes position p; pulls the tail back when a drain passed it. */
-static void ring_publish(struct ring_ent *e, uint64_t p, uint8_t naddr)
-{
-	e->naddr = naddr;
+	e->naddr = (uint8_t)a->n;
+	memcpy(e->addr, a->addr, 16 * a->n);
 	__atomic_store_n(&e->seq, 2 * p + 2, __ATOMIC_SEQ_CST);
 	uint64_t t = __atomic_load_n(&ring_tail, __ATOMIC_SEQ_CST);
 	while (FL_UNLIKELY(t > p) &&
@@ -350,52 +385,48 @@ static void ring_publish(struct ring_ent *e, uint64_t p, uint8_t naddr)
 		;
 }
 
-/* getaddrinfo's list: one address per distinct sockaddr in a row (glibc
- * gives each address once per socket type, one after the other). */
+/* getaddrinfo's list: one address per run of equal sockaddrs (glibc gives
+ * each address once per socket type, one after the other). */
 static void ring_put_ai(const char *node, const struct addrinfo *ai)
 {
-	uint64_t p;
-	struct ring_ent *e = ring_claim(node, &p);
-	if (e == NULL)
-		return;
-	uint32_t n = 0;
-	for (; ai && n < RING_ADDRS; ai = ai->ai_next) {
+	struct raw_addrs a;
+	a.n = 0;
+	for (; ai && a.n < RING_ADDRS; ai = ai->ai_next) {
 		const struct sockaddr *sa = ai->ai_addr;
+		uint8_t *to = a.addr[a.n];
 		if (sa == NULL)
 			continue;
 		if (sa->sa_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
-			uint32_t a4;
-			memcpy(&a4, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-			if (n > 0 && !e->v6[n - 1] && memcmp(e->addr[n - 1], &a4, 4) == 0)
-				continue;
-			e->v6[n] = 0;
-			memcpy(e->addr[n++], &a4, 4);
+			static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			memcpy(to, mapped, 12);
+			memcpy(to + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		} else if (sa->sa_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-			const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-			if (n > 0 && e->v6[n - 1] && memcmp(e->addr[n - 1], a6, 16) == 0)
-				continue;
-			e->v6[n] = 1;
-			memcpy(e->addr[n++], a6, 16);
+			memcpy(to, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+		} else {
+			continue;
 		}
+		if (a.n == 0 || !addr_eq(a.addr[a.n - 1], to))
+			a.n++;
 	}
-	ring_publish(e, p, (uint8_t)n);
+	ring_put(node, &a);
 }
 
 /* gethostbyname*'s h_addr_list. */
 static void ring_put_raw(const char *node, char *const *raw, int af)
 {
-	uint64_t p;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	if ((af != AF_INET && af != AF_INET6) || raw == NULL)
 		return;
-	struct ring_ent *e = ring_claim(node, &p);
-	if (e == NULL)
-		return;
-	uint32_t n = 0;
-	for (; *raw && n < RING_ADDRS; raw++, n++) {
-		e->v6[n] = af == AF_INET6;
-		memcpy(e->addr[n], *raw, af == AF_INET6 ? 16 : 4);
+	struct raw_addrs a;
+	for (a.n = 0; *raw && a.n < RING_ADDRS; raw++, a.n++) {
+		if (af == AF_INET6) {
+			memcpy(a.addr[a.n], *raw, 16);
+		} else {
+			memcpy(a.addr[a.n], mapped, 12);
+			memcpy(a.addr[a.n] + 12, *raw, 4);
+		}
 	}
-	ring_publish(e, p, (uint8_t)n);
+	ring_put(node, &a);
 }
 
 /* Under the lock: one complete entry into the map. */
@@ -409,17 +440,9 @@ static void ring_record(struct ring_ent *c)
 	int64_t idx = name_index(name, len);
 	for (uint32_t k = 0; idx >= 0 && k < c->naddr && k < RING_ADDRS; k++) {
 		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
-		struct sockaddr_in s4 = {.sin_family = AF_INET};
 		struct fl_dest a;
-		bool ok;
-		if (c->v6[k]) {
-			memcpy(&s6.sin6_addr, c->addr[k], 16);
-			ok = fl_dest_from_sockaddr((struct sockaddr *)&s6, sizeof s6, &a);
-		} else {
-			memcpy(&s4.sin_addr, c->addr[k], 4);
-			ok = fl_dest_from_sockaddr((struct sockaddr *)&s4, sizeof s4, &a);
-		}
-		if (ok && (a.family == FL_AF_INET4 || a.family == FL_AF_INET6))
+		memcpy(&s6.sin6_addr, c->addr[k], 16);
+		if (fl_dest_from_sockaddr((struct sockaddr *)&s6, sizeof s6, &a)) /* ::ffff:x -> IPv4 */
 			remember_addr((uint32_t)idx, &a);
 	}
 }
