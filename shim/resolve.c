@@ -476,6 +476,17 @@ static void ring_drain(void)
 	unlock_map();
 }
 
+void fl_resolve_fork_child(void)
+{
+	/* Any holder or writer was another thread of the parent: gone. */
+	__atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < RING_MAX; i++) {
+		uint64_t s = __atomic_load_n(&ring[i].seq, __ATOMIC_RELAXED);
+		if (s & 1u)
+			__atomic_store_n(&ring[i].seq, 0, __ATOMIC_RELEASE);
+	}
+}
+
 bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i)
 {
 	if (d->family != FL_AF_INET4 && d->family != FL_AF_INET6)

@@ -71,6 +71,10 @@ bool fl_resolve_name_of(struct fl_dest *d);
 /* The same for an address: *name / *len, unchanged when unknown. */
 bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len);
 
+/* In the child of a fork (one thread): frees the map's writer lock and the
+ * ring entries threads of the parent were writing when it forked. */
+void fl_resolve_fork_child(void);
+
 /* At start-up, once the rules are loaded: lists the name statements. */
 void fl_resolve_setup(void);
 
