@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -361,9 +362,10 @@ static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
  * the position meanwhile. Not kept: an address literal (ends in a digit;
  * other non-names fail to normalise at the drain), a repeat of the last
  * entry, or an entry another writer still holds (the ring lapped). */
-static void ring_put(const char *node, const struct raw_addrs *a)
+static void ring_put(const char *node, size_t len, const struct raw_addrs *a)
 {
-	size_t len = strlen(node);
+	if (len == SIZE_MAX)
+		len = strlen(node);
 	if (len == 0 || len > FL_NAME_MAX + 1 || (node[len - 1] >= '0' && node[len - 1] <= '9') ||
 	    ring_repeat(node, len, a))
 		return;
@@ -387,7 +389,8 @@ static void ring_put(const char *node, const struct raw_addrs *a)
 
 /* getaddrinfo's list: one address per run of equal sockaddrs (glibc gives
  * each address once per socket type, one after the other). */
-static void ring_put_ai(const char *node, const struct addrinfo *ai)
+/* len: strlen(node), or SIZE_MAX when not known yet. */
+static void ring_put_ai(const char *node, size_t len, const struct addrinfo *ai)
 {
 	struct raw_addrs a;
 	a.n = 0;
@@ -408,7 +411,7 @@ static void ring_put_ai(const char *node, const struct addrinfo *ai)
 		if (a.n == 0 || !addr_eq(a.addr[a.n - 1], to))
 			a.n++;
 	}
-	ring_put(node, &a);
+	ring_put(node, len, &a);
 }
 
 /* gethostbyname*'s h_addr_list. */
@@ -426,7 +429,7 @@ static void ring_put_raw(const char *node, char *const *raw, int af)
 			memcpy(a.addr[a.n] + 12, *raw, 4);
 		}
 	}
-	ring_put(node, &a);
+	ring_put(node, SIZE_MAX, &a);
 }
 
 /* Under the lock: one complete entry into the map. */
@@ -560,13 +563,10 @@ static uint16_t numeric_port(const char *service)
 	return v <= 65535 ? (uint16_t)v : 0;
 }
 
-/* False (quickly) when no statement is about this name. */
-/* The filter (see name_keys): false when no statement can be about node. */
-static bool maybe_named(const char *node)
+/* The filter (see name_keys): false when no statement can be about node,
+ * n bytes long. */
+static bool name_filter(const char *node, size_t n)
 {
-	if (filter_off)
-		return true;
-	size_t n = strlen(node);
 	if (n > 0 && node[n - 1] == '.')
 		n--;
 	if (n < 4)
@@ -580,6 +580,11 @@ static bool maybe_named(const char *node)
 			return true;
 	}
 	return false;
+}
+
+static bool maybe_named(const char *node)
+{
+	return filter_off || name_filter(node, strlen(node));
 }
 
 static bool look_up(const char *node, const char *service, struct lookup *l)
@@ -863,27 +868,26 @@ static int override_gai(const struct fl_resolve_params *o, const char *node, con
 
 /* A lookup no own statement covers, in a joined process: the real one,
  * then the ring. */
-static inline int gai_raw(gai_fn *real, const char *node, const char *service, const struct addrinfo *hints,
-			  struct addrinfo **res)
+static inline int gai_raw(gai_fn *real, const char *node, size_t len, const char *service,
+			  const struct addrinfo *hints, struct addrinfo **res)
 {
 	in_resolver++;
 	int rc = real(node, service, hints, res);
 	in_resolver--;
 	if (rc == 0)
-		ring_put_ai(node, *res); /* touches no errno */
+		ring_put_ai(node, len, *res); /* touches no errno */
 	return rc;
 }
 
-/* The process has statements on names: faults, override, remember. Out
- * of line, so the wrapper of a process without them stays small. */
-static __attribute__((noinline)) int gai_named(gai_fn *real, const char *node, const char *service,
-					       const struct addrinfo *hints, struct addrinfo **res)
+/* A name the filter lets through: faults, override, remember. */
+static __attribute__((noinline)) int gai_covered(gai_fn *real, const char *node, const char *service,
+						 const struct addrinfo *hints, struct addrinfo **res)
 {
 	struct lookup l;
 	if (!look_up(node, service, &l)) {
 		if (!keep_raw(node))
 			return real(node, service, hints, res);
-		return gai_raw(real, node, service, hints, res);
+		return gai_raw(real, node, SIZE_MAX, service, hints, res);
 	}
 	int saved = errno;
 	int err = resolve_faults(&l);
@@ -907,6 +911,23 @@ static __attribute__((noinline)) int gai_named(gai_fn *real, const char *node, c
 	return rc;
 }
 
+/* The process has statements on names. The filter first, with one
+ * strlen for it and the ring; the rest out of line (its frame is large). */
+static __attribute__((noinline)) int gai_named(gai_fn *real, const char *node, const char *service,
+					       const struct addrinfo *hints, struct addrinfo **res)
+{
+	if (node != NULL && !in_resolver && !filter_off &&
+	    __atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE)) {
+		size_t len = strlen(node);
+		if (!name_filter(node, len)) {
+			if (!keep_raw(node))
+				return real(node, service, hints, res);
+			return gai_raw(real, node, len, service, hints, res);
+		}
+	}
+	return gai_covered(real, node, service, hints, res);
+}
+
 FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 			  struct addrinfo **res)
 {
@@ -915,7 +936,7 @@ FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
 		return gai_named(real, node, service, hints, res);
 	if (FL_LIKELY(!keep_raw(node)))
 		return real(node, service, hints, res);
-	return gai_raw(real, node, service, hints, res);
+	return gai_raw(real, node, SIZE_MAX, service, hints, res);
 }
 
 /* ---- gethostbyname* ---- */
