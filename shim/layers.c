@@ -187,7 +187,8 @@ static bool stmt_matches(const struct fl_target *t, const struct fl_dest *d, str
 
 /* One try at a stable view: true with *found filled, false to retry. */
 static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, uint32_t g, struct found *found,
-		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named)
+		      uint32_t *nfound, uint32_t room, bool *truncated, struct found_part *parts, bool *named,
+		      bool *none_active)
 {
 	struct name_probe probe = {NULL, 0, false, named};
 	parts[0].have = parts[1].have = false;
@@ -215,6 +216,7 @@ static bool read_view(const struct fl_seg_layers *L, const struct fl_dest *d, ui
 	}
 	*nfound = 0;
 	*truncated = false;
+	*none_active = nact == 0;
 	for (uint32_t k = 0; k < nact; k++) {
 		uint32_t first = *nfound;
 		for (uint32_t s = 0; s < FL_SEG_LAYER_STMTS; s++) {
@@ -280,6 +282,9 @@ uint32_t fl_layers_match(const struct fl_dest *d, struct fl_match *m)
 	return fl_layers_match_named(d, m, &named);
 }
 
+/* The last generation a stable read found no active layer in. */
+static uint32_t no_layers_gen = FL_LAYER_GEN_UNSEEN;
+
 uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool *named)
 {
 	const struct fl_seg_layers *L = fl_domain.seg.layers;
@@ -292,12 +297,19 @@ uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool
 		uint32_t g = __atomic_load_n(&L->gen, __ATOMIC_ACQUIRE);
 		if (g & 1u)
 			return FL_LAYER_GEN_UNSEEN;
+		/* A generation already read with no active layer: nothing to add
+		 * (every apply, remove or expiry publishes a new one). Spares each
+		 * connect of a joined process the copy of every layer record. */
+		if (g == __atomic_load_n(&no_layers_gen, __ATOMIC_RELAXED))
+			return g;
 		uint32_t n;
-		bool truncated;
+		bool truncated, none_active;
 		uint32_t room = FL_MATCH_MAX_FAULTS - m->nfaults;
 		*named = false;
-		if (!read_view(L, d, g, found, &n, room, &truncated, parts, named))
+		if (!read_view(L, d, g, found, &n, room, &truncated, parts, named, &none_active))
 			continue;
+		if (none_active)
+			__atomic_store_n(&no_layers_gen, g, __ATOMIC_RELAXED);
 		/* Breakers and bulkheads of layers: for connections made now,
 		 * when the process's own rules give none. */
 		if (parts[0].have && m->breaker < 0) {
