@@ -24,12 +24,14 @@
 #include "inject.h"
 #include "ready.h"
 #include "real.h"
+#include "resolve.h"
 #include "shim.h"
 
 /* What a child does first, whoever forked it. */
 static void become_child(bool seen_by_fork)
 {
 	fl_state.pid = getpid();
+	fl_resolve_fork_child();
 	if (!fl_state.active)
 		return;
 	memset(fl_state.counters, 0, fl_state.rules.count * sizeof(*fl_state.counters));

@@ -17,6 +17,24 @@
  * further names or addresses are not remembered (their connects then see
  * only address rules), and the first time that happens it is logged.
  *
+ * The ring. A process joined to a domain keeps the names it resolves for
+ * layers that may name them later (SPEC 7 + 9), but most programs never
+ * see such a layer, and issue 14 allows a lookup no statement is about
+ * <= 200 instructions. So a lookup no own statement covers is not
+ * normalised or entered in the map: its raw name and addresses go into a
+ * ring of the last RING_MAX lookups (one fetch-add claims a position, one
+ * CAS the entry, one memcpy of the name, a few words per address; no lock,
+ * no allocation). The map is fed from the ring only when somebody asks it
+ * for a name (fl_resolve_name_of_addr: a layer statement on a name meets
+ * a connect), under the writers' lock: each entry is copied and checked
+ * seqlock-style, normalised and remembered as above. An entry written
+ * while a drain passed its position is not lost: its writer, after
+ * publishing, sees the tail beyond it and pulls the tail back (the
+ * publish and the drain's claim of the tail are sequentially consistent,
+ * so one of the two always sees the other). Older lookups than the last
+ * RING_MAX, and addresses beyond the first RING_ADDRS of a lookup, are
+ * not kept until a name layer asks (documented in docs/limits.md).
+ *
  * Overrides (the `resolve` kind) answer getaddrinfo without asking the
  * resolver. The list is built the way glibc builds its own, because the
  * program frees it with glibc's freeaddrinfo, which frees each node's
@@ -35,6 +53,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -94,6 +113,22 @@ static struct name_key *name_keys; /* parallel to name_rules */
 static bool filter_off;
 
 static TLS int in_resolver; /* a resolver called from inside another (nss) */
+
+/* The ring of raw lookups (see the top). seq is 2p+1 while position p is
+ * written, 2p+2 once it is complete. */
+#define RING_MAX   256u /* a power of two */
+#define RING_ADDRS 8u
+struct ring_ent {
+	uint64_t seq; /* atomic */
+	uint16_t len;
+	uint8_t naddr;
+	uint8_t addr[RING_ADDRS][16]; /* IPv6; IPv4 as ::ffff:a.b.c.d, as fl_dest reads it */
+	char name[FL_NAME_MAX + 3];   /* the name as given (a trailing dot allowed), NUL */
+};
+_Static_assert(sizeof(struct ring_ent) % 8 == 0, "ring entries copy in words");
+static struct ring_ent ring[RING_MAX];
+static uint64_t ring_head; /* atomic: positions claimed */
+static uint64_t ring_tail; /* atomic: positions before it are in the map (or lost) */
 
 /* ---- the real functions, found on first use ---- */
 
@@ -281,6 +316,180 @@ static void remember(const char *name, size_t len, struct addr_list l)
 	unlock_map();
 }
 
+/* ---- the ring: lookups kept raw until a name layer asks ---- */
+
+/* A lookup's addresses, as the ring keeps them. */
+struct raw_addrs {
+	uint32_t n;
+	uint8_t addr[RING_ADDRS][16]; /* as in struct ring_ent */
+};
+
+static inline bool addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* The same name, given the same way, with the same addresses, as the
+ * entry written last: nothing new to keep. Without this a program that
+ * resolves one name per request would push every other name out of the
+ * ring (a pool that resolved its database once at start would lose it).
+ * A racing writer can only make it answer false. */
+static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
+{
+	uint64_t h = __atomic_load_n(&ring_head, __ATOMIC_RELAXED);
+	if (h == 0)
+		return false;
+	const struct ring_ent *e = &ring[(h - 1) & (RING_MAX - 1)];
+	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if (s != 2 * h || e->len != len || e->naddr != a->n)
+		return false;
+	for (uint32_t k = 0; k < a->n; k++)
+		if (!addr_eq(e->addr[k], a->addr[k]))
+			return false;
+	if (memcmp(e->name, node, len) != 0)
+		return false;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s;
+}
+
+/* Keeps one lookup: claims the next position (one fetch-add) and its entry
+ * (one CAS), copies, publishes; then pulls the tail back if a drain passed
+ * the position meanwhile. Not kept: an address literal (ends in a digit;
+ * other non-names fail to normalise at the drain), a repeat of the last
+ * entry, or an entry another writer still holds (the ring lapped). */
+static void ring_put(const char *node, size_t len, const struct raw_addrs *a)
+{
+	if (len == SIZE_MAX)
+		len = strlen(node);
+	if (len == 0 || len > FL_NAME_MAX + 1 || (node[len - 1] >= '0' && node[len - 1] <= '9') ||
+	    ring_repeat(node, len, a))
+		return;
+	uint64_t p = __atomic_fetch_add(&ring_head, 1, __ATOMIC_RELAXED);
+	struct ring_ent *e = &ring[p & (RING_MAX - 1)];
+	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	if ((s & 1u) || s > 2 * p ||
+	    !__atomic_compare_exchange_n(&e->seq, &s, 2 * p + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->len = (uint16_t)len;
+	memcpy(e->name, node, len + 1);
+	e->naddr = (uint8_t)a->n;
+	memcpy(e->addr, a->addr, 16 * a->n);
+	__atomic_store_n(&e->seq, 2 * p + 2, __ATOMIC_SEQ_CST);
+	uint64_t t = __atomic_load_n(&ring_tail, __ATOMIC_SEQ_CST);
+	while (FL_UNLIKELY(t > p) &&
+	       !__atomic_compare_exchange_n(&ring_tail, &t, p, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+/* getaddrinfo's list: one address per run of equal sockaddrs (glibc gives
+ * each address once per socket type, one after the other). */
+/* len: strlen(node), or SIZE_MAX when not known yet. */
+static void ring_put_ai(const char *node, size_t len, const struct addrinfo *ai)
+{
+	struct raw_addrs a;
+	a.n = 0;
+	for (; ai && a.n < RING_ADDRS; ai = ai->ai_next) {
+		const struct sockaddr *sa = ai->ai_addr;
+		uint8_t *to = a.addr[a.n];
+		if (sa == NULL)
+			continue;
+		if (sa->sa_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
+			static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			memcpy(to, mapped, 12);
+			memcpy(to + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		} else if (sa->sa_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+			memcpy(to, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+		} else {
+			continue;
+		}
+		if (a.n == 0 || !addr_eq(a.addr[a.n - 1], to))
+			a.n++;
+	}
+	ring_put(node, len, &a);
+}
+
+/* gethostbyname*'s h_addr_list. */
+static void ring_put_raw(const char *node, char *const *raw, int af)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if ((af != AF_INET && af != AF_INET6) || raw == NULL)
+		return;
+	struct raw_addrs a;
+	for (a.n = 0; *raw && a.n < RING_ADDRS; raw++, a.n++) {
+		if (af == AF_INET6) {
+			memcpy(a.addr[a.n], *raw, 16);
+		} else {
+			memcpy(a.addr[a.n], mapped, 12);
+			memcpy(a.addr[a.n] + 12, *raw, 4);
+		}
+	}
+	ring_put(node, SIZE_MAX, &a);
+}
+
+/* Under the lock: one complete entry into the map. */
+static void ring_record(struct ring_ent *c)
+{
+	char name[FL_NAME_MAX + 1];
+	c->name[sizeof c->name - 1] = '\0';
+	size_t len = fl_name_normalise(c->name, name);
+	if (len == 0)
+		return;
+	int64_t idx = name_index(name, len);
+	for (uint32_t k = 0; idx >= 0 && k < c->naddr && k < RING_ADDRS; k++) {
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+		struct fl_dest a;
+		memcpy(&s6.sin6_addr, c->addr[k], 16);
+		if (fl_dest_from_sockaddr((struct sockaddr *)&s6, sizeof s6, &a)) /* ::ffff:x -> IPv4 */
+			remember_addr((uint32_t)idx, &a);
+	}
+}
+
+/* Moves the ring's new positions into the map, oldest first (so an
+ * address two names gave belongs to the later one). Bounded: RING_MAX
+ * entries at most. Async-signal-safe: no allocation, a bounded try-lock. */
+static void ring_drain(void)
+{
+	if (!lock_map())
+		return;
+	uint64_t h = __atomic_load_n(&ring_head, __ATOMIC_SEQ_CST);
+	uint64_t t = __atomic_exchange_n(&ring_tail, h, __ATOMIC_SEQ_CST);
+	if (h - t > RING_MAX)
+		t = h - RING_MAX;
+	for (uint64_t p = t; p < h; p++) {
+		const struct ring_ent *e = &ring[p & (RING_MAX - 1)];
+		/* Not 2p+2: being written (its writer pulls the tail back),
+		 * overwritten by a later lookup, or given up. */
+		if (__atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) != 2 * p + 2)
+			continue;
+		struct ring_ent c;
+		uint64_t *dst = (uint64_t *)&c;
+		const uint64_t *src = (const uint64_t *)e;
+		for (size_t w = 0; w < sizeof c / 8; w++) /* word loads: a writer may be at it */
+			dst[w] = __atomic_load_n(&src[w], __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == 2 * p + 2)
+			ring_record(&c);
+	}
+	unlock_map();
+}
+
+void fl_resolve_fork_child(void)
+{
+	/* Any holder or writer was another thread of the parent: gone. */
+	__atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < RING_MAX; i++) {
+		uint64_t s = __atomic_load_n(&ring[i].seq, __ATOMIC_RELAXED);
+		if (s & 1u)
+			__atomic_store_n(&ring[i].seq, 0, __ATOMIC_RELEASE);
+	}
+}
+
 bool fl_resolve_match_slow(struct fl_dest *d, struct fl_match *m, uint32_t i)
 {
 	if (d->family != FL_AF_INET4 && d->family != FL_AF_INET6)
@@ -310,6 +519,8 @@ bool fl_resolve_name_of(struct fl_dest *d)
 
 bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len)
 {
+	if (__atomic_load_n(&ring_head, __ATOMIC_SEQ_CST) != __atomic_load_n(&ring_tail, __ATOMIC_SEQ_CST))
+		ring_drain();
 	if (__atomic_load_n(&fl_resolve_remembered, __ATOMIC_RELAXED) == 0 ||
 	    (family != FL_AF_INET4 && family != FL_AF_INET6))
 		return false;
@@ -352,13 +563,10 @@ static uint16_t numeric_port(const char *service)
 	return v <= 65535 ? (uint16_t)v : 0;
 }
 
-/* False (quickly) when no statement is about this name. */
-/* The filter (see name_keys): false when no statement can be about node. */
-static bool maybe_named(const char *node)
+/* The filter (see name_keys): false when no statement can be about node,
+ * n bytes long. */
+static bool name_filter(const char *node, size_t n)
 {
-	if (filter_off)
-		return true;
-	size_t n = strlen(node);
 	if (n > 0 && node[n - 1] == '.')
 		n--;
 	if (n < 4)
@@ -374,23 +582,17 @@ static bool maybe_named(const char *node)
 	return false;
 }
 
-/* An address literal ("127.0.0.1", "::1"): not a name to remember. */
-static bool literal(const char *node)
+static bool maybe_named(const char *node)
 {
-	size_t n = strlen(node);
-	return n == 0 || strchr(node, ':') != NULL || (node[n - 1] >= '0' && node[n - 1] <= '9') ||
-	       (n > 1 && node[n - 1] == '.' && node[n - 2] >= '0' && node[n - 2] <= '9');
+	return filter_off || name_filter(node, strlen(node));
 }
 
 static bool look_up(const char *node, const char *service, struct lookup *l)
 {
-	/* A process joined to a domain remembers every name it resolves (up
-	 * to the map's bound), because a layer applied at any time may name
-	 * it (SPEC 7 + 9); others only names their own statements cover. */
-	bool all = __atomic_load_n(&fl_layers_joined, __ATOMIC_RELAXED) && node != NULL && !in_resolver &&
-		   !literal(node);
-	if (!all && (FL_LIKELY(nname_rules == 0) || node == NULL || in_resolver ||
-		     !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE) || !maybe_named(node)))
+	/* Only names the process's own statements may be about; a joined
+	 * process keeps the others in the ring (keep_raw), for layers. */
+	if (FL_LIKELY(nname_rules == 0) || node == NULL || in_resolver ||
+	    !__atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE) || !maybe_named(node))
 		return false;
 	l->len = fl_name_normalise(node, l->name);
 	if (l->len == 0)
@@ -423,9 +625,19 @@ static bool look_up(const char *node, const char *service, struct lookup *l)
 			l->connect = true;
 		any = true;
 	}
-	if (all)
-		l->connect = any = true;
+	/* Joined: a name the own statements are about is remembered at once
+	 * (a layer may name it too). */
+	if (any && __atomic_load_n(&fl_layers_joined, __ATOMIC_RELAXED))
+		l->connect = true;
 	return any;
+}
+
+/* A lookup no own statement is about, in a process joined to a domain:
+ * keep it raw in the ring (a layer applied at any time may name it). */
+static bool keep_raw(const char *node)
+{
+	return FL_UNLIKELY(__atomic_load_n(&fl_layers_joined, __ATOMIC_RELAXED)) && node != NULL &&
+	       !in_resolver;
 }
 
 static int sleep_through(uint32_t ms)
@@ -654,13 +866,29 @@ static int override_gai(const struct fl_resolve_params *o, const char *node, con
 	return 0;
 }
 
-FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-			  struct addrinfo **res)
+/* A lookup no own statement covers, in a joined process: the real one,
+ * then the ring. */
+static inline int gai_raw(gai_fn *real, const char *node, size_t len, const char *service,
+			  const struct addrinfo *hints, struct addrinfo **res)
+{
+	in_resolver++;
+	int rc = real(node, service, hints, res);
+	in_resolver--;
+	if (rc == 0)
+		ring_put_ai(node, len, *res); /* touches no errno */
+	return rc;
+}
+
+/* A name the filter lets through: faults, override, remember. */
+static __attribute__((noinline)) int gai_covered(gai_fn *real, const char *node, const char *service,
+						 const struct addrinfo *hints, struct addrinfo **res)
 {
 	struct lookup l;
-	gai_fn *real = REAL(real_gai, gai_fn, "getaddrinfo");
-	if (FL_LIKELY(!look_up(node, service, &l)))
-		return real(node, service, hints, res);
+	if (!look_up(node, service, &l)) {
+		if (!keep_raw(node))
+			return real(node, service, hints, res);
+		return gai_raw(real, node, SIZE_MAX, service, hints, res);
+	}
 	int saved = errno;
 	int err = resolve_faults(&l);
 	if (err) {
@@ -681,6 +909,34 @@ FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
 		remember(l.name, l.len, (struct addr_list){.ai = *res});
 	errno = saved;
 	return rc;
+}
+
+/* The process has statements on names. The filter first, with one
+ * strlen for it and the ring; the rest out of line (its frame is large). */
+static __attribute__((noinline)) int gai_named(gai_fn *real, const char *node, const char *service,
+					       const struct addrinfo *hints, struct addrinfo **res)
+{
+	if (node != NULL && !in_resolver && !filter_off &&
+	    __atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE)) {
+		size_t len = strlen(node);
+		if (!name_filter(node, len)) {
+			if (!keep_raw(node))
+				return real(node, service, hints, res);
+			return gai_raw(real, node, len, service, hints, res);
+		}
+	}
+	return gai_covered(real, node, service, hints, res);
+}
+
+FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			  struct addrinfo **res)
+{
+	gai_fn *real = REAL(real_gai, gai_fn, "getaddrinfo");
+	if (FL_UNLIKELY(nname_rules != 0))
+		return gai_named(real, node, service, hints, res);
+	if (FL_LIKELY(!keep_raw(node)))
+		return real(node, service, hints, res);
+	return gai_raw(real, node, SIZE_MAX, service, hints, res);
 }
 
 /* ---- gethostbyname* ---- */
@@ -756,8 +1012,16 @@ struct host_call {
 static int host_lookup(struct host_call *c)
 {
 	struct lookup l;
-	if (FL_LIKELY(!look_up(c->name, NULL, &l)))
-		return c->call_real(c);
+	if (FL_LIKELY(!look_up(c->name, NULL, &l))) {
+		if (!keep_raw(c->name))
+			return c->call_real(c);
+		in_resolver++;
+		int rc = c->call_real(c);
+		in_resolver--;
+		if (*c->result)
+			ring_put_raw(c->name, (*c->result)->h_addr_list, (*c->result)->h_addrtype);
+		return rc;
+	}
 	int err = resolve_faults(&l);
 	if (err) {
 		*c->result = NULL;

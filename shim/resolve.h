@@ -65,11 +65,17 @@ static inline bool fl_resolve_match(struct fl_dest *d, struct fl_match *m)
 }
 
 /* The name d's address was last resolved from, if the map knows it:
- * sets d->name / d->name_len. Lock-free, allocation-free (layers.c asks it
- * for layer statements on names, whatever the process's own rules). */
+ * sets d->name / d->name_len. Allocation-free (layers.c asks it for layer
+ * statements on names, whatever the process's own rules); lock-free
+ * except after new lookups, whose ring entries it first moves into the
+ * map under the writers' bounded try-lock (resolve.c "The ring"). */
 bool fl_resolve_name_of(struct fl_dest *d);
 /* The same for an address: *name / *len, unchanged when unknown. */
 bool fl_resolve_name_of_addr(uint8_t family, const uint8_t addr[16], const char **name, uint16_t *len);
+
+/* In the child of a fork (one thread): frees the map's writer lock and the
+ * ring entries threads of the parent were writing when it forked. */
+void fl_resolve_fork_child(void);
 
 /* At start-up, once the rules are loaded: lists the name statements. */
 void fl_resolve_setup(void);
