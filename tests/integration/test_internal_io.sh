@@ -32,9 +32,9 @@ import json, sys
 ps = json.load(sys.stdin)["processes"]
 print([p["command"] for p in ps if p["pid"] == int(sys.argv[1])])' "$CHILD")
 # The registry keeps the first 55 bytes of a command line (FL_SEG_CMD_MAX
-# less its NUL): compare with the same prefix of this one, wherever the
-# build directory is.
-WANT=$(printf "%s" "$HELPERS/helper_internal_io $PORT $FL_TMP/child" | cut -c1-55)
+# less its NUL), without trailing spaces: compare with the same prefix of
+# this one, wherever the build directory is.
+WANT=$(printf "%s" "$HELPERS/helper_internal_io $PORT $FL_TMP/child" | cut -c1-55 | sed 's/ *$//')
 assert_eq "the child's command in ps" "['$WANT']" "$CMD"
 
 check "the destination counts no read: the program made none, the shim's own reads are not the program's"
