@@ -437,6 +437,21 @@ ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n)
 	return r;
 }
 
+ssize_t fl_cx_shaped_slow(struct fl_conn *c, ssize_t r, enum fl_op op, uint64_t now)
+{
+	int saved = errno;
+	r = fl_io_after(c, r);
+	if (r > 0) { /* as account() for a shaped plan */
+		if (c->cx_count)
+			__atomic_fetch_add(&c->moved[is_in(op) ? 0 : 1], (uint64_t)r, __ATOMIC_RELAXED);
+		fl_shape_debit(c->shape_due, &c->shape, now, (uint64_t)r);
+		if (c->stats)
+			ADD(&c->stats->conn[op].shaped_bytes, (uint64_t)r);
+	}
+	errno = saved;
+	return r;
+}
+
 ssize_t fl_cx_io(struct fl_conn *c, int fd, struct msghdr *msg, int flags, enum fl_cx_how how)
 {
 	if (plan.limit == 0)

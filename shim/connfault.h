@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "rules.h"
 
@@ -55,6 +56,50 @@ static inline size_t fl_cx_len(size_t n)
 ssize_t fl_cx_after_slow(struct fl_conn *c, ssize_t r, void *buf, size_t n);
 
 ssize_t fl_cx_after(struct fl_conn *c, ssize_t r, void *buf, size_t n);
+
+/*
+ * The shaped short path of the buffer calls (send, sendto, recv, recvfrom,
+ * read, write), for a connection whose op is in c->cx_fast_ops (shaping,
+ * nothing to decide): the wrapper's *_shaped function reads the budget
+ * here, makes the real call with at most that many bytes and debits what
+ * moved, all in one frame: no plan in thread-local storage, no second
+ * test of what the wrapper tested. fl_cx_budget returns the bytes the call
+ * may move now (the clock in *now), or 0 when less than the bucket's
+ * quantum is at hand: the wrapper then takes its slow path, which waits or
+ * defers (fl_cx_call). It is fl_cx_call's short path, and fl_cx_shaped
+ * fl_cx_after's, without the plan.
+ */
+static inline uint64_t fl_cx_budget(struct fl_conn *c, uint64_t *now)
+{
+	uint64_t t = fl_clock_mono_ns();
+	const struct fl_shape *sh = &c->shape;
+	uint64_t due = __atomic_load_n(c->shape_due, __ATOMIC_ACQUIRE);
+	uint64_t floor = t > sh->burst_ns ? t - sh->burst_ns : 0;
+	uint64_t have = sh->burst;
+	if (due >= floor)
+		have = t > due ? fl_shape_bytes_in(sh, t - due) : 0;
+	else /* an idle bucket: its ledger starts at the floor (as fl_cx_call) */
+		__atomic_compare_exchange_n(c->shape_due, &due, floor, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	*now = t;
+	return __builtin_expect(have < sh->quantum, 0) ? 0 : have;
+}
+
+/* The end of a shaped call whose budget was read at now: outcome, debit,
+ * the shaped-bytes counter; errno kept. */
+ssize_t fl_cx_shaped_slow(struct fl_conn *c, ssize_t r, enum fl_op op, uint64_t now);
+
+static inline ssize_t fl_cx_shaped(struct fl_conn *c, ssize_t r, enum fl_op op, uint64_t now)
+{
+	if (__builtin_expect((r <= 0) | __atomic_load_n(&c->connecting, __ATOMIC_RELAXED), 0))
+		return fl_cx_shaped_slow(c, r, op, now);
+	/* a settled connection that moved bytes: what fl_cx_after's short
+	 * path does (touches no errno) */
+	__atomic_fetch_add(c->shape_due, fl_shape_cost_ns(&c->shape, (uint64_t)r), __ATOMIC_RELEASE);
+	if (c->stats)
+		__atomic_fetch_add(&c->stats->conn[op].shaped_bytes, (uint64_t)r, __ATOMIC_RELAXED);
+	return r;
+}
 
 /* At connect: which ops need this file, the shape statement and its bucket. */
 void fl_cx_setup(struct fl_conn *c);

@@ -137,6 +137,30 @@ static inline bool fl_io_quick(struct fl_conn *c, enum fl_op op)
 	return true;
 }
 
+/*
+ * fl_io_quick failed: is it a shaped call with nothing to decide? The
+ * wrapper's *_watched tests the op's bit of c->cx_fast_ops (one test, so
+ * other calls that leave the quick path pay little for it) and goes to its
+ * *_shaped function, which tests the rest (fl_io_shaped: nothing pending,
+ * layers unchanged), reads the budget (connfault.h fl_cx_budget) and, once
+ * it has one, counts the call (fl_io_count) and makes it; anything else
+ * goes on to *_slow. cx_fast_ops is within match.ops (fl_cx_setup), so
+ * this is the case fl_io_before would send to fl_cx_call's short path.
+ */
+static inline bool fl_io_shaped_op(const struct fl_conn *c, enum fl_op op)
+{
+	return __atomic_load_n(&c->cx_fast_ops, __ATOMIC_RELAXED) & (1u << op);
+}
+
+static inline bool fl_io_shaped(struct fl_conn *c, enum fl_op op)
+{
+	if (__builtin_expect((__atomic_load_n(&c->pending, __ATOMIC_RELAXED) |
+			      (~__atomic_load_n(&c->cx_fast_ops, __ATOMIC_RELAXED) & (1u << op))) != 0,
+			     0))
+		return false;
+	return __atomic_load_n(fl_layer_gen, __ATOMIC_RELAXED) == c->layer_gen;
+}
+
 /* The calling thread's generator, seeded on first use. */
 struct fl_rng *fl_thread_rng(void);
 

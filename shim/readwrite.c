@@ -13,7 +13,10 @@
  * layer change, no fault for the op: count, real call, fl_io_after, with
  * the arguments left in their registers), and *_slow (everything else:
  * pending deadlines, a layer change, faults, connection faults, a
- * descriptor beyond the low table, which it looks up itself).
+ * descriptor beyond the low table, which it looks up itself). read and
+ * write have a fourth, *_shaped, for a shaped op with nothing to decide
+ * and its budget at hand (inject.h fl_io_shaped, connfault.h
+ * fl_cx_budget): the budget, the real call and the debit in one frame.
  */
 #include "connfault.h"
 #include "fdtab.h"
@@ -34,10 +37,21 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, siz
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t write_shaped(int fd, const void *buf, size_t n, struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_WRITE) || (have = fl_cx_budget(c, &now)) == 0)
+		return write_slow(fd, buf, n, c);
+	fl_io_count(c, FL_OP_WRITE);
+	return fl_cx_shaped(c, fl_real.write(fd, buf, n < have ? n : have), FL_OP_WRITE, now);
+}
+
 static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n, struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_WRITE)))
 		return fl_io_after(c, fl_real.write(fd, buf, n));
+	if (fl_io_shaped_op(c, FL_OP_WRITE))
+		return write_shaped(fd, buf, n, c);
 	return write_slow(fd, buf, n, c);
 }
 
@@ -89,10 +103,21 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf, size_t n, 
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t read_shaped(int fd, void *buf, size_t n, struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_READ) || (have = fl_cx_budget(c, &now)) == 0)
+		return read_slow(fd, buf, n, c);
+	fl_io_count(c, FL_OP_READ);
+	return fl_cx_shaped(c, fl_real.read(fd, buf, n < have ? n : have), FL_OP_READ, now);
+}
+
 static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n, struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_READ)))
 		return fl_io_after(c, fl_real.read(fd, buf, n));
+	if (fl_io_shaped_op(c, FL_OP_READ))
+		return read_shaped(fd, buf, n, c);
 	return read_slow(fd, buf, n, c);
 }
 

@@ -7,7 +7,8 @@
  * watched).
  *
  * Each call is split as in readwrite.c: exported test, *_watched (the
- * inline fl_io_quick case), *_slow (fl_io_before and connection faults).
+ * inline fl_io_quick case), *_slow (fl_io_before and connection faults);
+ * send, sendto, recv and recvfrom also *_shaped (readwrite.c says why).
  */
 #include "connfault.h"
 #include "fdtab.h"
@@ -29,11 +30,23 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t send_shaped(int fd, const void *buf, size_t n, int flags,
+						     struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_SEND) || (have = fl_cx_budget(c, &now)) == 0)
+		return send_slow(fd, buf, n, flags, c);
+	fl_io_count(c, FL_OP_SEND);
+	return fl_cx_shaped(c, fl_real.send(fd, buf, n < have ? n : have, flags), FL_OP_SEND, now);
+}
+
 static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags,
 						      struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_SEND)))
 		return fl_io_after(c, fl_real.send(fd, buf, n, flags));
+	if (fl_io_shaped_op(c, FL_OP_SEND))
+		return send_shaped(fd, buf, n, flags, c);
 	return send_slow(fd, buf, n, flags, c);
 }
 
@@ -60,12 +73,25 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t sendto_shaped(int fd, const void *buf, size_t n, int flags,
+						       const struct sockaddr *sa, socklen_t len,
+						       struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_SEND) || (have = fl_cx_budget(c, &now)) == 0)
+		return sendto_slow(fd, buf, n, flags, sa, len, c);
+	fl_io_count(c, FL_OP_SEND);
+	return fl_cx_shaped(c, fl_real.sendto(fd, buf, n < have ? n : have, flags, sa, len), FL_OP_SEND, now);
+}
+
 static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf, size_t n, int flags,
 							const struct sockaddr *sa, socklen_t len,
 							struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_SEND)))
 		return fl_io_after(c, fl_real.sendto(fd, buf, n, flags, sa, len));
+	if (fl_io_shaped_op(c, FL_OP_SEND))
+		return sendto_shaped(fd, buf, n, flags, sa, len, c);
 	return sendto_slow(fd, buf, n, flags, sa, len, c);
 }
 
@@ -148,11 +174,23 @@ static __attribute__((noinline)) ssize_t recv_slow(int fd, void *buf, size_t n, 
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t recv_shaped(int fd, void *buf, size_t n, int flags,
+						     struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_RECV) || (have = fl_cx_budget(c, &now)) == 0)
+		return recv_slow(fd, buf, n, flags, c);
+	fl_io_count(c, FL_OP_RECV);
+	return fl_cx_shaped(c, fl_real.recv(fd, buf, n < have ? n : have, flags), FL_OP_RECV, now);
+}
+
 static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t n, int flags,
 						      struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_RECV)))
 		return fl_io_after(c, fl_real.recv(fd, buf, n, flags));
+	if (fl_io_shaped_op(c, FL_OP_RECV))
+		return recv_shaped(fd, buf, n, flags, c);
 	return recv_slow(fd, buf, n, flags, c);
 }
 
@@ -178,12 +216,26 @@ static __attribute__((noinline)) ssize_t recvfrom_slow(int fd, void *buf, size_t
 	return c ? fl_io_after(c, r) : r;
 }
 
+static __attribute__((noinline)) ssize_t recvfrom_shaped(int fd, void *buf, size_t n, int flags,
+							 struct sockaddr *sa, socklen_t *len,
+							 struct fl_conn *c)
+{
+	uint64_t now, have;
+	if (!fl_io_shaped(c, FL_OP_RECV) || (have = fl_cx_budget(c, &now)) == 0)
+		return recvfrom_slow(fd, buf, n, flags, sa, len, c);
+	fl_io_count(c, FL_OP_RECV);
+	return fl_cx_shaped(c, fl_real.recvfrom(fd, buf, n < have ? n : have, flags, sa, len), FL_OP_RECV,
+			    now);
+}
+
 static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
 							  struct sockaddr *sa, socklen_t *len,
 							  struct fl_conn *c)
 {
 	if (FL_LIKELY(fl_io_quick(c, FL_OP_RECV)))
 		return fl_io_after(c, fl_real.recvfrom(fd, buf, n, flags, sa, len));
+	if (fl_io_shaped_op(c, FL_OP_RECV))
+		return recvfrom_shaped(fd, buf, n, flags, sa, len, c);
 	return recvfrom_slow(fd, buf, n, flags, sa, len, c);
 }
 
