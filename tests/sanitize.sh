@@ -130,8 +130,12 @@ run_asan() {
 	return $rc
 }
 
+# ThreadSanitizer does not model fences, and GCC says so for each
+# __atomic_thread_fence (-Wtsan). The seqlock and ring readers that use
+# them load every shared word atomically, so TSan still sees no plain
+# access racing; what it cannot check is the ordering the fence gives.
 run_tsan() {
-	local flags="-fsanitize=thread -fno-omit-frame-pointer $QUIET_WARN"
+	local flags="-fsanitize=thread -fno-omit-frame-pointer $QUIET_WARN -Wno-tsan"
 	build "$tsan_dir" "$flags" || return 1
 	export SANFLAGS="$flags" OPT=-O1
 	local logs="$tsan_dir/sanitizer-reports"
