@@ -384,7 +384,7 @@ int fl_layers_put(struct fl_seg *seg, const char *name, const struct fl_seg_stmt
 	uint32_t li = 0;
 	while (fl_layer_word_state(__atomic_load_n(&L->layers[li].word, __ATOMIC_RELAXED)) != FL_LAYER_FREE)
 		li++;
-	uint64_t uid = L->next_uid;
+	uint64_t uid = __atomic_load_n(&L->next_uid, __ATOMIC_RELAXED);
 	uint32_t s = (uint32_t)(uid % FL_SEG_LAYER_STMTS);
 	for (size_t i = 0; i < n; i++) {
 		while (__atomic_load_n(&L->stmts[s].layer_plus1, __ATOMIC_RELAXED) != 0)
@@ -398,7 +398,7 @@ int fl_layers_put(struct fl_seg *seg, const char *name, const struct fl_seg_stmt
 	__atomic_store_n(&L->next_uid, uid, __ATOMIC_RELAXED);
 	struct fl_seg_layer l;
 	memset(&l, 0, sizeof(l));
-	uint64_t order = ++L->next_order;
+	uint64_t order = __atomic_add_fetch(&L->next_order, 1, __ATOMIC_RELAXED); /* readers copy it too */
 	l.word = fl_layer_word(order, FL_LAYER_ACTIVE);
 	l.applied_ms = now_ms;
 	l.expires_ms = expires_ms;
@@ -432,7 +432,7 @@ unsigned fl_layers_drop_all(struct fl_seg *seg)
 
 void fl_layers_new_name(struct fl_seg *seg, char *out, size_t size)
 {
-	for (uint64_t k = seg->layers->next_order + 1;; k++) {
+	for (uint64_t k = __atomic_load_n(&seg->layers->next_order, __ATOMIC_RELAXED) + 1;; k++) {
 		snprintf(out, size, "layer-%llu", (unsigned long long)k);
 		if (find_layer(seg->layers, out) < 0)
 			return;

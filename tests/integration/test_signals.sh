@@ -55,7 +55,7 @@ check "the handlers really ran often: $runs runs in ${SECS}s ($rate per second)"
 # everything several times slower), so under it the floor is a sanity one.
 floor=2500
 if readelf -d "$SHIM" 2>/dev/null | grep -q 'NEEDED.*libtsan'; then
-	floor=100
+	floor=25
 	printf '   (ThreadSanitizer build: it defers signals to safe points; floor %d per second)\n' "$floor"
 fi
 assert_ge "signal handler runs per second" "$floor" "$rate"

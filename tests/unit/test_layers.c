@@ -330,7 +330,7 @@ END_TEST
 
 /* A writer swaps layer "w" between two versions whose statements all
  * read alike; a reader must see one version whole, never a mix. */
-static volatile int writer_done;
+static int writer_done; /* atomic: the writer thread sets it */
 
 static void *writer(void *arg)
 {
@@ -349,21 +349,21 @@ static void *writer(void *arg)
 		fl_layers_put(&seg, "w", i % 2 ? a : b, i % 2 ? na : nb, NOW_MS, 0, &d);
 		fl_layers_end(&seg);
 	}
-	writer_done = 1;
+	__atomic_store_n(&writer_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 START_TEST(a_reader_never_sees_a_torn_layer_while_a_writer_works)
 {
 	pthread_t t;
-	writer_done = 0;
+	__atomic_store_n(&writer_done, 0, __ATOMIC_RELAXED);
 	pthread_create(&t, NULL, writer, NULL);
 	static struct fl_layers_view v;
 	unsigned seen = 0;
 	/* Until the writer is done, and one read after (then stable): the
 	 * checks below run at least once even if the writer was never caught. */
 	for (int last = 0; !last;) {
-		last = writer_done;
+		last = __atomic_load_n(&writer_done, __ATOMIC_ACQUIRE);
 		if (fl_layers_read(&seg, &v, NOW_MS, 2) < 0 || v.nlayers == 0)
 			continue;
 		ck_assert_uint_eq(v.nlayers, 1);
