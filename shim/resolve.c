@@ -111,6 +111,15 @@ struct name_key {
 };
 static struct name_key *name_keys; /* parallel to name_rules */
 static bool filter_off;
+/* Before the loop over name_keys, two 64-bit summaries of them, so a
+ * lookup no statement is about usually costs a few instructions however
+ * many name statements there are: which lengths (mod 64) the exact names
+ * have, and which tails (a 6-bit hash of the 4 bytes above) any name has;
+ * a key shorter than 4 bytes sets every tail bit. A suffix (`*.`) is
+ * longer than wild_min at least. Like the keys, they can only say yes too
+ * often. */
+static uint64_t key_lens, key_tails;
+static uint32_t wild_min = UINT32_MAX;
 
 static TLS int in_resolver; /* a resolver called from inside another (nss) */
 
@@ -153,6 +162,11 @@ static void *real_gai, *real_ghbn, *real_ghbn2, *real_ghbn_r, *real_ghbn2_r;
 
 /* ---- set-up ---- */
 
+static inline uint32_t tail_hash(uint32_t tail)
+{
+	return (tail * 0x9e3779b1u) >> 26;
+}
+
 static void resolve_fallbacks(void);
 
 void fl_resolve_setup(void)
@@ -178,7 +192,9 @@ void fl_resolve_setup(void)
 			struct name_key *k = &name_keys[nname_rules];
 			name_rules[nname_rules++] = i;
 			if (!on_name || r->target.name_len == 0) {
-				filter_off = true;
+				filter_off = true; /* the summaries let every name through */
+				key_lens = key_tails = ~0ull;
+				wild_min = 0;
 				continue;
 			}
 			uint32_t n = r->target.name_len < 4 ? r->target.name_len : 4;
@@ -189,6 +205,11 @@ void fl_resolve_setup(void)
 			k->mask = n == 4 ? 0xffffffffu : ~(0xffffffffu >> (8 * n));
 			k->len = r->target.name_len;
 			k->wild = r->target.name_wild;
+			key_tails |= n == 4 ? 1ull << tail_hash(k->tail) : ~0ull;
+			if (k->wild)
+				wild_min = k->len < wild_min ? k->len : wild_min;
+			else
+				key_lens |= 1ull << (k->len & 63);
 		}
 		if (on_name && r->kind != FL_KIND_RESOLVE)
 			conn_rules[nconn_rules++] = i;
@@ -334,12 +355,35 @@ static inline bool addr_eq(const uint8_t *a, const uint8_t *b)
 	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
+/* memcmp(a, b, n) == 0 for a short n, inline (the call and the general
+ * routine cost more than the comparison): loads never go beyond n bytes
+ * of either, the last one overlapping the one before. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, d = 0;
+	if (n >= 8) {
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			d |= x ^ y;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return (d | (x ^ y)) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		d |= (uint8_t)(a[i] ^ b[i]);
+	return d == 0;
+}
+
 /* The same name, given the same way, with the same addresses, as the
  * entry written last: nothing new to keep. Without this a program that
  * resolves one name per request would push every other name out of the
  * ring (a pool that resolved its database once at start would lose it).
  * A racing writer can only make it answer false. */
-static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
+static inline __attribute__((always_inline)) bool ring_repeat(const char *node, size_t len,
+							      const struct raw_addrs *a)
 {
 	uint64_t h = __atomic_load_n(&ring_head, __ATOMIC_RELAXED);
 	if (h == 0)
@@ -351,7 +395,7 @@ static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
 	for (uint32_t k = 0; k < a->n; k++)
 		if (!addr_eq(e->addr[k], a->addr[k]))
 			return false;
-	if (memcmp(e->name, node, len) != 0)
+	if (!bytes_eq(e->name, node, len))
 		return false;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s;
@@ -362,7 +406,8 @@ static bool ring_repeat(const char *node, size_t len, const struct raw_addrs *a)
  * the position meanwhile. Not kept: an address literal (ends in a digit;
  * other non-names fail to normalise at the drain), a repeat of the last
  * entry, or an entry another writer still holds (the ring lapped). */
-static void ring_put(const char *node, size_t len, const struct raw_addrs *a)
+static inline __attribute__((always_inline)) void ring_put(const char *node, size_t len,
+							   const struct raw_addrs *a)
 {
 	if (len == SIZE_MAX)
 		len = strlen(node);
@@ -390,7 +435,8 @@ static void ring_put(const char *node, size_t len, const struct raw_addrs *a)
 /* getaddrinfo's list: one address per run of equal sockaddrs (glibc gives
  * each address once per socket type, one after the other). */
 /* len: strlen(node), or SIZE_MAX when not known yet. */
-static void ring_put_ai(const char *node, size_t len, const struct addrinfo *ai)
+static inline __attribute__((always_inline)) void ring_put_ai(const char *node, size_t len,
+							      const struct addrinfo *ai)
 {
 	struct raw_addrs a;
 	a.n = 0;
@@ -563,9 +609,23 @@ static uint16_t numeric_port(const char *service)
 	return v <= 65535 ? (uint16_t)v : 0;
 }
 
+/* The keys one by one (see name_keys), after the summaries let a name
+ * of n bytes through. */
+static __attribute__((noinline)) bool name_keys_match(size_t n, uint32_t tail)
+{
+	if (filter_off)
+		return true;
+	for (uint32_t k = 0; k < nname_rules; k++) {
+		const struct name_key *key = &name_keys[k];
+		if ((tail & key->mask) == key->tail && (key->wild ? n > key->len : n == key->len))
+			return true;
+	}
+	return false;
+}
+
 /* The filter (see name_keys): false when no statement can be about node,
- * n bytes long. */
-static bool name_filter(const char *node, size_t n)
+ * n bytes long. Inline: its usual answer (no) takes a few instructions. */
+static inline bool name_filter(const char *node, size_t n)
 {
 	if (n > 0 && node[n - 1] == '.')
 		n--;
@@ -574,12 +634,9 @@ static bool name_filter(const char *node, size_t n)
 	uint32_t tail;
 	memcpy(&tail, node + n - 4, 4);
 	tail = le32toh(tail) | 0x20202020u; /* the last byte highest */
-	for (uint32_t k = 0; k < nname_rules; k++) {
-		const struct name_key *key = &name_keys[k];
-		if ((tail & key->mask) == key->tail && (key->wild ? n > key->len : n == key->len))
-			return true;
-	}
-	return false;
+	if ((!((key_lens >> (n & 63)) & 1) && n <= wild_min) || !((key_tails >> tail_hash(tail)) & 1))
+		return false;
+	return name_keys_match(n, tail);
 }
 
 static bool maybe_named(const char *node)
@@ -911,32 +968,26 @@ static __attribute__((noinline)) int gai_covered(gai_fn *real, const char *node,
 	return rc;
 }
 
-/* The process has statements on names. The filter first, with one
- * strlen for it and the ring; the rest out of line (its frame is large). */
-static __attribute__((noinline)) int gai_named(gai_fn *real, const char *node, const char *service,
-					       const struct addrinfo *hints, struct addrinfo **res)
-{
-	if (node != NULL && !in_resolver && !filter_off &&
-	    __atomic_load_n(&fl_state.active, __ATOMIC_ACQUIRE)) {
-		size_t len = strlen(node);
-		if (!name_filter(node, len)) {
-			if (!keep_raw(node))
-				return real(node, service, hints, res);
-			return gai_raw(real, node, len, service, hints, res);
-		}
-	}
-	return gai_covered(real, node, service, hints, res);
-}
-
 FL_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 			  struct addrinfo **res)
 {
 	gai_fn *real = REAL(real_gai, gai_fn, "getaddrinfo");
-	if (FL_UNLIKELY(nname_rules != 0))
-		return gai_named(real, node, service, hints, res);
+	size_t len = SIZE_MAX; /* strlen(node) once known, for the ring */
+	if (FL_UNLIKELY(nname_rules != 0)) {
+		/* The process has statements on names: the filter first, here
+		 * (a call to a function of its own costs more than it does);
+		 * what it lets through goes out of line (a large frame). A
+		 * nested lookup or an inactive shim may take the filter too:
+		 * look_up would not cover the name, keep_raw decides as there. */
+		if (node == NULL)
+			return gai_covered(real, node, service, hints, res);
+		len = strlen(node);
+		if (name_filter(node, len))
+			return gai_covered(real, node, service, hints, res);
+	}
 	if (FL_LIKELY(!keep_raw(node)))
 		return real(node, service, hints, res);
-	return gai_raw(real, node, SIZE_MAX, service, hints, res);
+	return gai_raw(real, node, len, service, hints, res);
 }
 
 /* ---- gethostbyname* ---- */

@@ -22,6 +22,7 @@ need_cmd getent
 	echo "127.0.0.2 api.test"
 	echo "127.0.0.3 api.test"
 	echo "127.0.0.4 one.test"
+	echo "127.0.0.5 twa.test twb.test tail.test-a tail.test-b"
 	for i in $(seq 0 299); do
 		echo "127.0.0.5 n$i.ring.test"
 	done
@@ -105,6 +106,15 @@ elif mode == "bound":
     layer("remove")
     layer("apply", "n299.ring.test")
     out.append(attempt("127.0.0.5"))
+elif mode == "twins":
+    # same address, same length, the names differ in their last 8 bytes
+    # only: the second is not a repeat of the first
+    for a, b in (("twa.test", "twb.test"), ("tail.test-a", "tail.test-b")):
+        gai(a)
+        gai(b)
+        layer("apply", b)
+        out.append(attempt("127.0.0.5"))
+        layer("remove")
 print(" ".join(out))
 PY
 
@@ -128,5 +138,10 @@ check "the ring holds the last 256 lookups: a name resolved before 300 other nam
 use_domain ring-bound
 OUT=$("$CLI" run -- "$PY" "$FL_TMP/ring.py" bound "$CLI" 2>&1)
 assert_eq "api.test's addresses and one.test's; then n299's address" "... E" "$OUT"
+
+check "two names of one length and one address, differing only near the end, one after the other: the second is kept too (not taken for a repeat)"
+use_domain ring-twins
+OUT=$("$CLI" run -- "$PY" "$FL_TMP/ring.py" twins "$CLI" 2>&1)
+assert_eq "127.0.0.5 after twa.test, twb.test; after tail.test-a, tail.test-b" "E E" "$OUT"
 
 done_ok
