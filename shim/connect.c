@@ -308,26 +308,6 @@ static int connect_again(struct fl_conn *c, int fd, const struct sockaddr *sa, s
 	return r;
 }
 
-/*
- * A fault with probability 0 can never fire, and nothing reads its
- * counters: leave it out of the connection's list, so that a rule kept
- * "switched off" this way costs the socket's calls nothing.
- */
-static void drop_dead_faults(struct fl_match *m)
-{
-	const struct fl_rule *rules = fl_state.rules.rules;
-	uint32_t kept = 0, ops = 0;
-	for (uint32_t i = 0; i < m->nfaults; i++) {
-		const struct fl_fault_params *p = &rules[m->faults[i]].u.fault;
-		if (p->threshold == 0)
-			continue;
-		m->faults[kept++] = m->faults[i];
-		ops |= p->ops;
-	}
-	m->nfaults = kept;
-	m->ops = ops;
-}
-
 /* Once per process: more fault statements match than a connection keeps. */
 static void warn_truncated(const struct fl_dest *d)
 {
@@ -420,7 +400,7 @@ static bool match_dest(struct fl_dest *d, struct fl_match *m, uint32_t *gen)
 		memset(m, 0, sizeof(*m));
 		m->breaker = m->bulkhead = m->rate_limit = -1;
 	}
-	drop_dead_faults(m);
+	fl_match_drop_dead(m);
 	bool named;
 	*gen = fl_layers_match_named(d, m, &named);
 	if (named && d->name == NULL)
@@ -453,7 +433,7 @@ static int connect_to(int fd, const struct sockaddr *sa, socklen_t len, bool fel
 	if (prev && reconnect(prev, fd, &d, sa, len, &r))
 		return r;
 	if (!fl_layers_joined)
-		drop_dead_faults(&m); /* joined: match_dest did, before the layers' */
+		fl_match_drop_dead(&m); /* joined: match_dest did, before the layers' */
 	if (FL_UNLIKELY(m.truncated))
 		warn_truncated(&d);
 	return connect_watched(fd, sa, len, &d, &m, gen, fell_over);

@@ -118,7 +118,9 @@ uint32_t fl_layers_match_named(const struct fl_dest *d, struct fl_match *m, bool
 /* The layers changed since c was matched: match it again. */
 void fl_layers_refresh(struct fl_conn *c);
 
-/* Statements with probability 0 never fire: out of m (own statements only). */
+/* A fault with probability 0 can never fire and nothing reads its
+ * counters: out of m, so a rule kept "switched off" this way costs the
+ * socket's calls nothing (own statements only; connect and rematch). */
 void fl_match_drop_dead(struct fl_match *m);
 
 /* After the domain is attached: follow its layers. */
